@@ -1,0 +1,64 @@
+"""Exceptions raised by latentode.
+
+Hierarchy (each subclasses a builtin so callers may catch the builtin)::
+
+    LatentODEError                      base of everything below
+    ├── LongFrameError(ValueError)      a long frame is malformed: missing / non-numeric
+    │                                   column, null id or time, series with no observation,
+    │                                   duplicate timestamps, non-finite values
+    ├── QueryError(ValueError)          query times / horizons that cannot be answered
+    ├── ParameterError(ValueError)      an estimator hyper-parameter is invalid
+    ├── SolverError(RuntimeError)       the ODE solver failed: step size underflow,
+    │   │                               ``max_num_steps`` exceeded
+    │   └── MaxStepsExceededError
+    ├── NonFiniteLossError(FloatingPointError)  training produced NaN / inf
+    └── ModelFileError(OSError)         a saved model directory is missing or corrupt
+
+``sklearn.exceptions.NotFittedError`` is raised (not redefined) when an unfitted
+estimator is used.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LatentODEError",
+    "LongFrameError",
+    "MaxStepsExceededError",
+    "ModelFileError",
+    "NonFiniteLossError",
+    "ParameterError",
+    "QueryError",
+    "SolverError",
+]
+
+
+class LatentODEError(Exception):
+    """Base class of every error raised by latentode."""
+
+
+class LongFrameError(LatentODEError, ValueError):
+    """A long frame (id, time, feature columns) is malformed."""
+
+
+class QueryError(LatentODEError, ValueError):
+    """Query times or a horizon cannot be answered for the given history."""
+
+
+class ParameterError(LatentODEError, ValueError):
+    """An estimator hyper-parameter has an invalid value."""
+
+
+class SolverError(LatentODEError, RuntimeError):
+    """The ODE solver failed (step-size underflow, too many steps)."""
+
+
+class MaxStepsExceededError(SolverError):
+    """The solver took more than ``max_num_steps`` steps."""
+
+
+class NonFiniteLossError(LatentODEError, FloatingPointError):
+    """A training loss became NaN or infinite."""
+
+
+class ModelFileError(LatentODEError, OSError):
+    """A saved model directory is missing, incomplete or of an unknown format."""
