@@ -1,0 +1,73 @@
+"""Choosing which observations the encoder sees during training."""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["compact_rows", "sample_context"]
+
+
+def compact_rows(
+    keep: torch.Tensor, times: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Move the kept steps of each row to the front, preserving their order.
+
+    Parameters
+    ----------
+    keep : bool Tensor of shape (B, K)
+        Steps to keep (at least one per row).
+    times : (B, K); values, mask : (B, K, D)
+
+    Returns
+    -------
+    times, values, mask, lengths
+        Compacted to ``K' = max(lengths)`` steps; padding repeats a row's last kept time and
+        has zero values and mask.
+    """
+    lengths = keep.sum(1)
+    n_steps = int(lengths.max().item())
+    steps = torch.arange(keep.shape[1], device=keep.device)
+    # Kept steps first (in order), dropped ones after: sort on (not keep, position).
+    order = torch.argsort((~keep).long() * keep.shape[1] + steps, dim=1)[:, :n_steps]
+    valid = torch.arange(n_steps, device=keep.device).unsqueeze(0) < lengths.unsqueeze(1)
+    t = torch.gather(times, 1, order)
+    last = torch.gather(t, 1, (lengths - 1).clamp(min=0).unsqueeze(1))
+    t = torch.where(valid, t, last)
+    idx = order.unsqueeze(-1).expand(-1, -1, values.shape[-1])
+    v = torch.gather(values, 1, idx) * valid.unsqueeze(-1)
+    m = torch.gather(mask, 1, idx) * valid.unsqueeze(-1)
+    return t, v, m, lengths
+
+
+def sample_context(
+    times: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    extrap_prob: float,
+    min_prefix: float,
+    dropout: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Pick the encoder's observations for each training series.
+
+    With probability ``extrap_prob`` a series shows only a prefix: its observations up to a
+    cut placed uniformly in ``[min_prefix, 1]`` of its time span (so the model learns to
+    extrapolate); otherwise each observation is dropped with probability ``dropout`` (so
+    it learns to interpolate points it has not seen). Every series keeps its first
+    observation. Returns a bool mask ``(B, K)``.
+    """
+    n_series, n_steps = times.shape
+    device = times.device
+    u = torch.rand(n_series, generator=generator, device=device)
+    cut_frac = min_prefix + (1.0 - min_prefix) * torch.rand(
+        n_series, generator=generator, device=device
+    )
+    start = times[:, 0]
+    end = torch.gather(times, 1, (lengths - 1).unsqueeze(1)).squeeze(1)
+    cut = start + cut_frac.to(times.dtype) * (end - start)
+    valid = torch.arange(n_steps, device=device).unsqueeze(0) < lengths.unsqueeze(1)
+    prefix = times <= cut.unsqueeze(1)
+    kept = torch.rand(n_series, n_steps, generator=generator, device=device) >= dropout
+    keep = torch.where((u < extrap_prob).unsqueeze(1), prefix, kept) & valid
+    keep[:, 0] = True
+    return keep

@@ -1,0 +1,124 @@
+"""The Latent ODE: encoder → q(z0|x) → ODE decoder → p(x|z), with ELBO and IWAE bounds."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from latentode.nn.observation import GaussianObservation
+from latentode.nn.posterior import standard_normal_log_prob
+from latentode.nn.solve import NFECounter, SolverConfig, solve_on_grids
+
+__all__ = ["BoundTerms", "LatentODE"]
+
+
+class BoundTerms(NamedTuple):
+    """Per-sample, per-series terms of the variational bounds (shapes ``(n_samples, B)``)."""
+
+    log_px: torch.Tensor
+    kl: torch.Tensor
+    log_pz: torch.Tensor
+    log_q: torch.Tensor
+    sq_err: torch.Tensor  # (B,) summed squared error of the mean prediction
+    n_obs: torch.Tensor  # (B,) observed entries in the target
+
+    def elbo(self, kl_weight: float = 1.0) -> torch.Tensor:
+        """ELBO per series ``(B,)``, averaged over samples; ``kl_weight`` anneals the KL."""
+        return (self.log_px - kl_weight * self.kl).mean(0)
+
+    def iwae(self) -> torch.Tensor:
+        """Importance-weighted bound per series ``(B,)`` (Burda et al., 2016)."""
+        log_w = self.log_px + self.log_pz - self.log_q
+        return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+
+
+class LatentODE(nn.Module):
+    """Latent ODE model (Rubanova, Chen & Duvenaud, 2019).
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        ``encoder(times, values, mask, lengths) -> h`` of shape ``(B, H)``, a summary at
+        each series' first observation.
+    posterior : nn.Module
+        ``posterior(h, n_samples) -> PosteriorSample``, ``posterior.mean(h)``.
+    field : nn.Module
+        Latent vector field ``f(t, z)``.
+    observation : GaussianObservation
+    solver : SolverConfig
+        Decoder solver.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        posterior: nn.Module,
+        field: nn.Module,
+        observation: GaussianObservation,
+        solver: SolverConfig,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.posterior = posterior
+        self.field = field
+        self.observation = observation
+        self.solver = solver
+        self.counter = NFECounter()
+
+    def decode(self, z0: torch.Tensor, t0: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """Observation means ``(S, B, Q, D)`` at query ``times`` ``(B, Q)`` from ``z0``."""
+        z = solve_on_grids(self.field, z0, t0, times, self.solver, self.counter)
+        return self.observation(z)
+
+    def bound_terms(
+        self,
+        context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        target: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        n_samples: int = 1,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> BoundTerms:
+        """Encode ``context`` (times, values, mask, lengths), reconstruct ``target``.
+
+        ``target`` is ``(times (B, Q), values (B, Q, D), mask (B, Q, D))``.
+        """
+        times, values, mask, lengths = context
+        h = self.encoder(times, values, mask, lengths)
+        post = self.posterior(h, n_samples, generator=generator)
+        t_times, t_values, t_mask = target
+        mean = self.decode(post.z0, times[:, 0], t_times)
+        log_px = self.observation.log_prob(mean, t_values, t_mask)
+        sq_err = ((mean.mean(0) - t_values).pow(2) * t_mask).sum(dim=(-1, -2))
+        return BoundTerms(
+            log_px=log_px,
+            kl=post.kl,
+            log_pz=standard_normal_log_prob(post.z0),
+            log_q=post.log_q,
+            sq_err=sq_err,
+            n_obs=t_mask.sum(dim=(-1, -2)),
+        )
+
+    @torch.no_grad()
+    def sample_means(
+        self,
+        context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        times: torch.Tensor,
+        n_samples: int,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Observation means ``(S, B, Q, D)`` at ``times`` for ``S`` posterior samples."""
+        c_times, values, mask, lengths = context
+        h = self.encoder(c_times, values, mask, lengths)
+        z0 = self.posterior(h, n_samples, generator=generator).z0
+        return self.decode(z0, c_times[:, 0], times)
+
+    @torch.no_grad()
+    def latent_mean(
+        self, context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """Posterior mean of ``z0`` ``(B, latent_dim)`` (for flows: mean of the base)."""
+        return self.posterior.mean(self.encoder(*context))

@@ -1,0 +1,55 @@
+"""Observation model ``p(x | z)``: a Gaussian with a learned or fixed noise scale."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from latentode.nn.vector_field import make_mlp
+
+__all__ = ["GaussianObservation"]
+
+
+class GaussianObservation(nn.Module):
+    """Per-feature Gaussian ``x_d ~ N(g(z)_d, σ_d²)`` with ``g`` linear or an MLP.
+
+    Parameters
+    ----------
+    latent_dim, n_features : int
+    hidden_dim : int
+        Width of the hidden layer; 0 makes ``g`` linear.
+    obs_std : float or None
+        Fixed noise scale (in scaled feature units); ``None`` learns one per feature.
+    """
+
+    def __init__(
+        self, latent_dim: int, n_features: int, hidden_dim: int = 0, obs_std: float | None = None
+    ) -> None:
+        super().__init__()
+        self.net = make_mlp(latent_dim, n_features, hidden_dim, int(hidden_dim > 0))
+        init = math.log(obs_std) if obs_std is not None else math.log(0.1)
+        log_std = torch.full((n_features,), init)
+        if obs_std is None:
+            self.log_std = nn.Parameter(log_std)
+        else:
+            self.register_buffer("log_std", log_std)
+
+    @property
+    def std(self) -> torch.Tensor:
+        return self.log_std.exp()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Mean of ``p(x | z)``: ``(..., latent_dim) -> (..., n_features)``."""
+        return self.net(z)
+
+    def log_prob(self, mean: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sum of Gaussian log-densities over observed entries.
+
+        ``mean`` ``(..., B, K, D)``; ``x``, ``mask`` ``(B, K, D)`` → ``(..., B)``.
+        """
+        log_std = self.log_std.clamp(min=-7.0)
+        z = (x - mean) / log_std.exp()
+        elem = -0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+        return (elem * mask).sum(dim=(-1, -2))

@@ -1,0 +1,68 @@
+"""ODE-RNN encoder run backwards in time (Rubanova et al., 2019)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from latentode.nn._reverse import reverse_padded
+from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
+from latentode.nn.vector_field import MLPVectorField
+
+__all__ = ["ODERNNEncoder"]
+
+
+class ODERNNEncoder(nn.Module):
+    """Hidden state that evolves by an ODE between observations and jumps at them.
+
+    Runs from each series' last observation back to its first; between observations the
+    state follows ``dh/dt = f(h)`` (solved per series over its own gap), at an observation
+    a GRU cell reads ``[x·m, m]`` (values with unobserved entries zeroed, and the mask).
+
+    Parameters
+    ----------
+    n_features : int
+    hidden_dim : int
+        Size of the hidden state (the encoder's output).
+    field_hidden_dim, field_layers : int
+        The hidden ODE's MLP.
+    solver : SolverConfig
+        Usually a cheap fixed-step method (``euler``): the GRU corrects the state at every
+        observation anyway.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        hidden_dim: int = 32,
+        *,
+        field_hidden_dim: int = 32,
+        field_layers: int = 1,
+        solver: SolverConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.field = MLPVectorField(hidden_dim, field_hidden_dim, field_layers)
+        self.cell = nn.GRUCell(2 * n_features, hidden_dim)
+        self.solver = solver or SolverConfig(method="euler")
+        self.counter = NFECounter()
+
+    def forward(
+        self, times: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Encode ``(B, K)`` times, ``(B, K, D)`` values and mask → ``(B, hidden_dim)``.
+
+        The returned state sits at each series' first observation time ``times[:, 0]``.
+        """
+        valid, (t_rev, x_rev, m_rev) = reverse_padded(lengths, times, values, mask)
+        inputs = torch.cat([x_rev * m_rev, m_rev], dim=-1)
+        h = values.new_zeros(values.shape[0], self.hidden_dim)
+        t_prev = t_rev[:, 0]
+        for j in range(times.shape[1]):
+            ok = valid[:, j]
+            if j > 0:
+                delta = torch.where(ok, t_rev[:, j] - t_prev, torch.zeros_like(t_prev))
+                h = solve_intervals(self.field, h, t_prev, delta, self.solver, self.counter)
+                t_prev = torch.where(ok, t_rev[:, j], t_prev)
+            h = torch.where(ok.unsqueeze(-1), self.cell(inputs[:, j], h), h)
+        return h

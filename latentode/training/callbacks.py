@@ -1,0 +1,203 @@
+"""Callbacks of the fit loop: progress, logging, early stopping, time limit, checkpoints.
+
+A callback is any object with some of ``on_fit_start(trainer)``,
+``on_epoch_end(trainer, logs)`` and ``on_fit_end(trainer)``; tracking back-ends (MLflow)
+plug in through the same protocol without the loop importing them.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from latentode.training.loop import Trainer
+
+__all__ = [
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "EpochLogger",
+    "ProgressBar",
+    "TimeLimit",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class Callback:
+    """Base class: every hook is a no-op."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        """Called once before the first epoch (also when resuming)."""
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        """Called after each epoch with that epoch's metrics."""
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        """Called once after the last epoch."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (for resuming)."""
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over epochs showing the latest losses."""
+
+    def __init__(self, desc: str = "fit", disable: bool | None = None) -> None:
+        self.desc = desc
+        self.disable = disable
+        self._bar = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._bar = tqdm(
+            total=trainer.max_epochs,
+            initial=trainer.epoch,
+            desc=self.desc,
+            unit="epoch",
+            disable=self.disable,
+            leave=False,
+        )
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        if self._bar is not None:
+            shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("train_loss", "val_loss")}
+            self._bar.set_postfix(shown)
+            self._bar.update(1)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class EpochLogger(Callback):
+    """Logs each epoch's metrics at INFO level through :mod:`logging`."""
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        text = " ".join(f"{k}={v:.5g}" for k, v in logs.items() if isinstance(v, float))
+        logger.info("epoch %d %s", logs["epoch"], text)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; keep the best weights.
+
+    At the end of the fit the model's weights are those of the best epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0):
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = float("inf")
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.wait = 0
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        value = logs.get(self.monitor)
+        if value is None:
+            return
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, logs["epoch"], 0
+            self.best_state = copy.deepcopy(trainer.model.state_dict())
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                logger.info(
+                    "early stopping at epoch %d: %s has not improved for %d epochs (best %.5g "
+                    "at epoch %d)",
+                    logs["epoch"], self.monitor, self.patience, self.best, self.best_epoch,
+                )
+                trainer.stop = True
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+            trainer.best_epoch = self.best_epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "best_state": self.best_state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state["best"]
+        self.best_epoch = state["best_epoch"]
+        self.wait = state["wait"]
+        self.best_state = state["best_state"]
+
+
+class TimeLimit(Callback):
+    """Stop after ``seconds`` of training (checked at the end of each epoch)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._start = 0.0
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        if time.perf_counter() - self._start >= self.seconds:
+            logger.info("time limit of %.0f s reached at epoch %d", self.seconds, logs["epoch"])
+            trainer.stop = True
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """Save with ``torch.save`` to a temporary file, then rename over ``path``.
+
+    A crash mid-write leaves the previous file intact.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Checkpoint(Callback):
+    """Write the full training state every ``every`` epochs to ``directory/checkpoint.pt``.
+
+    The file holds the model and optimizer states, the epoch, the history, the other
+    callbacks' states and the RNG state, so :meth:`Trainer.resume` continues the fit as if
+    it had not stopped. Writes are atomic.
+    """
+
+    filename = "checkpoint.pt"
+
+    def __init__(self, directory: str | os.PathLike, every: int = 1) -> None:
+        self.directory = Path(directory)
+        self.every = every
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.filename
+
+    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+        if logs["epoch"] % self.every == 0:
+            self.save(trainer)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self.save(trainer)
+
+    def save(self, trainer: Trainer) -> None:
+        atomic_torch_save(trainer.state_dict(), self.path)

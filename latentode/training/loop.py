@@ -1,0 +1,161 @@
+"""The fit loop shared by every estimator."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentode.exceptions import ModelFileError, NonFiniteLossError
+from latentode.nn.solve import translate_solver_errors
+from latentode.training.callbacks import Callback
+
+__all__ = ["Trainer"]
+
+logger = logging.getLogger(__name__)
+
+#: ``step(batch, epoch) -> metrics``; ``metrics["loss"]`` is the tensor to minimise, other
+#: entries are floats averaged over the epoch (weighted by ``metrics.get("weight", 1)``).
+StepFn = Callable[[Any, int], dict[str, Any]]
+
+
+class Trainer:
+    """Runs epochs of optimisation with callbacks; can save and resume its whole state.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    optimizer : torch.optim.Optimizer
+    train_step : StepFn
+        Computes the loss (and metrics) of one batch.
+    train_batches : callable
+        ``train_batches(epoch) -> iterable of batches``.
+    validate : callable, optional
+        ``validate(epoch) -> dict of float metrics`` (prefixed ``val_`` by convention).
+    callbacks : sequence of Callback
+    max_epochs : int
+    clip_grad_norm : float or None
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train_step: StepFn,
+        train_batches: Callable[[int], Iterable[Any]],
+        *,
+        validate: Callable[[int], dict[str, float]] | None = None,
+        callbacks: Sequence[Callback] = (),
+        max_epochs: int = 100,
+        clip_grad_norm: float | None = 10.0,
+        scheduler: Any = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.train_step = train_step
+        self.train_batches = train_batches
+        self.validate = validate
+        self.callbacks = list(callbacks)
+        self.max_epochs = max_epochs
+        self.clip_grad_norm = clip_grad_norm
+        self.scheduler = scheduler
+        self.epoch = 0
+        self.best_epoch: int | None = None
+        self.history: list[dict[str, Any]] = []
+        self.stop = False
+
+    # -- one epoch -----------------------------------------------------------------------
+    def _run_epoch(self, epoch: int) -> dict[str, Any]:
+        self.model.train()
+        sums: dict[str, float] = {}
+        weight_total = 0.0
+        for i, batch in enumerate(self.train_batches(epoch)):
+            with translate_solver_errors():
+                metrics = self.train_step(batch, epoch)
+                loss = metrics.pop("loss")
+                if not torch.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"The training loss became {loss.item()} at epoch {epoch}, batch {i}. "
+                        "Lower the learning rate ('lr'), tighten the solver tolerances or "
+                        "check the data scale."
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+            if self.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self.optimizer.step()
+            weight = float(metrics.pop("weight", 1.0))
+            weight_total += weight
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + weight * float(value)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return {k: v / max(weight_total, 1e-12) for k, v in sums.items()}
+
+    def fit(self) -> Trainer:
+        """Train from the current epoch until ``max_epochs`` or a callback stops."""
+        self.stop = False
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        try:
+            while self.epoch < self.max_epochs and not self.stop:
+                epoch = self.epoch + 1
+                start = time.perf_counter()
+                logs: dict[str, Any] = {"epoch": epoch}
+                logs.update(self._run_epoch(epoch))
+                if self.validate is not None:
+                    self.model.eval()
+                    logs.update(self.validate(epoch))
+                logs["seconds"] = time.perf_counter() - start
+                for key, value in logs.items():
+                    if isinstance(value, float) and math.isnan(value):
+                        raise NonFiniteLossError(f"Metric '{key}' is NaN at epoch {epoch}.")
+                self.epoch = epoch
+                self.history.append(logs)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, logs)
+        finally:
+            for cb in self.callbacks:
+                cb.on_fit_end(self)
+        self.model.eval()
+        return self
+
+    # -- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = state["epoch"]
+        self.history = list(state["history"])
+        for cb, cb_state in zip(self.callbacks, state["callbacks"]):
+            cb.load_state_dict(cb_state)
+        torch.set_rng_state(state["rng"]["torch"])
+        random.setstate(state["rng"]["python"])
+
+    def resume(self, path: str | Path) -> Trainer:
+        """Load a checkpoint written by :class:`~latentode.training.callbacks.Checkpoint`."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(f"No checkpoint at '{path}'.")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.load_state_dict(state)
+        logger.info("resumed from %s at epoch %d", path, self.epoch)
+        return self
