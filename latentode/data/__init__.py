@@ -1,0 +1,32 @@
+"""Data layer: long frames (pandas / polars) ↔ per-series irregular arrays and tensors.
+
+The flow is ``long frame → LongFrameEncoder.transform → IrregularDataset → collate →
+IrregularBatch``; :meth:`LongFrameEncoder.query_times`, :meth:`~LongFrameEncoder.horizon_times`
+and :meth:`~LongFrameEncoder.decode_frame` map predictions back to a long frame.
+"""
+
+from latentode.data._batch import IrregularBatch, collate
+from latentode.data._encoder import QUERY_IDX_COL, SERIES_IDX_COL, LongFrameEncoder
+from latentode.data._frames import FrameLibrary, frame_library, from_pandas, to_pandas
+from latentode.data._scaling import FeatureScaler
+from latentode.data._series import IrregularDataset, Series
+from latentode.data._spec import LongFrameSpec
+from latentode.data._time import TIME_UNITS, TimeEncoder
+
+__all__ = [
+    "QUERY_IDX_COL",
+    "SERIES_IDX_COL",
+    "TIME_UNITS",
+    "FeatureScaler",
+    "FrameLibrary",
+    "IrregularBatch",
+    "IrregularDataset",
+    "LongFrameEncoder",
+    "LongFrameSpec",
+    "Series",
+    "TimeEncoder",
+    "collate",
+    "frame_library",
+    "from_pandas",
+    "to_pandas",
+]

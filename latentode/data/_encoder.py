@@ -1,0 +1,422 @@
+"""The fitted bridge between long frames and per-series arrays: :class:`LongFrameEncoder`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from latentode.data._frames import FrameLibrary, from_pandas
+from latentode.data._scaling import FeatureScaler
+from latentode.data._series import IrregularDataset, Series
+from latentode.data._spec import LongFrameSpec
+from latentode.data._time import TimeEncoder, check_time_unit
+from latentode.data._validation import LongArrays, read_long_frame, read_query_frame
+from latentode.exceptions import LongFrameError, QueryError
+
+__all__ = ["LongFrameEncoder"]
+
+logger = logging.getLogger(__name__)
+
+_FORMAT = "latentode.LongFrameEncoder"
+_VERSION = 1
+SERIES_IDX_COL = "_series_idx"
+QUERY_IDX_COL = "_query_idx"
+
+
+class LongFrameEncoder:
+    """Fitted conversion between long frames and :class:`IrregularDataset`.
+
+    ``fit`` learns the feature columns, a :class:`TimeEncoder` (time origin and scale) and a
+    :class:`FeatureScaler`; ``transform`` validates a frame and turns it into per-series
+    normalised times, scaled values and observation masks. Query helpers build the
+    normalised times to predict at, and :meth:`decode_frame` turns per-series predictions
+    back into a long frame of the caller's library.
+
+    Parameters
+    ----------
+    spec : LongFrameSpec or None, default None
+        Column names (None means ``LongFrameSpec()``).
+    time_unit : {"s", "min", "h", "D", "W"} or None, default None
+        Unit of datetime times before normalisation (None means days).
+
+    Attributes
+    ----------
+    feature_cols_ : tuple of str
+        Feature columns resolved in ``fit``.
+    time_ : TimeEncoder
+        Fitted time mapping.
+    scaler_ : FeatureScaler
+        Fitted feature standardisation.
+    library_ : {"pandas", "polars"}
+        Library of the frame seen in ``fit``.
+
+    Notes
+    -----
+    Validation raises :class:`~latentode.exceptions.LongFrameError` for: an input that is
+    not a pandas / polars frame; an empty frame; a missing id, time or feature column; a
+    non-numeric feature column; a time column that is neither numeric nor datetime (or of
+    another kind than in ``fit``); null ids; null or infinite times; infinite feature
+    values; a series with no observed value; duplicate timestamps within a series.
+    ``NaN`` feature values mean "unobserved"; rows whose features are all NaN are dropped.
+    Unsorted rows are sorted. Input frames are never modified.
+    """
+
+    def __init__(self, spec: LongFrameSpec | None = None, time_unit: str | None = None) -> None:
+        self.spec = spec
+        self.time_unit = time_unit
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def _spec(self) -> LongFrameSpec:
+        return LongFrameSpec() if self.spec is None else self.spec
+
+    def fit(self, df: Any) -> LongFrameEncoder:
+        """Learn feature columns, time mapping and feature scaling from a long frame.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or polars.DataFrame
+            Long frame with the id, time and feature columns of ``spec``.
+
+        Returns
+        -------
+        LongFrameEncoder
+            ``self``, fitted.
+
+        Raises
+        ------
+        LongFrameError
+            If the frame is malformed.
+        ParameterError
+            If ``time_unit`` is invalid.
+        """
+        self._fit_arrays(df)
+        return self
+
+    def transform(self, df: Any) -> IrregularDataset:
+        """Validate a long frame and convert it to an :class:`IrregularDataset`.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or polars.DataFrame
+            Long frame with the fitted feature columns (extra columns are ignored).
+
+        Returns
+        -------
+        IrregularDataset
+            One series per id, in order of first appearance in ``df``; times normalised and
+            strictly increasing, values scaled (0.0 where unobserved), masks.
+
+        Raises
+        ------
+        LongFrameError
+            If the frame is malformed or does not match the fitted columns / time kind.
+        sklearn.exceptions.NotFittedError
+            If the encoder is not fitted.
+        """
+        self._check_fitted()
+        arrays = read_long_frame(
+            df,
+            self._spec,
+            feature_cols=self.feature_cols_,
+            time_encoder=self.time_,
+            what="the frame",
+        )
+        return self._to_dataset(arrays)
+
+    def fit_transform(self, df: Any) -> IrregularDataset:
+        """Fit on ``df`` and return its :class:`IrregularDataset` (same as fit + transform)."""
+        return self._to_dataset(self._fit_arrays(df))
+
+    def _fit_arrays(self, df: Any) -> LongArrays:
+        check_time_unit(self.time_unit)
+        if not isinstance(self._spec, LongFrameSpec):
+            raise LongFrameError(
+                f"Expected 'spec' to be a LongFrameSpec or None; got {type(self.spec)!r}."
+            )
+        arrays = read_long_frame(df, self._spec, what="the frame passed to fit")
+        self.feature_cols_ = arrays.feature_cols
+        self.time_ = TimeEncoder.fit(arrays.ds, pd.Series(arrays.codes), self.time_unit)
+        self.scaler_ = FeatureScaler.fit(arrays.values)
+        self.library_: FrameLibrary = arrays.library
+        logger.debug(
+            "LongFrameEncoder fitted on %d series, %d rows, features %s",
+            len(arrays.ids),
+            len(arrays.codes),
+            self.feature_cols_,
+        )
+        return arrays
+
+    def _to_dataset(self, arrays: LongArrays) -> IrregularDataset:
+        times = self.time_.encode(arrays.ds)
+        mask = ~np.isnan(arrays.values)
+        scaled = self.scaler_.transform(arrays.values)
+        values = np.where(mask, scaled, 0.0).astype(np.float32)
+        bounds = np.cumsum(arrays.counts)[:-1]
+        series = [
+            Series(id=sid, times=t, values=v, mask=m)
+            for sid, t, v, m in zip(
+                arrays.ids,
+                np.split(times, bounds),
+                np.split(values, bounds),
+                np.split(mask, bounds),
+            )
+        ]
+        return IrregularDataset(series, n_features=len(self.feature_cols_))
+
+    # ------------------------------------------------------------------ queries
+    def query_times(
+        self, at_df: Any, dataset: IrregularDataset
+    ) -> tuple[list[np.ndarray], pd.DataFrame]:
+        """Normalised query times per series, from a frame of (id, time) rows.
+
+        Parameters
+        ----------
+        at_df : pandas.DataFrame or polars.DataFrame
+            Query rows with the id and time columns (other columns are kept as they are).
+        dataset : IrregularDataset
+            The history the queries refer to.
+
+        Returns
+        -------
+        times : list of numpy.ndarray
+            Aligned with ``dataset.ids``: the sorted normalised query times of each series
+            (duplicates kept; empty for a series without query).
+        frame : pandas.DataFrame
+            ``at_df`` as pandas, rows in their original order, plus int64 columns
+            ``_series_idx`` (position of the series in ``dataset``) and ``_query_idx``
+            (position of the row's time in ``times[_series_idx]``).
+
+        Raises
+        ------
+        QueryError
+            If ``at_df`` has no row, names ids absent from ``dataset``, or ``dataset`` has
+            repeated ids.
+        LongFrameError
+            If ``at_df`` is not a frame, misses the id / time column, holds nulls, or its
+            time kind differs from the fitted one.
+        """
+        self._check_fitted()
+        spec = self._spec
+        pdf, _ = read_query_frame(at_df, spec, self.time_)
+        if len(pdf) == 0:
+            raise QueryError("Expected at least one row in the query frame 'at'; got 0.")
+        clash = [c for c in (SERIES_IDX_COL, QUERY_IDX_COL) if c in pdf.columns]
+        if clash:
+            raise QueryError(
+                f"The query frame 'at' must not have the reserved column(s) {clash!r}; "
+                "rename or drop them."
+            )
+        index = pd.Index(dataset.ids)
+        if not index.is_unique:
+            raise QueryError(
+                "Expected distinct series ids in the history to match queries against; "
+                "got repeated ids."
+            )
+        at_ids = pdf[spec.id_col].reset_index(drop=True)
+        series_idx = index.get_indexer(at_ids)
+        unknown = series_idx < 0
+        if unknown.any():
+            names = pd.unique(at_ids[unknown]).tolist()
+            shown = ", ".join(repr(v) for v in names[:5])
+            raise QueryError(
+                f"{len(names)} series id(s) in the query frame 'at' have no history: "
+                f"{shown}{' ...' if len(names) > 5 else ''}. Every queried series must "
+                "appear in the frame passed alongside 'at'."
+            )
+        t = self.time_.encode(pdf[spec.time_col].reset_index(drop=True))
+        order = np.lexsort((t, series_idx))
+        counts = np.bincount(series_idx, minlength=len(dataset))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        sorted_series = series_idx[order]
+        query_idx = np.empty(len(t), dtype=np.int64)
+        query_idx[order] = np.arange(len(t)) - starts[sorted_series]
+        times = np.split(t[order], np.cumsum(counts)[:-1])
+        frame = pdf.reset_index(drop=True)
+        frame[SERIES_IDX_COL] = series_idx.astype(np.int64)
+        frame[QUERY_IDX_COL] = query_idx
+        return [np.ascontiguousarray(x) for x in times], frame
+
+    def horizon_times(
+        self, dataset: IrregularDataset, horizon: Any, n_points: int
+    ) -> list[np.ndarray]:
+        """An even grid of future times after each series' last time.
+
+        Parameters
+        ----------
+        dataset : IrregularDataset
+            The history.
+        horizon : float, int or timedelta
+            Forecast horizon in **raw** time units (a number in the time column's units;
+            for datetime times a number of ``time_unit`` or a timedelta).
+        n_points : int
+            Number of grid points (>= 1).
+
+        Returns
+        -------
+        list of numpy.ndarray of shape (n_points,)
+            Aligned with ``dataset.ids``: ``last + h * arange(1, n_points + 1) / n_points``
+            with ``h`` the normalised horizon, i.e. times in (last, last + h].
+
+        Raises
+        ------
+        QueryError
+            If ``horizon`` is not a positive finite duration or ``n_points`` is not an int
+            >= 1.
+        """
+        self._check_fitted()
+        if (
+            isinstance(n_points, (bool, np.bool_))
+            or not isinstance(n_points, (int, np.integer))
+            or n_points < 1
+        ):
+            raise QueryError(f"Expected 'n_points' to be an int >= 1; got {n_points!r}.")
+        h = self.time_.encode_delta(horizon)
+        if not h > 0:
+            raise QueryError(f"Expected a positive 'horizon'; got {horizon!r}.")
+        steps = h * np.arange(1, int(n_points) + 1, dtype=np.float64) / int(n_points)
+        return [s.last_time + steps for s in dataset]
+
+    # ------------------------------------------------------------------ decoding
+    def decode_frame(
+        self,
+        ids: Sequence[Hashable],
+        times: Sequence[np.ndarray],
+        columns: Mapping[str, Sequence[np.ndarray]],
+        library: FrameLibrary | None = None,
+    ) -> Any:
+        """Build a long output frame from per-series times and values.
+
+        Parameters
+        ----------
+        ids : sequence
+            Series ids, one per series.
+        times : sequence of numpy.ndarray of shape (n_i,)
+            Normalised times of each series.
+        columns : mapping of str to sequence of numpy.ndarray of shape (n_i,)
+            Output columns, per series, already in original units.
+        library : {"pandas", "polars"} or None, default None
+            Library of the result (None means the one seen in ``fit``).
+
+        Returns
+        -------
+        pandas.DataFrame or polars.DataFrame
+            Columns ``id_col, time_col, *columns``; times in the original dtype.
+
+        Raises
+        ------
+        ValueError
+            If lengths disagree or a column is named like the id / time column.
+        """
+        self._check_fitted()
+        spec = self._spec
+        library = self.library_ if library is None else library
+        if len(times) != len(ids):
+            raise ValueError(f"Expected one time array per id; got {len(times)} and {len(ids)}.")
+        counts = np.array([np.asarray(t).reshape(-1).shape[0] for t in times], dtype=np.int64)
+        data: dict[str, Any] = {}
+        for name, per_series in columns.items():
+            if name in (spec.id_col, spec.time_col):
+                raise ValueError(
+                    f"Output column {name!r} clashes with the id or time column; rename it."
+                )
+            if len(per_series) != len(ids):
+                raise ValueError(
+                    f"Column {name!r}: expected one array per series ({len(ids)}); "
+                    f"got {len(per_series)}."
+                )
+            arrays = [np.asarray(a).reshape(-1) for a in per_series]
+            lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)
+            if not np.array_equal(lengths, counts):
+                bad = int(np.flatnonzero(lengths != counts)[0])
+                raise ValueError(
+                    f"Column {name!r}: series {ids[bad]!r} has {lengths[bad]} values for "
+                    f"{counts[bad]} times."
+                )
+            data[name] = np.concatenate(arrays) if arrays else np.empty(0)
+        flat = (
+            np.concatenate([np.asarray(t, dtype=np.float64).reshape(-1) for t in times])
+            if len(times)
+            else np.empty(0)
+        )
+        id_values = pd.Series(list(ids), dtype=None if len(ids) else object)
+        out = pd.DataFrame(
+            {
+                spec.id_col: id_values.repeat(counts).reset_index(drop=True),
+                spec.time_col: self.time_.decode(flat),
+            }
+        )
+        for name, values in data.items():
+            out[name] = values
+        return from_pandas(out, library)
+
+    def inverse_values(self, arr: Any) -> Any:
+        """Map scaled values back to original units (``scaler_.inverse_transform``)."""
+        self._check_fitted()
+        return self.scaler_.inverse_transform(arr)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def n_features_(self) -> int:
+        """Number of features."""
+        self._check_fitted()
+        return len(self.feature_cols_)
+
+    def _is_fitted(self) -> bool:
+        return "scaler_" in self.__dict__
+
+    def _check_fitted(self) -> None:
+        if not self._is_fitted():
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(
+                "This LongFrameEncoder is not fitted yet. Call 'fit' with a long frame first."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the parameters and fitted state as a dict of JSON types."""
+        d: dict[str, Any] = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "spec": self._spec.to_dict(),
+            "time_unit": self.time_unit,
+            "fitted": self._is_fitted(),
+        }
+        if self._is_fitted():
+            d.update(
+                feature_cols=list(self.feature_cols_),
+                library=self.library_,
+                time=self.time_.to_dict(),
+                scaler=self.scaler_.to_dict(),
+            )
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LongFrameEncoder:
+        """Rebuild an encoder written by :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            If ``d`` was not written by :meth:`to_dict` of a compatible version.
+        """
+        if d.get("format") != _FORMAT or d.get("version") != _VERSION:
+            raise ValueError(
+                f"Expected a dict written by LongFrameEncoder.to_dict (format {_FORMAT!r}, "
+                f"version {_VERSION}); got format {d.get('format')!r}, "
+                f"version {d.get('version')!r}."
+            )
+        enc = cls(spec=LongFrameSpec.from_dict(d["spec"]), time_unit=d["time_unit"])
+        if d.get("fitted"):
+            enc.feature_cols_ = tuple(d["feature_cols"])
+            enc.library_ = d["library"]
+            enc.time_ = TimeEncoder.from_dict(d["time"])
+            enc.scaler_ = FeatureScaler.from_dict(d["scaler"])
+        return enc
+
+    def __repr__(self) -> str:
+        return f"LongFrameEncoder(spec={self.spec!r}, time_unit={self.time_unit!r})"
