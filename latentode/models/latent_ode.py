@@ -80,6 +80,7 @@ class LatentODE(nn.Module):
         n_samples: int = 1,
         *,
         generator: torch.Generator | None = None,
+        eps: torch.Tensor | None = None,
     ) -> BoundTerms:
         """Encode ``context`` (times, values, mask, lengths), reconstruct ``target``.
 
@@ -87,7 +88,7 @@ class LatentODE(nn.Module):
         """
         times, values, mask, lengths = context
         h = self.encoder(times, values, mask, lengths)
-        post = self.posterior(h, n_samples, generator=generator)
+        post = self.posterior(h, n_samples, generator=generator, eps=eps)
         t_times, t_values, t_mask = target
         mean = self.decode(post.z0, times[:, 0], t_times)
         log_px = self.observation.log_prob(mean, t_values, t_mask)
@@ -108,12 +109,15 @@ class LatentODE(nn.Module):
         times: torch.Tensor,
         n_samples: int,
         *,
-        generator: torch.Generator | None = None,
+        eps: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Observation means ``(S, B, Q, D)`` at ``times`` for ``S`` posterior samples."""
+        """Observation means ``(S, B, Q, D)`` at ``times`` for ``S`` posterior samples.
+
+        ``eps`` fixes the posterior's base noise (see ``GaussianPosterior.forward``).
+        """
         c_times, values, mask, lengths = context
         h = self.encoder(c_times, values, mask, lengths)
-        z0 = self.posterior(h, n_samples, generator=generator).z0
+        z0 = self.posterior(h, n_samples, eps=eps).z0
         return self.decode(z0, c_times[:, 0], times)
 
     @torch.no_grad()

@@ -49,12 +49,25 @@ class GaussianPosterior(nn.Module):
         return self.params(h)[0]
 
     def forward(
-        self, h: torch.Tensor, n_samples: int, *, generator: torch.Generator | None = None
+        self,
+        h: torch.Tensor,
+        n_samples: int,
+        *,
+        generator: torch.Generator | None = None,
+        eps: torch.Tensor | None = None,
     ) -> PosteriorSample:
+        """Draw ``n_samples`` reparametrised samples of ``z0`` for each row of ``h``.
+
+        ``eps`` (shape ``(n_samples, 1, latent_dim)`` or ``(n_samples, B, latent_dim)``)
+        fixes the standard-normal noise: sharing one ``eps`` across series (common random
+        numbers) makes each series' samples independent of its batch-mates and position.
+        """
         mu, std = self.params(h)
-        eps = torch.randn(
-            (n_samples, *mu.shape), device=mu.device, dtype=mu.dtype, generator=generator
-        )
+        if eps is None:
+            eps = torch.randn(
+                (n_samples, *mu.shape), device=mu.device, dtype=mu.dtype, generator=generator
+            )
+        eps = eps.expand(n_samples, *mu.shape)
         z0 = mu + std * eps
         log_q = (-0.5 * (eps.pow(2) + math.log(2 * math.pi)) - std.log()).sum(-1)
         kl = 0.5 * (mu.pow(2) + std.pow(2) - 1.0 - 2.0 * std.log()).sum(-1)

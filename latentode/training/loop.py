@@ -41,6 +41,9 @@ class Trainer:
     callbacks : sequence of Callback
     max_epochs : int
     clip_grad_norm : float or None
+    after_backward : callable, optional
+        ``after_backward() -> dict of float metrics`` read after each backward pass (e.g.
+        the adjoint's backward function evaluations).
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Trainer:
         max_epochs: int = 100,
         clip_grad_norm: float | None = 10.0,
         scheduler: Any = None,
+        after_backward: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -65,6 +69,7 @@ class Trainer:
         self.max_epochs = max_epochs
         self.clip_grad_norm = clip_grad_norm
         self.scheduler = scheduler
+        self.after_backward = after_backward
         self.epoch = 0
         self.best_epoch: int | None = None
         self.history: list[dict[str, Any]] = []
@@ -87,6 +92,9 @@ class Trainer:
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+            metrics["train_loss"] = loss.detach()
+            if self.after_backward is not None:
+                metrics.update(self.after_backward())
             if self.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
             self.optimizer.step()

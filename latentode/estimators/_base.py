@@ -1,0 +1,124 @@
+"""What every latentode estimator shares: device, seeding, persistence, pickling."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from latentode._persist import atomic_write_dir, write_model_dir
+from latentode.exceptions import ParameterError
+
+__all__ = ["BaseTorchEstimator", "resolve_device"]
+
+
+def resolve_device(device: str | torch.device, owner: str = "estimator") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; otherwise check the device exists."""
+    if isinstance(device, torch.device):
+        resolved = device
+    elif device == "auto":
+        resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            resolved = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ParameterError(
+                f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda' or "
+                f"'cuda:N'. Got {device!r} instead."
+            ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(
+            f"The 'device' parameter of {owner} is {device!r} but CUDA is not available "
+            "here. Use device='auto' or 'cpu'."
+        )
+    return resolved
+
+
+class BaseTorchEstimator(BaseEstimator):
+    """Base of estimators that wrap a torch module in ``module_``.
+
+    Subclasses implement ``_build_module()`` (from fitted attributes), ``_fitted_config()``
+    (JSON-able fitted state other than weights) and ``_restore_fitted(config)``.
+    """
+
+    _module_attr = "module_"
+
+    # -- seeding -------------------------------------------------------------------------
+    def _seed_from(self, random_state: Any) -> int:
+        if isinstance(random_state, np.random.Generator):
+            return int(random_state.integers(2**31 - 1))
+        if isinstance(random_state, np.random.RandomState):
+            return int(random_state.randint(2**31 - 1))
+        if random_state is None:
+            return int(np.random.default_rng().integers(2**31 - 1))
+        return int(random_state)
+
+    def _check_fitted(self) -> None:
+        check_is_fitted(self, self._module_attr)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the fitted estimator to directory ``path`` (atomically; see ``latentode.load``).
+
+        Returns the path. An existing model directory at ``path`` is replaced only after
+        the new one is completely written.
+        """
+        self._check_fitted()
+        module = getattr(self, self._module_attr)
+        params = self.get_params(deep=False)
+        fitted = self._fitted_config()
+
+        def write(tmp: Path) -> None:
+            write_model_dir(tmp, type(self).__name__, params, fitted, module.state_dict())
+
+        return atomic_write_dir(path, write)
+
+    @classmethod
+    def _from_saved(
+        cls, config: dict, state: dict[str, torch.Tensor], *, device: str | None = None
+    ) -> BaseTorchEstimator:
+        est = cls(**config["params"])
+        est._restore_fitted(config["fitted"])
+        est._load_module(state, device)
+        return est
+
+    def _load_module(self, state: dict[str, torch.Tensor], device: str | None) -> None:
+        module = self._build_module()
+        module.load_state_dict(state)
+        wanted = device if device is not None else self.device
+        try:
+            target = resolve_device(wanted, type(self).__name__)
+        except ParameterError:
+            target = torch.device("cpu")
+        self.device_ = target
+        module.to(target).eval()
+        setattr(self, self._module_attr, module)
+
+    # -- pickling: weights travel as CPU tensors, the module is rebuilt on unpickling ---
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        module = state.pop(self._module_attr, None)
+        if module is not None:
+            state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        module_state = state.pop("_module_state", None)
+        super().__setstate__(state)
+        if module_state is not None:
+            self._load_module(module_state, None)
+
+    # -- hooks for subclasses ------------------------------------------------------------
+    def _build_module(self) -> torch.nn.Module:  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} must define _build_module().")
+
+    def _fitted_config(self) -> dict:  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} must define _fitted_config().")
+
+    def _restore_fitted(self, config: dict) -> None:  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} must define _restore_fitted().")

@@ -1,0 +1,112 @@
+"""Turning ``LatentODEForecaster`` hyper-parameters into modules (and their constraints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from latentode.estimators._params import Interval, Options, TypeOf
+from latentode.models.latent_ode import LatentODE
+from latentode.nn.gru_encoder import GRUDeltaTEncoder
+from latentode.nn.observation import GaussianObservation
+from latentode.nn.odernn import ODERNNEncoder
+from latentode.nn.posterior import GaussianPosterior
+from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
+from latentode.nn.vector_field import MLPVectorField
+
+__all__ = ["ENCODERS", "POSTERIORS", "build_latent_ode", "latent_constraints"]
+
+ENCODERS = ("odernn", "gru")
+#: Posterior families; builders take ``(estimator, hidden_dim)``.
+POSTERIORS: dict[str, Any] = {
+    "gaussian": lambda est, hidden: GaussianPosterior(hidden, est.latent_dim),
+}
+
+_POS_INT = Interval(int, 1, None)
+_NONNEG_INT = Interval(int, 0, None)
+_POS_FLOAT = Interval(float, 0, None, closed="neither")
+_UNIT = Interval(float, 0, 1, closed="both")
+_BOOL = TypeOf((bool,), "a bool")
+_STR = TypeOf((str,), "a str")
+
+
+def latent_constraints() -> dict[str, list]:
+    return {
+        "latent_dim": [_POS_INT],
+        "encoder": [Options(ENCODERS)],
+        "encoder_hidden_dim": [_POS_INT],
+        "field_hidden_dim": [_POS_INT],
+        "field_layers": [_NONNEG_INT],
+        "activation": [Options(("tanh", "softplus", "relu", "elu"))],
+        "time_dependent": [_BOOL],
+        "posterior": [Options(POSTERIORS)],
+        "obs_std": [_POS_FLOAT, TypeOf((None,), "None")],
+        "decoder_hidden_dim": [_NONNEG_INT],
+        "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
+        "rtol": [_POS_FLOAT],
+        "atol": [_POS_FLOAT],
+        "adjoint": [_BOOL],
+        "max_num_steps": [_POS_INT],
+        "n_substeps": [_POS_INT],
+        "encoder_method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
+        "lr": [_POS_FLOAT],
+        "lr_decay": [Interval(float, 0, 1, closed="right")],
+        "batch_size": [_POS_INT],
+        "max_epochs": [_POS_INT],
+        "max_time": [_POS_FLOAT, TypeOf((None,), "None")],
+        "n_train_samples": [_POS_INT],
+        "bound": [Options(("elbo", "iwae"))],
+        "kl_warmup_epochs": [_NONNEG_INT],
+        "extrap_prob": [_UNIT],
+        "min_prefix": [_UNIT],
+        "context_dropout": [Interval(float, 0, 1, closed="left")],
+        "early_stopping": [_BOOL],
+        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+        "patience": [_POS_INT],
+        "n_samples": [_POS_INT],
+        "n_iwae_samples": [_POS_INT],
+        "id_col": [_STR],
+        "time_col": [_STR],
+        "feature_cols": [TypeOf((list, tuple, None), "a list of str or None")],
+        "time_unit": [Options(("s", "min", "h", "D", "W")), TypeOf((None,), "None")],
+        "device": [TypeOf((str,), "a str such as 'auto', 'cpu' or 'cuda'")],
+        "random_state": [Interval(int, 0, None), TypeOf((None,), "None")],
+        "verbose": [_BOOL],
+        "checkpoint_dir": [TypeOf((str, None), "a str path or None")],
+        "checkpoint_every": [_POS_INT],
+    }
+
+
+def build_latent_ode(est: Any, n_features: int) -> nn.Module:
+    """The :class:`LatentODE` described by estimator ``est``'s parameters."""
+    hidden = est.encoder_hidden_dim
+    if est.encoder == "odernn":
+        encoder: nn.Module = ODERNNEncoder(
+            n_features,
+            hidden,
+            field_hidden_dim=hidden,
+            solver=SolverConfig(method=est.encoder_method, rtol=est.rtol, atol=est.atol),
+        )
+    else:
+        encoder = GRUDeltaTEncoder(n_features, hidden)
+    solver = SolverConfig(
+        method=est.method,
+        rtol=est.rtol,
+        atol=est.atol,
+        adjoint=est.adjoint,
+        max_num_steps=est.max_num_steps,
+        n_substeps=est.n_substeps,
+    )
+    field = MLPVectorField(
+        est.latent_dim,
+        est.field_hidden_dim,
+        est.field_layers,
+        activation=est.activation,
+        time_dependent=est.time_dependent,
+    )
+    observation = GaussianObservation(
+        est.latent_dim, n_features, est.decoder_hidden_dim, est.obs_std
+    )
+    posterior = POSTERIORS[est.posterior](est, hidden)
+    return LatentODE(encoder, posterior, field, observation, solver)

@@ -1,0 +1,74 @@
+"""Tensor views of an :class:`~latentode.data.IrregularDataset` for training and inference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from latentode.data import IrregularDataset, collate
+
+__all__ = ["PaddedSeries", "pad_queries"]
+
+
+class PaddedSeries:
+    """All series of a dataset padded once, on one device; batches are trimmed slices."""
+
+    def __init__(self, dataset: IrregularDataset, device: torch.device) -> None:
+        batch = collate(list(dataset), device=device)
+        self.times = batch.times
+        self.values = batch.values
+        self.mask = batch.mask
+        self.lengths = batch.lengths
+        self.ids = list(batch.ids)
+
+    def __len__(self) -> int:
+        return self.times.shape[0]
+
+    def batch(
+        self, index: torch.Tensor | Sequence[int]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(times, values, mask, lengths)`` of the series at ``index``, trimmed."""
+        index = torch.as_tensor(index, device=self.times.device, dtype=torch.long)
+        lengths = self.lengths.index_select(0, index)
+        k = int(lengths.max().item())
+        return (
+            self.times.index_select(0, index)[:, :k],
+            self.values.index_select(0, index)[:, :k],
+            self.mask.index_select(0, index)[:, :k],
+            lengths,
+        )
+
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = False
+    ) -> Iterator[torch.Tensor]:
+        """Index tensors of consecutive (or shuffled) batches."""
+        n = len(self)
+        if shuffle:
+            order = torch.randperm(n, generator=generator, device="cpu")
+        else:
+            order = torch.arange(n)
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+
+
+def pad_queries(
+    queries: Sequence[np.ndarray], fallback: torch.Tensor, device: torch.device
+) -> tuple[torch.Tensor, np.ndarray]:
+    """Pad per-series query times to ``(B, Q_max)`` float64 by repeating each row's last time.
+
+    Rows with no query use ``fallback[b]`` (their outputs are discarded). Returns the padded
+    tensor and the query counts.
+    """
+    counts = np.array([len(q) for q in queries], dtype=np.int64)
+    width = max(int(counts.max(initial=0)), 1)
+    out = np.empty((len(queries), width), dtype=np.float64)
+    fb = fallback.detach().cpu().numpy()
+    for i, q in enumerate(queries):
+        if len(q):
+            out[i, : len(q)] = q
+            out[i, len(q) :] = q[-1]
+        else:
+            out[i] = fb[i]
+    return torch.as_tensor(out, device=device), counts

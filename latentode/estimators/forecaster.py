@@ -1,0 +1,630 @@
+"""``LatentODEForecaster``: fit / predict irregular multivariate series with a Latent ODE."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from latentode.data import LongFrameEncoder, LongFrameSpec, frame_library, to_pandas
+from latentode.estimators._base import BaseTorchEstimator, resolve_device
+from latentode.estimators._latent_build import build_latent_ode, latent_constraints
+from latentode.estimators._params import validate_params
+from latentode.estimators._tensors import PaddedSeries, pad_queries
+from latentode.exceptions import ParameterError, QueryError
+from latentode.models._context import compact_rows, sample_context
+from latentode.training import (
+    Checkpoint,
+    EarlyStopping,
+    EpochLogger,
+    ProgressBar,
+    TimeLimit,
+    Trainer,
+)
+
+__all__ = ["LatentODEForecaster"]
+
+logger = logging.getLogger(__name__)
+
+
+class LatentODEForecaster(BaseTorchEstimator):
+    """Probabilistic forecaster for irregularly sampled, partially observed series.
+
+    An encoder (ODE-RNN or GRU-Δt) reads each series backwards in time and gives a posterior
+    ``q(z0 | x)`` over a latent initial state; an ODE in latent space, solved on each
+    series' own time grid, carries ``z0`` to any query time; a Gaussian observation model
+    maps latent states to features. Fitted by maximising the ELBO (or IWAE bound).
+
+    Input is a *long frame* (pandas or polars) with one row per (series, time): an id
+    column, a time column (float or datetime) and numeric feature columns, where NaN means
+    "not observed". Outputs come back in the caller's frame library.
+
+    Parameters
+    ----------
+    latent_dim : int, default=8
+        Size of the latent state ``z``.
+    encoder : {"odernn", "gru"}, default="odernn"
+        ODE-RNN (hidden state follows an ODE between observations) or a GRU fed the gaps.
+    encoder_hidden_dim : int, default=32
+    field_hidden_dim, field_layers : int, default=64, 2
+        The latent vector field's MLP.
+    activation : {"tanh", "softplus", "relu", "elu"}, default="tanh"
+    time_dependent : bool, default=False
+        Whether the latent dynamics see (normalised) absolute time.
+    posterior : {"gaussian"}, default="gaussian"
+        Family of ``q(z0 | x)``.
+    obs_std : float or None, default=None
+        Observation noise scale in standardised feature units; None learns one per feature.
+    decoder_hidden_dim : int, default=0
+        Hidden width of the observation map (0: linear).
+    method : str, default="dopri5"
+        Decoder solver (any torchdiffeq method). ``rtol``, ``atol``, ``max_num_steps``,
+        ``n_substeps`` (fixed-step methods: steps per interval) tune it.
+    adjoint : bool, default=False
+        Back-propagate with the adjoint method (less memory, slower on CPU).
+    encoder_method : str, default="euler"
+        Solver of the ODE-RNN's hidden ODE (one step per gap for fixed-step methods).
+    lr : float, default=1e-2
+    lr_decay : float, default=0.995
+        Multiplicative learning-rate decay per epoch.
+    batch_size : int, default=50
+        Series per optimisation step.
+    max_epochs : int, default=200
+    max_time : float or None, default=None
+        Stop training after this many seconds.
+    n_train_samples : int, default=1
+        Posterior samples per series and step.
+    bound : {"elbo", "iwae"}, default="elbo"
+        Training objective.
+    kl_warmup_epochs : int, default=10
+        Epochs over which the KL weight rises linearly from 0 to 1.
+    extrap_prob : float, default=0.5
+        Training: share of series whose encoder sees only a random prefix (fraction in
+        ``[min_prefix, 1]`` of its span) while the whole series is reconstructed — teaches
+        extrapolation.
+    min_prefix : float, default=0.3
+    context_dropout : float, default=0.5
+        Training: for the other series, each observation is hidden from the encoder with
+        this probability (and still reconstructed) — teaches interpolation.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the series and stop after ``patience`` epochs
+        without improvement of the validation loss; keep the best weights.
+    validation_fraction : float, default=0.1
+    patience : int, default=20
+    n_samples : int, default=32
+        Posterior samples used by ``predict`` and the quantile methods.
+    n_iwae_samples : int, default=16
+        Importance samples of ``score_samples``.
+    id_col, time_col : str, default="unique_id", "ds"
+    feature_cols : sequence of str or None, default=None
+        Feature columns; None takes every other column.
+    time_unit : str or None, default=None
+        Unit of float horizons for datetime time columns ("s", "min", "h", "D", "W";
+        None means days).
+    device : str, default="auto"
+        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+    random_state : int or None, default=None
+        Seeds initialisation, batching, training noise and prediction samples.
+    verbose : bool, default=False
+        Show a progress bar and log each epoch at INFO level.
+    checkpoint_dir : str or None, default=None
+        Write the full training state there after every ``checkpoint_every`` epochs;
+        ``fit(X, resume=True)`` continues from it.
+    checkpoint_every : int, default=1
+
+    Attributes
+    ----------
+    module_ : LatentODE
+        The fitted torch module.
+    data_ : LongFrameEncoder
+        Fitted column, time-scaling and feature-scaling state.
+    feature_cols_ : tuple of str
+    history_ : list of dict
+        Per epoch: ``epoch``, ``train_loss`` (negative ELBO per observed value), ``train_mse``,
+        ``kl``, ``nfe_forward``, ``nfe_backward`` (decoder evaluations per batch),
+        ``val_loss``, ``val_mse``, ``seconds``.
+    n_epochs_, best_epoch_ : int
+    device_ : torch.device
+    """
+
+    _parameter_constraints = latent_constraints()
+
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 8,
+        encoder: str = "odernn",
+        encoder_hidden_dim: int = 32,
+        field_hidden_dim: int = 64,
+        field_layers: int = 2,
+        activation: str = "tanh",
+        time_dependent: bool = False,
+        posterior: str = "gaussian",
+        obs_std: float | None = None,
+        decoder_hidden_dim: int = 0,
+        method: str = "dopri5",
+        rtol: float = 1e-3,
+        atol: float = 1e-4,
+        adjoint: bool = False,
+        max_num_steps: int = 10_000,
+        n_substeps: int = 1,
+        encoder_method: str = "euler",
+        lr: float = 1e-2,
+        lr_decay: float = 0.995,
+        batch_size: int = 50,
+        max_epochs: int = 200,
+        max_time: float | None = None,
+        n_train_samples: int = 1,
+        bound: str = "elbo",
+        kl_warmup_epochs: int = 10,
+        extrap_prob: float = 0.5,
+        min_prefix: float = 0.3,
+        context_dropout: float = 0.5,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 20,
+        n_samples: int = 32,
+        n_iwae_samples: int = 16,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        feature_cols: Sequence[str] | None = None,
+        time_unit: str | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int = 1,
+    ) -> None:
+        self.latent_dim = latent_dim
+        self.encoder = encoder
+        self.encoder_hidden_dim = encoder_hidden_dim
+        self.field_hidden_dim = field_hidden_dim
+        self.field_layers = field_layers
+        self.activation = activation
+        self.time_dependent = time_dependent
+        self.posterior = posterior
+        self.obs_std = obs_std
+        self.decoder_hidden_dim = decoder_hidden_dim
+        self.method = method
+        self.rtol = rtol
+        self.atol = atol
+        self.adjoint = adjoint
+        self.max_num_steps = max_num_steps
+        self.n_substeps = n_substeps
+        self.encoder_method = encoder_method
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.max_time = max_time
+        self.n_train_samples = n_train_samples
+        self.bound = bound
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.extrap_prob = extrap_prob
+        self.min_prefix = min_prefix
+        self.context_dropout = context_dropout
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.n_samples = n_samples
+        self.n_iwae_samples = n_iwae_samples
+        self.id_col = id_col
+        self.time_col = time_col
+        self.feature_cols = feature_cols
+        self.time_unit = time_unit
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: None = None, *, resume: bool = False) -> LatentODEForecaster:
+        """Fit on a long frame of series.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or polars.DataFrame
+            Long frame: ``id_col``, ``time_col`` and feature columns (NaN = unobserved).
+        y : None
+            Ignored (present for scikit-learn compatibility).
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` (same data and parameters).
+
+        Returns
+        -------
+        self
+        """
+        validate_params(self, self._parameter_constraints)
+        if resume and self.checkpoint_dir is None:
+            raise ParameterError("fit(resume=True) needs the 'checkpoint_dir' parameter set.")
+        self.device_ = resolve_device(self.device, type(self).__name__)
+        self.seed_ = self._seed_from(self.random_state)
+        torch.manual_seed(self.seed_)
+        feature_cols = None if self.feature_cols is None else tuple(self.feature_cols)
+        spec = LongFrameSpec(self.id_col, self.time_col, feature_cols)
+        self.data_ = LongFrameEncoder(spec, time_unit=self.time_unit).fit(X)
+        self.feature_cols_ = tuple(self.data_.feature_cols_)
+        dataset = self.data_.transform(X)
+        train_idx, val_idx = self._split(len(dataset))
+        self.module_ = self._build_module().to(self.device_)
+        trainer = self._make_trainer(
+            PaddedSeries(dataset.subset(train_idx), self.device_),
+            PaddedSeries(dataset.subset(val_idx), self.device_) if len(val_idx) else None,
+        )
+        if resume:
+            trainer.resume(trainer_checkpoint_path(self.checkpoint_dir))
+        trainer.fit()
+        self.history_ = trainer.history
+        self.n_epochs_ = trainer.epoch
+        self.best_epoch_ = trainer.best_epoch or trainer.epoch
+        self.module_.eval()
+        return self
+
+    def _split(self, n_series: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(self.seed_)
+        order = rng.permutation(n_series)
+        n_val = int(round(self.validation_fraction * n_series)) if self.early_stopping else 0
+        if self.early_stopping and n_series - n_val < 1 or (self.early_stopping and n_val < 1):
+            logger.warning(
+                "Only %d series: too few to hold out a validation set; early stopping is off.",
+                n_series,
+            )
+            n_val = 0
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _build_module(self) -> torch.nn.Module:
+        return build_latent_ode(self, len(self.feature_cols_))
+
+    def _make_trainer(self, train: PaddedSeries, val: PaddedSeries | None) -> Trainer:
+        module = self.module_
+        generator = torch.Generator(device=self.device_).manual_seed(self.seed_)
+        cpu_generator = torch.Generator().manual_seed(self.seed_ + 1)
+        optimizer = torch.optim.Adam(module.parameters(), lr=self.lr)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
+
+        def kl_weight(epoch: int) -> float:
+            if self.kl_warmup_epochs == 0:
+                return 1.0
+            return min(1.0, (epoch - 1) / self.kl_warmup_epochs)
+
+        def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
+            module.counter.reset()
+            metrics = self._objective(train.batch(index), kl_weight(epoch), generator)
+            metrics["nfe_forward"] = float(module.counter.forward)
+            return metrics
+
+        def batches(epoch: int):
+            return train.batches(self.batch_size, cpu_generator, shuffle=True)
+
+        def validate(epoch: int) -> dict[str, float]:
+            gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 2)
+            total = sq = obs = 0.0
+            with torch.no_grad():
+                for index in val.batches(max(self.batch_size, 256)):
+                    m = self._objective(val.batch(index), 1.0, gen)
+                    total += float(m["loss"]) * m["weight"]
+                    sq += m["train_mse"] * m["weight"]
+                    obs += m["weight"]
+            return {"val_loss": total / obs, "val_mse": sq / obs}
+
+        callbacks: list = []
+        if self.early_stopping and val is not None:
+            callbacks.append(EarlyStopping("val_loss", patience=self.patience))
+        if self.max_time is not None:
+            callbacks.append(TimeLimit(self.max_time))
+        if self.checkpoint_dir is not None:
+            callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
+        if self.verbose:
+            callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
+        callbacks += list(getattr(self, "_extra_callbacks", ()))
+        return Trainer(
+            module,
+            optimizer,
+            step,
+            batches,
+            validate=validate if val is not None else None,
+            callbacks=callbacks,
+            max_epochs=self.max_epochs,
+            scheduler=scheduler,
+            after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
+        )
+
+    def _objective(
+        self, batch: tuple, kl_weight: float, generator: torch.Generator
+    ) -> dict[str, Any]:
+        times, values, mask, lengths = batch
+        keep = sample_context(
+            times,
+            lengths,
+            extrap_prob=self.extrap_prob,
+            min_prefix=self.min_prefix,
+            dropout=self.context_dropout,
+            generator=generator,
+        )
+        context = compact_rows(keep, times, values, mask)
+        terms = self.module_.bound_terms(
+            context, (times, values, mask), self.n_train_samples, generator=generator
+        )
+        bound = terms.iwae() if self.bound == "iwae" else terms.elbo(kl_weight)
+        n_obs = terms.n_obs.sum()
+        return {
+            "loss": -bound.sum() / n_obs,
+            "train_mse": float(terms.sq_err.detach().sum() / n_obs),
+            "kl": float(terms.kl.detach().mean()),
+            "weight": float(n_obs),
+        }
+
+    # ------------------------------------------------------------------ inference
+    def _history(self, X: Any) -> tuple[Any, PaddedSeries, str]:
+        self._check_fitted()
+        library = frame_library(X)
+        dataset = self.data_.transform(X)
+        return dataset, PaddedSeries(dataset, self.device_), library
+
+    def _eps(self, n_samples: int) -> tuple[torch.Tensor, torch.Generator]:
+        """Common random numbers: one base-noise draw shared by every series."""
+        gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 7)
+        eps = torch.randn(
+            (n_samples, 1, self.latent_dim), generator=gen, device=self.device_
+        )
+        return eps, gen
+
+    def _sample_paths(
+        self,
+        padded: PaddedSeries,
+        queries: list[np.ndarray],
+        n_samples: int,
+        *,
+        noise: bool,
+    ) -> list[np.ndarray]:
+        """Samples ``(S, Q_i, D)`` in original units at each series' query times."""
+        eps, gen = self._eps(n_samples)
+        out: list[np.ndarray] = []
+        std = self.module_.observation.std
+        chunk = max(self.batch_size, 256)
+        with torch.no_grad():
+            for start in range(0, len(padded), chunk):
+                index = torch.arange(start, min(start + chunk, len(padded)))
+                context = padded.batch(index)
+                q, counts = pad_queries(
+                    [queries[i] for i in index.tolist()], context[0][:, 0], self.device_
+                )
+                means = self.module_.sample_means(context, q, n_samples, eps=eps)
+                if noise:
+                    # Shared across series too, so a series' draws do not depend on its
+                    # batch-mates; noise at query position j is the same for every series.
+                    z = torch.randn(
+                        (n_samples, 1, *means.shape[2:]), generator=gen, device=self.device_
+                    )
+                    means = means + z * std
+                arr = self.data_.inverse_values(means.cpu().numpy())
+                out.extend(arr[:, b, : counts[b]] for b in range(len(counts)))
+        return out
+
+    def _resolve_queries(
+        self, X: Any, at: Any, horizon: Any, n_points: int | None
+    ) -> tuple[Any, PaddedSeries, str, list[np.ndarray], pd.DataFrame | None]:
+        dataset, padded, library = self._history(X)
+        if at is not None:
+            if horizon is not None or n_points is not None:
+                raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
+            queries, order = self.data_.query_times(at, dataset)
+            return dataset, padded, library, queries, order
+        if horizon is None:
+            raise QueryError(
+                "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
+                "(how far past each series' last observation) with 'n_points'."
+            )
+        n = 10 if n_points is None else n_points
+        return dataset, padded, library, self.data_.horizon_times(dataset, horizon, n), None
+
+    def _assemble(
+        self,
+        dataset: Any,
+        library: str,
+        queries: list[np.ndarray],
+        order: pd.DataFrame | None,
+        columns: dict[str, list[np.ndarray]],
+    ) -> Any:
+        """Long output frame: query rows in ``at``'s order, or series by series."""
+        if order is None:
+            return self.data_.decode_frame(list(dataset.ids), queries, columns, library)
+        from latentode.data import from_pandas
+
+        out = order[[self.id_col, self.time_col]].reset_index(drop=True).copy()
+        s_idx = order["_series_idx"].to_numpy()
+        q_idx = order["_query_idx"].to_numpy()
+        for name, per_series in columns.items():
+            flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
+            offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
+            out[name] = flat[offsets[s_idx] + q_idx]
+        return from_pandas(out, library)
+
+    def predict(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        horizon: Any = None,
+        n_points: int | None = None,
+        n_samples: int | None = None,
+    ) -> Any:
+        """Mean forecast at query times, conditioned on each series' history in ``X``.
+
+        Parameters
+        ----------
+        X : long frame
+            The observed history (same columns as in ``fit``).
+        at : long frame of ``id_col``, ``time_col``, optional
+            Query rows (any times: inside the history to interpolate, after it to forecast).
+        horizon : float or timedelta, optional
+            Instead of ``at``: predict ``n_points`` evenly spaced times in
+            ``(last, last + horizon]`` after each series' last observation.
+        n_points : int, default=10
+        n_samples : int, optional
+            Posterior samples averaged (default: the ``n_samples`` parameter).
+
+        Returns
+        -------
+        Long frame (the library of ``X``): ``id_col, time_col, <features>``.
+        """
+        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
+        samples = self._sample_paths(padded, queries, n_samples or self.n_samples, noise=False)
+        columns = {
+            name: [s[..., d].mean(0) for s in samples]
+            for d, name in enumerate(self.feature_cols_)
+        }
+        return self._assemble(dataset, library, queries, order, columns)
+
+    def predict_quantiles(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        alpha: Sequence[float] = (0.1, 0.5, 0.9),
+        horizon: Any = None,
+        n_points: int | None = None,
+        n_samples: int | None = None,
+    ) -> Any:
+        """Predictive quantiles (posterior and observation noise) at query times.
+
+        Returns a long frame with ``<feature>_q<alpha>`` columns, e.g. ``y_q0.1``.
+        """
+        levels = _check_levels(alpha, "alpha")
+        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
+        samples = self._sample_paths(padded, queries, n_samples or self.n_samples, noise=True)
+        columns: dict[str, list[np.ndarray]] = {}
+        for d, name in enumerate(self.feature_cols_):
+            qs = [np.quantile(s[..., d], levels, axis=0) for s in samples]
+            for j, level in enumerate(levels):
+                columns[f"{name}_q{level:g}"] = [q[j] for q in qs]
+        return self._assemble(dataset, library, queries, order, columns)
+
+    def predict_interval(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        coverage: float = 0.9,
+        horizon: Any = None,
+        n_points: int | None = None,
+        n_samples: int | None = None,
+    ) -> Any:
+        """Central predictive interval: ``<feature>``, ``<feature>_lower``, ``<feature>_upper``."""
+        (level,) = _check_levels([coverage], "coverage")
+        lo, hi = (1 - level) / 2, (1 + level) / 2
+        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
+        samples = self._sample_paths(padded, queries, n_samples or self.n_samples, noise=True)
+        columns: dict[str, list[np.ndarray]] = {}
+        for d, name in enumerate(self.feature_cols_):
+            columns[name] = [s[..., d].mean(0) for s in samples]
+            columns[f"{name}_lower"] = [np.quantile(s[..., d], lo, axis=0) for s in samples]
+            columns[f"{name}_upper"] = [np.quantile(s[..., d], hi, axis=0) for s in samples]
+        return self._assemble(dataset, library, queries, order, columns)
+
+    def sample(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        n_samples: int = 100,
+        horizon: Any = None,
+        n_points: int | None = None,
+    ) -> Any:
+        """Draws from the predictive distribution: a long frame with a ``sample`` column."""
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+            raise QueryError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
+        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
+        samples = self._sample_paths(padded, queries, n_samples, noise=True)
+        frames = []
+        for k in range(n_samples):
+            columns = {
+                name: [s[k, :, d] for s in samples] for d, name in enumerate(self.feature_cols_)
+            }
+            frame = to_pandas(self._assemble(dataset, library, queries, order, columns))
+            frame.insert(2, "sample", k)
+            frames.append(frame)
+        from latentode.data import from_pandas
+
+        return from_pandas(pd.concat(frames, ignore_index=True), library)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Per-series log-likelihood lower bound (IWAE, ``n_iwae_samples``), in nats.
+
+        The bound is for the observed values in their original units. Returns an array of
+        shape ``(n_series,)`` in the order in which series first appear in ``X``.
+        """
+        dataset, padded, _ = self._history(X)
+        k = self.n_iwae_samples
+        gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 11)
+        eps = torch.randn((k, 1, self.latent_dim), generator=gen, device=self.device_)
+        log_scale = torch.as_tensor(
+            np.log(self.data_.scaler_.scale_), device=self.device_, dtype=torch.float32
+        )
+        out = []
+        with torch.no_grad():
+            for index in padded.batches(max(self.batch_size, 256)):
+                times, values, mask, lengths = padded.batch(index)
+                terms = self.module_.bound_terms(
+                    (times, values, mask, lengths), (times, values, mask), k, eps=eps
+                )
+                jacobian = (mask * log_scale).sum(dim=(-1, -2))
+                out.append((terms.iwae() - jacobian).cpu().numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    def score(self, X: Any, y: None = None) -> float:
+        """Mean log-likelihood bound per observed value (higher is better).
+
+        ``sum(score_samples(X)) / number of observed feature values`` — comparable across
+        data sets of different sizes, and what ``GridSearchCV`` maximises.
+        """
+        scores = self.score_samples(X)
+        dataset = self.data_.transform(X)
+        return float(scores.sum() / dataset.n_observations)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Posterior mean of the latent initial state, ``(n_series, latent_dim)``."""
+        _, padded, _ = self._history(X)
+        out = []
+        with torch.no_grad():
+            for index in padded.batches(max(self.batch_size, 256)):
+                out.append(self.module_.latent_mean(padded.batch(index)).cpu().numpy())
+        return np.concatenate(out)
+
+    # ------------------------------------------------------------------ persistence
+    def _fitted_config(self) -> dict:
+        return {
+            "data": self.data_.to_dict(),
+            "feature_cols": list(self.feature_cols_),
+            "history": self.history_,
+            "n_epochs": self.n_epochs_,
+            "best_epoch": self.best_epoch_,
+            "seed": self.seed_,
+        }
+
+    def _restore_fitted(self, config: dict) -> None:
+        self.data_ = LongFrameEncoder.from_dict(config["data"])
+        self.feature_cols_ = tuple(config["feature_cols"])
+        self.history_ = config["history"]
+        self.n_epochs_ = config["n_epochs"]
+        self.best_epoch_ = config["best_epoch"]
+        self.seed_ = config["seed"]
+
+
+def trainer_checkpoint_path(directory: str) -> Any:
+    from pathlib import Path
+
+    return Path(directory) / Checkpoint.filename
+
+
+def _check_levels(values: Any, name: str) -> list[float]:
+    levels = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
+    if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
+        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
+    return levels
