@@ -75,6 +75,7 @@ def latent_constraints() -> dict[str, list]:
         "verbose": [_BOOL],
         "checkpoint_dir": [TypeOf((str, None), "a str path or None")],
         "checkpoint_every": [_POS_INT],
+        "callbacks": [TypeOf((list, tuple, None), "a list of callbacks or None")],
     }
 
 

@@ -19,12 +19,14 @@ from latentode.estimators._tensors import PaddedSeries, pad_queries
 from latentode.exceptions import ParameterError, QueryError
 from latentode.models._context import compact_rows, sample_context
 from latentode.training import (
+    Callback,
     Checkpoint,
     EarlyStopping,
     EpochLogger,
     ProgressBar,
     TimeLimit,
     Trainer,
+    global_callbacks,
 )
 
 __all__ = ["LatentODEForecaster"]
@@ -116,6 +118,10 @@ class LatentODEForecaster(BaseTorchEstimator):
         Write the full training state there after every ``checkpoint_every`` epochs;
         ``fit(X, resume=True)`` continues from it.
     checkpoint_every : int, default=1
+    callbacks : list of Callback or None, default=None
+        Extra fit-loop callbacks (see :mod:`latentode.training`); callbacks registered
+        with :func:`latentode.training.add_global_callback` (e.g. by
+        ``latentode.tracking.autolog()``) are added too.
 
     Attributes
     ----------
@@ -179,6 +185,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         verbose: bool = False,
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 1,
+        callbacks: Sequence[Callback] | None = None,
     ) -> None:
         self.latent_dim = latent_dim
         self.encoder = encoder
@@ -222,6 +229,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.verbose = verbose
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: None = None, *, resume: bool = False) -> LatentODEForecaster:
@@ -322,8 +330,8 @@ class LatentODEForecaster(BaseTorchEstimator):
             callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
         if self.verbose:
             callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
-        callbacks += list(getattr(self, "_extra_callbacks", ()))
-        return Trainer(
+        callbacks += list(self.callbacks or ()) + global_callbacks(self)
+        trainer = Trainer(
             module,
             optimizer,
             step,
@@ -334,6 +342,24 @@ class LatentODEForecaster(BaseTorchEstimator):
             scheduler=scheduler,
             after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
         )
+        trainer.owner = self
+        trainer.data_summary = self._data_summary(train, val)
+        return trainer
+
+    def _data_summary(self, train: PaddedSeries, val: PaddedSeries | None) -> dict[str, Any]:
+        parts = [p for p in (train, val) if p is not None]
+        n_rows = sum(int(p.lengths.sum()) for p in parts)
+        n_obs = sum(float(p.mask.sum()) for p in parts)
+        return {
+            "n_series": sum(len(p) for p in parts),
+            "n_train_series": len(train),
+            "n_val_series": 0 if val is None else len(val),
+            "n_rows": n_rows,
+            "n_observations": int(n_obs),
+            "missing_fraction": 1.0 - n_obs / max(n_rows * len(self.feature_cols_), 1),
+            "time_span": float(self.data_.time_.scale),
+            "features": list(self.feature_cols_),
+        }
 
     def _objective(
         self, batch: tuple, kl_weight: float, generator: torch.Generator

@@ -7,6 +7,9 @@ from latentode.training.callbacks import (
     EpochLogger,
     ProgressBar,
     TimeLimit,
+    add_global_callback,
+    global_callbacks,
+    remove_global_callback,
 )
 from latentode.training.loop import Trainer
 
@@ -18,4 +21,7 @@ __all__ = [
     "ProgressBar",
     "TimeLimit",
     "Trainer",
+    "add_global_callback",
+    "global_callbacks",
+    "remove_global_callback",
 ]

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Callback",
+    "add_global_callback",
+    "global_callbacks",
+    "remove_global_callback",
     "Checkpoint",
     "EarlyStopping",
     "EpochLogger",
@@ -34,7 +37,12 @@ logger = logging.getLogger(__name__)
 
 
 class Callback:
-    """Base class: every hook is a no-op."""
+    """Base class: every hook is a no-op.
+
+    During a fit, ``trainer.owner`` is the estimator being fitted and
+    ``trainer.data_summary`` a dict describing the training data (series, observations,
+    time span, missing fraction).
+    """
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Called once before the first epoch (also when resuming)."""
@@ -201,3 +209,26 @@ class Checkpoint(Callback):
 
     def save(self, trainer: Trainer) -> None:
         atomic_torch_save(trainer.state_dict(), self.path)
+
+
+#: Factories ``factory(estimator) -> Callback | None`` run at the start of every fit
+#: (how ``latentode.tracking.autolog`` attaches itself without the loop importing mlflow).
+_GLOBAL_FACTORIES: list[Any] = []
+
+
+def add_global_callback(factory: Any) -> None:
+    """Attach ``factory(estimator) -> Callback | None`` to every subsequent fit."""
+    if factory not in _GLOBAL_FACTORIES:
+        _GLOBAL_FACTORIES.append(factory)
+
+
+def remove_global_callback(factory: Any) -> None:
+    """Detach a factory added with :func:`add_global_callback` (no error if absent)."""
+    if factory in _GLOBAL_FACTORIES:
+        _GLOBAL_FACTORIES.remove(factory)
+
+
+def global_callbacks(estimator: Any) -> list[Callback]:
+    """The callbacks the registered factories make for ``estimator``."""
+    made = (factory(estimator) for factory in list(_GLOBAL_FACTORIES))
+    return [cb for cb in made if cb is not None]

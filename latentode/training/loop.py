@@ -70,6 +70,8 @@ class Trainer:
         self.clip_grad_norm = clip_grad_norm
         self.scheduler = scheduler
         self.after_backward = after_backward
+        self.owner: Any = None
+        self.data_summary: dict[str, Any] = {}
         self.epoch = 0
         self.best_epoch: int | None = None
         self.history: list[dict[str, Any]] = []

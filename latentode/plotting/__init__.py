@@ -1,0 +1,1 @@
+"""Matplotlib figures for forecasts, dynamics and densities (imported on demand)."""
