@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import pandas as pd
@@ -101,9 +102,37 @@ def from_pandas(pdf: pd.DataFrame, library: FrameLibrary) -> Any:
     if library == "pandas":
         return pdf.reset_index(drop=True)
     if library == "polars":
-        import polars as pl
-
-        return pl.from_pandas(pdf.reset_index(drop=True))
+        return _pandas_to_polars(pdf.reset_index(drop=True))
     raise LongFrameError(
         f"The frame library must be 'pandas' or 'polars'. Got {library!r} instead."
     )
+
+
+def _pandas_to_polars(pdf: pd.DataFrame) -> Any:
+    import polars as pl
+
+    # pandas >= 3.1 deprecates the ndarray view polars / pyarrow take of tz-aware columns:
+    # convert those columns as naive UTC and restore the time zone on the polars side.
+    aware = {
+        col: str(pdf[col].dt.tz)
+        for col in pdf.columns
+        if isinstance(pdf[col].dtype, pd.DatetimeTZDtype)
+    }
+    if aware:
+        pdf = pdf.copy(deep=False)
+        for col in aware:
+            pdf[col] = pdf[col].dt.tz_convert(None)
+    out = pl.from_pandas(pdf)
+    for col, tz in aware.items():
+        utc = pl.col(col).dt.replace_time_zone("UTC")
+        try:
+            out = out.with_columns(utc.dt.convert_time_zone(tz))
+        except pl.exceptions.PolarsError:
+            warnings.warn(
+                f"polars does not support the time zone {tz!r} of column {col!r}; "
+                "the column is returned in UTC.",
+                UserWarning,
+                stacklevel=3,
+            )
+            out = out.with_columns(utc)
+    return out

@@ -22,7 +22,10 @@ class FeatureScaler:
     Attributes
     ----------
     mean : numpy.ndarray of shape (n_features,), float64
+        Per-feature mean of the observed values (read-only; alias ``mean_``).
     std : numpy.ndarray of shape (n_features,), float64, all > 0
+        Per-feature standard deviation (ddof=0) of the observed values (read-only;
+        alias ``scale_``).
     """
 
     mean: np.ndarray
@@ -45,6 +48,16 @@ class FeatureScaler:
         std.setflags(write=False)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
+
+    @property
+    def mean_(self) -> np.ndarray:
+        """Alias of ``mean`` (scikit-learn ``StandardScaler`` naming)."""
+        return self.mean
+
+    @property
+    def scale_(self) -> np.ndarray:
+        """Alias of ``std`` (scikit-learn ``StandardScaler`` naming)."""
+        return self.std
 
     @property
     def n_features(self) -> int:
