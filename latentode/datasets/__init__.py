@@ -1,0 +1,39 @@
+"""Synthetic and bundled data sets, as long pandas frames (``unique_id, ds, features``).
+
+Generators are deterministic given ``random_state``:
+
+* :func:`make_periodic` — the Latent ODE paper's periodic toy set;
+* :func:`make_spirals` — the Neural ODE demo's clockwise / counter-clockwise spirals;
+* :func:`make_lotka_volterra` — predator-prey populations;
+* :func:`make_linear_spiral`, :func:`make_two_regime`, :func:`make_damped_pendulum`,
+  :func:`make_lorenz` — known systems returned with their :class:`DynamicalSystem`.
+
+:func:`load_bundled` reads the small data sets shipped with the package
+(:func:`list_bundled`); :func:`load_csv` reads a user's long CSV file.
+"""
+
+from latentode.datasets._bundled import list_bundled, load_bundled, load_csv
+from latentode.datasets._dynamics import (
+    make_damped_pendulum,
+    make_linear_spiral,
+    make_lorenz,
+    make_two_regime,
+)
+from latentode.datasets._lotka_volterra import make_lotka_volterra
+from latentode.datasets._periodic import make_periodic
+from latentode.datasets._spirals import make_spirals
+from latentode.datasets._systems import DynamicalSystem
+
+__all__ = [
+    "DynamicalSystem",
+    "list_bundled",
+    "load_bundled",
+    "load_csv",
+    "make_damped_pendulum",
+    "make_linear_spiral",
+    "make_lorenz",
+    "make_lotka_volterra",
+    "make_periodic",
+    "make_spirals",
+    "make_two_regime",
+]
