@@ -182,3 +182,13 @@ def test_transform_is_fast_for_1000_series_of_100_points() -> None:
     elapsed = time.perf_counter() - start
     assert len(data) == n and sum(len(s) for s in data) == n * k
     assert elapsed < 1.0, f"transform took {elapsed:.2f} s"
+
+
+def test_fitted_encoder_pickles(make_long: Callable[..., pd.DataFrame]) -> None:
+    import pickle
+
+    df = make_long(missing=0.2, datetime=True, tz="Europe/Paris")
+    enc = LongFrameEncoder(time_unit="h").fit(df)
+    restored = pickle.loads(pickle.dumps(enc))
+    assert restored.to_dict() == enc.to_dict()
+    _assert_same_dataset(restored.transform(df), enc.transform(df))
