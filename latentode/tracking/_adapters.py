@@ -1,0 +1,281 @@
+"""Per-estimator adapters: what a logged model takes, returns and declares.
+
+:func:`log_model` and the pyfunc wrapper are generic; everything that depends on the kind of
+estimator lives in one small adapter per estimator class:
+
+==========================  =========================================  ======================
+estimator                   request (one pandas frame)                 response
+==========================  =========================================  ======================
+``LatentODEForecaster``     long frame: history + ``role="query"``     mean, quantile and
+                            rows, or history + ``horizon``             interval columns
+``NeuralODEDynamics``       long frame: history + query rows /         state columns
+                            ``horizon``
+``FFJORDDensity``           one row per point, feature columns         ``log_density``
+==========================  =========================================  ======================
+
+Adapters are looked up by class name, so this module imports no estimator module and no
+MLflow at import time (MLflow types are imported inside :meth:`signature`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from latentode.data import to_pandas
+from latentode.exceptions import LongFrameError, ParameterError
+from latentode.tracking._payload import (
+    DEFAULT_QUANTILES,
+    ROLE_COL,
+    ForecastParams,
+    check_request,
+    quantile_columns,
+    split_payload,
+)
+
+__all__ = ["ADAPTERS", "Adapter", "adapter_for", "output_columns"]
+
+#: ``output_columns`` kinds: the id column, the time column, or a float column.
+ID, TIME, FLOAT = "id", "time", "float"
+LOG_DENSITY_COL = "log_density"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How one estimator class is logged and served.
+
+    Parameters
+    ----------
+    task : {"forecast", "dynamics", "density"}
+        What the model answers (also stored in the model's metadata).
+    params : tuple of str
+        Inference parameters the model accepts.
+    """
+
+    task: str
+    params: tuple[str, ...]
+
+    # ---------------------------------------------------------------- metadata
+    def metadata(self, est: Any) -> dict[str, Any]:
+        """JSON-able description stored in the MLmodel file (read by the Spark scorer)."""
+        meta: dict[str, Any] = {"class": type(est).__name__, "task": self.task}
+        if self.task == "density":
+            meta["feature_cols"] = list(density_columns(est))
+            return meta
+        meta.update(
+            id_col=est.id_col,
+            time_col=est.time_col,
+            feature_cols=list(est.feature_cols_),
+            time_kind=est.data_.time_.kind,
+            time_unit=est.time_unit,
+        )
+        if self.task == "forecast":
+            meta["num_samples"] = int(est.n_samples)
+        return meta
+
+    # ---------------------------------------------------------------- prediction
+    def predict(self, est: Any, frame: Any, params: Mapping[str, Any] | None) -> pd.DataFrame:
+        """Answer one request frame (see the module docstring).
+
+        Raises
+        ------
+        LongFrameError, QueryError, ParameterError
+            On a malformed request (the pyfunc turns these into HTTP 400).
+        """
+        frame = to_pandas(frame)
+        if self.task == "density":
+            return self._predict_density(est, frame, params)
+        num_samples = int(est.n_samples) if self.task == "forecast" else 1
+        request = ForecastParams.from_request(params, num_samples=num_samples, allowed=self.params)
+        _check_columns(frame, [est.id_col, est.time_col], "request")
+        history, queries = split_payload(frame, id_col=est.id_col, time_col=est.time_col)
+        check_request(request, queries)
+        where: dict[str, Any] = (
+            {"at": queries}
+            if queries is not None
+            else {"horizon": request.horizon, "n_points": request.n_points}
+        )
+        if self.task == "dynamics":
+            return to_pandas(est.predict(history, **where))
+        out = to_pandas(est.predict(history, **where, n_samples=request.num_samples))
+        keys = [est.id_col, est.time_col]
+        if request.quantiles:
+            qs = to_pandas(
+                est.predict_quantiles(
+                    history, **where, alpha=list(request.quantiles), n_samples=request.num_samples
+                )
+            )
+            out = _join(out, qs, keys)
+        if request.coverage > 0:
+            iv = to_pandas(
+                est.predict_interval(
+                    history, **where, coverage=request.coverage, n_samples=request.num_samples
+                )
+            )
+            bounds = [f"{f}_{side}" for f in est.feature_cols_ for side in ("lower", "upper")]
+            out = _join(out, iv[keys + bounds], keys)
+        return out
+
+    def _predict_density(
+        self, est: Any, frame: pd.DataFrame, params: Mapping[str, Any] | None
+    ) -> pd.DataFrame:
+        extra = sorted(k for k, v in dict(params or {}).items() if v is not None)
+        if extra:
+            raise ParameterError(
+                f"Unknown inference parameter(s) {extra}; a density model accepts none."
+            )
+        cols = list(density_columns(est))
+        _check_columns(frame, cols, "request")
+        values = frame[cols]
+        non_numeric = [c for c in cols if not pd.api.types.is_numeric_dtype(values[c])]
+        if non_numeric:
+            raise LongFrameError(
+                f"Expected numeric feature columns; {non_numeric} are not. Send numbers."
+            )
+        x = values.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(x).all(axis=1)
+        if bad.any():
+            raise LongFrameError(
+                f"Expected finite feature values; {int(bad.sum())} row(s) hold NaN or inf "
+                f"(first: row {int(np.flatnonzero(bad)[0])}). A density needs every value."
+            )
+        return pd.DataFrame({LOG_DENSITY_COL: np.asarray(est.score_samples(x), np.float64)})
+
+    # ---------------------------------------------------------------- signature
+    def signature(self, est: Any, example: pd.DataFrame | None) -> Any:
+        """The MLflow ``ModelSignature`` (inputs, outputs, inference params)."""
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+        meta = self.metadata(est)
+        if self.task == "density":
+            inputs = Schema([ColSpec("double", c) for c in meta["feature_cols"]])
+            outputs = Schema([ColSpec("double", LOG_DENSITY_COL)])
+            return ModelSignature(inputs=inputs, outputs=outputs)
+        id_type = _id_type(example, est.id_col)
+        time_type = "datetime" if meta["time_kind"] == "datetime" else "double"
+        head = [ColSpec(id_type, est.id_col), ColSpec(time_type, est.time_col)]
+        inputs = Schema(
+            [
+                *head,
+                *(ColSpec("double", f) for f in meta["feature_cols"]),
+                ColSpec("string", ROLE_COL, required=False),
+            ]
+        )
+        out_kinds = output_columns(meta, {})
+        outputs = Schema(
+            [*head, *(ColSpec("double", name) for name, kind in out_kinds if kind == FLOAT)]
+        )
+        specs = {
+            "num_samples": ParamSpec("num_samples", "long", meta.get("num_samples", 1)),
+            "quantiles": ParamSpec("quantiles", "double", list(DEFAULT_QUANTILES), (-1,)),
+            "coverage": ParamSpec("coverage", "double", 0.0),
+            "horizon": ParamSpec("horizon", "double", 0.0),
+            "n_points": ParamSpec("n_points", "long", 10),
+        }
+        params = ParamSchema([specs[name] for name in self.params])
+        return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+    def example(self, est: Any, data: Any) -> Any:
+        """An input example for the MLmodel from user data (a few series / rows).
+
+        A forecasting example without ``role`` column gets one query row per series at its
+        last time, so that MLflow's serving check runs a real prediction.
+        """
+        frame = to_pandas(data)
+        if self.task == "density":
+            return frame[list(density_columns(est))].head(5).reset_index(drop=True)
+        _check_columns(frame, [est.id_col, est.time_col], "input_example")
+        ids = pd.unique(frame[est.id_col])[:2]
+        frame = frame[frame[est.id_col].isin(ids)].reset_index(drop=True)
+        if ROLE_COL in frame.columns:
+            return frame
+        last = frame.sort_values(est.time_col).groupby(est.id_col, sort=False).tail(1)
+        queries = last[[est.id_col, est.time_col]].copy()
+        queries[ROLE_COL] = "query"
+        frame = frame.assign(**{ROLE_COL: "history"})
+        return pd.concat([frame, queries], ignore_index=True)[list(frame.columns)]
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "LatentODEForecaster": Adapter(
+        "forecast", ("num_samples", "quantiles", "coverage", "horizon", "n_points")
+    ),
+    "NeuralODEDynamics": Adapter("dynamics", ("horizon", "n_points")),
+    "FFJORDDensity": Adapter("density", ()),
+}
+
+
+def adapter_for(est: Any) -> Adapter:
+    """The adapter of ``est``'s class.
+
+    Raises
+    ------
+    ParameterError
+        If the class has none.
+    """
+    name = type(est).__name__
+    if name not in ADAPTERS:
+        raise ParameterError(
+            f"Cannot log a {name} as an MLflow model; expected one of {sorted(ADAPTERS)}."
+        )
+    return ADAPTERS[name]
+
+
+def output_columns(meta: Mapping[str, Any], params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(name, kind)`` of the response columns for a model's metadata and request params.
+
+    ``kind`` is ``"id"``, ``"time"`` or ``"float"``; used to declare Spark result schemas.
+    """
+    if meta["task"] == "density":
+        return [(LOG_DENSITY_COL, FLOAT)]
+    features = list(meta["feature_cols"])
+    cols = [(meta["id_col"], ID), (meta["time_col"], TIME)]
+    cols += [(f, FLOAT) for f in features]
+    if meta["task"] == "dynamics":
+        return cols
+    request = ForecastParams.from_request(params, num_samples=int(meta.get("num_samples", 1)))
+    cols += [(c, FLOAT) for c in quantile_columns(features, request.quantiles)]
+    if request.coverage > 0:
+        cols += [(f"{f}_{side}", FLOAT) for f in features for side in ("lower", "upper")]
+    return cols
+
+
+def density_columns(est: Any) -> Sequence[str]:
+    """Feature column names of a 2-D density estimator (``x0, x1, ...`` when unnamed)."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    return [f"x{i}" for i in range(int(est.n_features_in_))]
+
+
+def _id_type(example: pd.DataFrame | None, id_col: str) -> str:
+    if example is not None and id_col in example.columns:
+        if pd.api.types.is_integer_dtype(example[id_col]):
+            return "long"
+    return "string"
+
+
+def _check_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise LongFrameError(
+            f"The {what} is missing column(s) {missing}; expected {list(cols)} (got "
+            f"{list(frame.columns)}). Rename the columns or send them."
+        )
+
+
+def _join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Columns of ``right`` next to ``left`` (same rows in the same order, as both come from
+    the same queries); checked rather than merged, as duplicate query rows are allowed."""
+    if len(left) != len(right) or not left[keys].equals(right[keys]):
+        raise RuntimeError(
+            "latentode bug: the mean and quantile frames of one request differ in their "
+            "rows; please report this with the request."
+        )
+    extra = right.drop(columns=keys).reset_index(drop=True)
+    return pd.concat([left.reset_index(drop=True), extra], axis=1)

@@ -1,0 +1,180 @@
+"""``log_model``: a fitted estimator → an MLflow pyfunc model (optionally registered)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import logging
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sklearn.utils.validation import check_is_fitted
+
+from latentode.tracking._adapters import adapter_for
+from latentode.tracking._runs import run_of
+
+__all__ = ["log_model", "pinned_requirements"]
+
+logger = logging.getLogger(__name__)
+
+#: Installed with the package but not needed to serve a model.
+_NOT_AT_RUNTIME = frozenset({"tqdm"})
+_TORCH_CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
+
+
+def log_model(
+    estimator: Any,
+    name: str = "model",
+    registered_model_name: str | None = None,
+    input_example: Any = None,
+    *,
+    await_registration_for: int = 300,
+) -> Any:
+    """Log a fitted estimator as an MLflow pyfunc model.
+
+    The model directory holds the estimator (saved with ``estimator.save``; loaded back with
+    ``weights_only=True``), a copy of the ``latentode`` package (``code_paths``, so the model
+    loads where latentode is not installed), requirements pinned to the installed versions,
+    a signature and the estimator's description in the MLmodel ``metadata``.
+
+    The model goes to the run that tracked the estimator's fit (see :func:`autolog` /
+    :class:`MLflowCallback`) when there is one, else to the active run, else to a new run.
+
+    Parameters
+    ----------
+    estimator : LatentODEForecaster, NeuralODEDynamics or FFJORDDensity
+        A fitted estimator.
+    name : str, default="model"
+        Name of the logged model within its run.
+    registered_model_name : str, optional
+        Also register the model under this name (creating it if needed).
+    input_example : frame, optional
+        Example request, or a plain history frame (two series of it are kept and one query
+        row per series is added). Also fixes the id column's type in the signature
+        (integer ids → ``long``; otherwise ``string``).
+    await_registration_for : int, default=300
+        Seconds to wait for the model version to become ready.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        ``model_uri``, ``run_id``, ``registered_model_version`` (when registered), ...
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+    ParameterError
+        If ``estimator`` is of a kind that cannot be logged.
+
+    Notes
+    -----
+    Request and response formats are in ``docs/mlflow.md``: forecasting models take one long
+    frame of history rows plus ``role="query"`` rows (or a ``horizon`` parameter) and return
+    mean, quantile (``quantiles``) and interval (``coverage``) columns; density models
+    return ``log_density`` per row.
+    """
+    import mlflow
+    import mlflow.pyfunc
+
+    from latentode.data import to_pandas
+    from latentode.tracking._pyfunc import ESTIMATOR_ARTIFACT, LatentODEPyfunc
+
+    adapter = adapter_for(estimator)
+    check_is_fitted(estimator)
+    example_frame = None if input_example is None else to_pandas(input_example)
+    signature = adapter.signature(estimator, example_frame)
+    example = None if example_frame is None else adapter.example(estimator, example_frame)
+    with tempfile.TemporaryDirectory(prefix="latentode-log-model-") as tmp:
+        tmp_path = Path(tmp)
+        estimator_dir = _save_estimator(estimator, tmp_path / ESTIMATOR_ARTIFACT)
+        code_dir = _package_copy(tmp_path / "code")
+        run_id = run_of(estimator)
+        active = mlflow.active_run()
+        if run_id is not None and (active is None or active.info.run_id != run_id):
+            context: Any = mlflow.start_run(run_id=run_id, nested=active is not None)
+        elif active is None:
+            context = mlflow.start_run(run_name=f"{type(estimator).__name__}-model")
+        else:
+            context = contextlib.nullcontext()
+        with context:
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=LatentODEPyfunc(),
+                artifacts={ESTIMATOR_ARTIFACT: str(estimator_dir)},
+                code_paths=[str(code_dir)],
+                pip_requirements=pinned_requirements(),
+                signature=signature,
+                input_example=example,
+                registered_model_name=registered_model_name,
+                await_registration_for=await_registration_for,
+                metadata={"latentode": adapter.metadata(estimator)},
+            )
+    logger.info("logged %s as %s", type(estimator).__name__, info.model_uri)
+    return info
+
+
+def pinned_requirements() -> list[str]:
+    """``name==version`` of latentode's runtime dependencies, MLflow and cloudpickle.
+
+    Versions are the installed ones, so a model served in a fresh environment computes
+    what it computed here. A CPU-only torch build (``+cpu``) adds PyTorch's CPU wheel index.
+    """
+    try:
+        declared = importlib.metadata.requires("latentode") or []
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        declared = [
+            "numpy",
+            "pandas",
+            "polars",
+            "pyarrow",
+            "scikit-learn",
+            "scipy",
+            "torch",
+            "torchdiffeq",
+            "matplotlib",
+        ]
+    names = []
+    for req in declared:
+        if ";" in req:  # an extra's requirement
+            continue
+        match = re.match(r"[A-Za-z0-9_.\-]+", req)
+        if match and match.group(0).lower() not in _NOT_AT_RUNTIME:
+            names.append(match.group(0))
+    names += ["mlflow", "cloudpickle"]
+    lines: list[str] = []
+    for dist in sorted(set(names), key=str.lower):
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            lines.append(dist)
+            continue
+        if dist == "torch" and version.endswith("+cpu"):
+            lines.insert(0, _TORCH_CPU_INDEX)
+        lines.append(f"{dist}=={version}")
+    return lines
+
+
+def _save_estimator(estimator: Any, path: Path) -> Path:
+    """``estimator.save(path)`` without its ``callbacks`` (objects a model file cannot hold)."""
+    # A shallow twin sharing the fitted state; built by hand because copy.copy would go
+    # through the estimator's pickling hooks.
+    saved = type(estimator).__new__(type(estimator))
+    saved.__dict__.update(estimator.__dict__)
+    if "callbacks" in saved.get_params(deep=False):
+        saved.callbacks = None
+    saved.save(path)
+    return path
+
+
+def _package_copy(target: Path) -> Path:
+    """Copy the installed ``latentode`` package (no bytecode) to ``target/latentode``."""
+    import latentode
+
+    source = Path(latentode.__file__).parent
+    dest = target / "latentode"
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
