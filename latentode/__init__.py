@@ -1,9 +1,9 @@
 """latentode: forecasting irregularly sampled time series with latent ODEs."""
 
-
+from latentode import datasets
 from latentode._persist import load
 from latentode.estimators import LatentODEForecaster
 
 __version__ = "0.1.0"
 
-__all__ = ["LatentODEForecaster", "__version__", "load"]
+__all__ = ["LatentODEForecaster", "__version__", "datasets", "load"]

@@ -7,7 +7,10 @@ from typing import Any
 from torch import nn
 
 from latentode.estimators._params import Interval, Options, TypeOf
+from latentode.estimators.density import PositiveInts
 from latentode.models.latent_ode import LatentODE
+from latentode.nn.cnf import DIVERGENCES
+from latentode.nn.ffjord_posterior import FFJORDPosterior
 from latentode.nn.gru_encoder import GRUDeltaTEncoder
 from latentode.nn.observation import GaussianObservation
 from latentode.nn.odernn import ODERNNEncoder
@@ -21,6 +24,21 @@ ENCODERS = ("odernn", "gru")
 #: Posterior families; builders take ``(estimator, hidden_dim)``.
 POSTERIORS: dict[str, Any] = {
     "gaussian": lambda est, hidden: GaussianPosterior(hidden, est.latent_dim),
+    "ffjord": lambda est, hidden: FFJORDPosterior(
+        hidden,
+        est.latent_dim,
+        flow_hidden_dims=tuple(int(w) for w in est.flow_hidden_dims),
+        n_blocks=est.flow_blocks,
+        divergence=est.flow_divergence,
+        solver=SolverConfig(
+            method=est.method,
+            rtol=est.rtol,
+            atol=est.atol,
+            adjoint=est.adjoint,
+            max_num_steps=est.max_num_steps,
+            n_substeps=est.n_substeps,
+        ),
+    ),
 }
 
 _POS_INT = Interval(int, 1, None)
@@ -40,7 +58,11 @@ def latent_constraints() -> dict[str, list]:
         "field_layers": [_NONNEG_INT],
         "activation": [Options(("tanh", "softplus", "relu", "elu"))],
         "time_dependent": [_BOOL],
+        "time_span": [_POS_FLOAT],
         "posterior": [Options(POSTERIORS)],
+        "flow_hidden_dims": [PositiveInts()],
+        "flow_blocks": [_POS_INT],
+        "flow_divergence": [Options(DIVERGENCES)],
         "obs_std": [_POS_FLOAT, TypeOf((None,), "None")],
         "decoder_hidden_dim": [_NONNEG_INT],
         "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],

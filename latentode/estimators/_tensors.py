@@ -13,11 +13,16 @@ __all__ = ["PaddedSeries", "pad_queries"]
 
 
 class PaddedSeries:
-    """All series of a dataset padded once, on one device; batches are trimmed slices."""
+    """All series of a dataset padded once, on one device; batches are trimmed slices.
 
-    def __init__(self, dataset: IrregularDataset, device: torch.device) -> None:
+    ``time_scale`` multiplies the (already normalised) times: the solver's time unit.
+    """
+
+    def __init__(
+        self, dataset: IrregularDataset, device: torch.device, time_scale: float = 1.0
+    ) -> None:
         batch = collate(list(dataset), device=device)
-        self.times = batch.times
+        self.times = batch.times * time_scale
         self.values = batch.values
         self.mask = batch.mask
         self.lengths = batch.lengths

@@ -58,8 +58,22 @@ class LatentODEForecaster(BaseTorchEstimator):
     activation : {"tanh", "softplus", "relu", "elu"}, default="tanh"
     time_dependent : bool, default=False
         Whether the latent dynamics see (normalised) absolute time.
-    posterior : {"gaussian"}, default="gaussian"
-        Family of ``q(z0 | x)``.
+    time_span : float, default=5.0
+        Solver time units per median training-series span. The latent field's speed is
+        measured in these units: series with many oscillations per span train faster when
+        this is larger (the reference code's periodic data spans 5 units).
+    posterior : {"gaussian", "ffjord"}, default="gaussian"
+        Family of ``q(z0 | x)``: a diagonal Gaussian, or that Gaussian pushed through a
+        FFJORD continuous normalising flow conditioned on the encoder summary (can express
+        multimodal and skewed posteriors; its KL term is a Monte-Carlo estimate).
+    flow_hidden_dims : tuple of int, default=(32, 32)
+        ``posterior="ffjord"``: hidden widths of each flow block's concat-squash MLP.
+    flow_blocks : int, default=1
+        ``posterior="ffjord"``: number of stacked CNF blocks.
+    flow_divergence : {"exact", "hutchinson"}, default="exact"
+        ``posterior="ffjord"``: trace estimator of ``log q`` during training (exact trace:
+        ``latent_dim`` Jacobian-vector products per evaluation; Hutchinson: one).
+        Evaluation always uses the exact trace. The flow uses the decoder's solver settings.
     obs_std : float or None, default=None
         Observation noise scale in standardised feature units; None learns one per feature.
     decoder_hidden_dim : int, default=0
@@ -150,7 +164,11 @@ class LatentODEForecaster(BaseTorchEstimator):
         field_layers: int = 2,
         activation: str = "tanh",
         time_dependent: bool = False,
+        time_span: float = 5.0,
         posterior: str = "gaussian",
+        flow_hidden_dims: Sequence[int] = (32, 32),
+        flow_blocks: int = 1,
+        flow_divergence: str = "exact",
         obs_std: float | None = None,
         decoder_hidden_dim: int = 0,
         method: str = "dopri5",
@@ -194,7 +212,11 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.field_layers = field_layers
         self.activation = activation
         self.time_dependent = time_dependent
+        self.time_span = time_span
         self.posterior = posterior
+        self.flow_hidden_dims = flow_hidden_dims
+        self.flow_blocks = flow_blocks
+        self.flow_divergence = flow_divergence
         self.obs_std = obs_std
         self.decoder_hidden_dim = decoder_hidden_dim
         self.method = method
@@ -262,8 +284,10 @@ class LatentODEForecaster(BaseTorchEstimator):
         train_idx, val_idx = self._split(len(dataset))
         self.module_ = self._build_module().to(self.device_)
         trainer = self._make_trainer(
-            PaddedSeries(dataset.subset(train_idx), self.device_),
-            PaddedSeries(dataset.subset(val_idx), self.device_) if len(val_idx) else None,
+            PaddedSeries(dataset.subset(train_idx), self.device_, self.time_span),
+            PaddedSeries(dataset.subset(val_idx), self.device_, self.time_span)
+            if len(val_idx)
+            else None,
         )
         if resume:
             trainer.resume(trainer_checkpoint_path(self.checkpoint_dir))
@@ -391,7 +415,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         self._check_fitted()
         library = frame_library(X)
         dataset = self.data_.transform(X)
-        return dataset, PaddedSeries(dataset, self.device_), library
+        return dataset, PaddedSeries(dataset, self.device_, self.time_span), library
 
     def _eps(self, n_samples: int) -> tuple[torch.Tensor, torch.Generator]:
         """Common random numbers: one base-noise draw shared by every series."""
@@ -419,7 +443,9 @@ class LatentODEForecaster(BaseTorchEstimator):
                 index = torch.arange(start, min(start + chunk, len(padded)))
                 context = padded.batch(index)
                 q, counts = pad_queries(
-                    [queries[i] for i in index.tolist()], context[0][:, 0], self.device_
+                    [queries[i] * self.time_span for i in index.tolist()],
+                    context[0][:, 0],
+                    self.device_,
                 )
                 means = self.module_.sample_means(context, q, n_samples, eps=eps)
                 if noise:

@@ -1,0 +1,818 @@
+"""``NeuralODEDynamics``: learn ``dx/dt = f(x, t)`` from noisy, irregular trajectories."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from latentode.data import (
+    QUERY_IDX_COL,
+    SERIES_IDX_COL,
+    IrregularDataset,
+    LongFrameEncoder,
+    LongFrameSpec,
+    TimeEncoder,
+    frame_library,
+    from_pandas,
+    to_pandas,
+)
+from latentode.estimators._base import BaseTorchEstimator, resolve_device
+from latentode.estimators._params import Interval, Options, TypeOf, validate_params
+from latentode.estimators._tensors import PaddedSeries, pad_queries
+from latentode.exceptions import LongFrameError, ParameterError, QueryError
+from latentode.models.dynamics import (
+    LinearVectorField,
+    MultipleShooting,
+    ODEDynamics,
+    fit_window_states,
+    gather_windows,
+    padded_fills,
+    secant_rate,
+)
+from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
+from latentode.nn.vector_field import MLPVectorField
+from latentode.training import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    EpochLogger,
+    ProgressBar,
+    TimeLimit,
+    Trainer,
+    global_callbacks,
+)
+
+__all__ = ["NeuralODEDynamics"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 256
+
+
+def _constraints() -> dict[str, list]:
+    pos_int = Interval(int, 1, None)
+    nonneg_int = Interval(int, 0, None)
+    pos_float = Interval(float, 0, None, closed="neither")
+    boolean = TypeOf((bool,), "a bool")
+    string = TypeOf((str,), "a str")
+    none = TypeOf((None,), "None")
+    return {
+        "field": [Options(("mlp", "linear"))],
+        "fit_intercept": [boolean],
+        "hidden_dim": [pos_int],
+        "n_layers": [nonneg_int],
+        "activation": [Options(("tanh", "softplus", "relu", "elu"))],
+        "time_dependent": [boolean],
+        "augment_dim": [nonneg_int],
+        "window_size": [Interval(int, 2, None)],
+        "learn_initial_states": [boolean],
+        "initial_state": [Options(("fit", "observed"))],
+        "state_fit_steps": [nonneg_int],
+        "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
+        "rtol": [pos_float],
+        "atol": [pos_float],
+        "adjoint": [boolean],
+        "max_num_steps": [pos_int],
+        "n_substeps": [pos_int],
+        "lr": [pos_float],
+        "lr_decay": [Interval(float, 0, 1, closed="right")],
+        "batch_size": [pos_int],
+        "max_epochs": [pos_int],
+        "max_time": [pos_float, none],
+        "early_stopping": [boolean],
+        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+        "patience": [pos_int],
+        "id_col": [string],
+        "time_col": [string],
+        "feature_cols": [TypeOf((list, tuple, None), "a list of str or None")],
+        "time_unit": [Options(("s", "min", "h", "D", "W")), none],
+        "device": [TypeOf((str,), "a str such as 'auto', 'cpu' or 'cuda'")],
+        "random_state": [Interval(int, 0, None), none],
+        "verbose": [boolean],
+        "checkpoint_dir": [TypeOf((str, None), "a str path or None")],
+        "checkpoint_every": [pos_int],
+        "callbacks": [TypeOf((list, tuple, None), "a list of callbacks or None")],
+    }
+
+
+class NeuralODEDynamics(BaseTorchEstimator):
+    """Learn the law ``dx/dt = f(x[, t])`` behind observed trajectories (a Neural ODE).
+
+    The vector field acts directly on the observed state columns (optionally with
+    ``augment_dim`` extra coordinates). It is fitted by *multiple shooting*: every
+    trajectory is cut into windows of ``window_size`` consecutive observations; each window
+    starts from a learned state at its first time (initialised at the observation, so noise
+    and missing entries are absorbed there) and is integrated through the window, and the
+    squared error to the observations is minimised jointly over the field and these states.
+    Short windows keep training stable however long the trajectories. Observation times
+    may be irregular and differ between trajectories; ``NaN`` means "not observed".
+
+    Parameters
+    ----------
+    field : {"mlp", "linear"}, default="mlp"
+        ``"mlp"``: a neural network. ``"linear"``: ``f(x) = A x + b``, whose matrix and
+        intercept are read off as ``coef_`` and ``intercept_`` (in original units).
+    fit_intercept : bool, default=True
+        With ``field="linear"``: learn ``b`` (in scaled coordinates; ``b = 0`` there means a
+        fixed point at the data mean). Ignored for the MLP.
+    hidden_dim, n_layers : int, default=64, 2
+        Width and number of hidden layers of the MLP field.
+    activation : {"tanh", "softplus", "elu", "relu"}, default="tanh"
+    time_dependent : bool, default=False
+        Let the field see time (non-autonomous dynamics); ``vector_field`` then needs ``t``.
+    augment_dim : int, default=0
+        Extra unobserved coordinates (augmented Neural ODE), 0 at the start of a
+        trajectory; they let the observed coordinates follow non-Markovian paths.
+    window_size : int, default=10
+        Observations per training window (>= 2); also the number of observations through
+        which ``predict`` and ``score`` estimate a starting state.
+    learn_initial_states : bool, default=True
+        Learn each window's starting state (multiple shooting); False starts every window
+        from the (interpolated) observation itself.
+    initial_state : {"fit", "observed"}, default="fit"
+        How ``predict`` and ``score`` start from observed data: ``"fit"`` estimates the
+        state at a window's first time by least squares through the learned dynamics
+        (``state_fit_steps`` Adam steps, robust to noise and missing entries);
+        ``"observed"`` takes the observation (missing entries interpolated).
+    state_fit_steps : int, default=100
+    method : str, default="dopri5"
+        Solver (any torchdiffeq method); ``rtol``, ``atol``, ``adjoint``, ``max_num_steps``
+        and ``n_substeps`` as in :class:`~latentode.nn.solve.SolverConfig`.
+    lr : float, default=1e-2
+    lr_decay : float, default=0.995
+        Multiplicative learning-rate decay per epoch.
+    batch_size : int, default=64
+        Windows per optimisation step. An epoch visits every window start once.
+    max_epochs : int, default=200
+    max_time : float or None, default=None
+        Stop training after this many seconds.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the trajectories (when there are enough) and stop
+        after ``patience`` epochs without improvement of their window MSE; keep the best
+        weights.
+    validation_fraction : float, default=0.2
+    patience : int, default=20
+    id_col, time_col : str, default="unique_id", "ds"
+    feature_cols : sequence of str or None, default=None
+        State columns; None takes every other column.
+    time_unit : {"s", "min", "h", "D", "W"} or None, default=None
+        For datetime time columns: the time unit of derivatives and float horizons (None:
+        days).
+    device, random_state, verbose, checkpoint_dir, checkpoint_every, callbacks
+        As in :class:`~latentode.LatentODEForecaster`.
+
+    Attributes
+    ----------
+    module_ : ODEDynamics
+        The fitted field (scaled states, normalised time) and its solver.
+    data_ : LongFrameEncoder
+        Fitted time mapping and feature scaling.
+    feature_cols_ : tuple of str
+    rate_ : float
+        Speed scale of the field in scaled units per normalised time (from the data).
+    history_ : list of dict
+        Per epoch: ``epoch``, ``train_loss`` (window MSE in scaled units), ``nfe_forward``,
+        ``nfe_backward``, ``val_loss`` (held-out window MSE), ``seconds``.
+    n_epochs_, best_epoch_ : int
+    device_ : torch.device
+
+    Notes
+    -----
+    Internally states are standardised (``(x - mean_) / scale_``, see ``data_.scaler_``)
+    and time normalised (``(t - origin) / scale``, see ``data_.time_``). Everything public
+    is in the caller's units: by the chain rule :meth:`vector_field` returns
+    ``dx/dt = scale_ · f_scaled / time_scale``, i.e. state units per unit of the time
+    column (per ``time_unit`` for datetimes).
+    """
+
+    _parameter_constraints = _constraints()
+
+    def __init__(
+        self,
+        *,
+        field: str = "mlp",
+        fit_intercept: bool = True,
+        hidden_dim: int = 64,
+        n_layers: int = 2,
+        activation: str = "tanh",
+        time_dependent: bool = False,
+        augment_dim: int = 0,
+        window_size: int = 10,
+        learn_initial_states: bool = True,
+        initial_state: str = "fit",
+        state_fit_steps: int = 100,
+        method: str = "dopri5",
+        rtol: float = 1e-3,
+        atol: float = 1e-4,
+        adjoint: bool = False,
+        max_num_steps: int = 10_000,
+        n_substeps: int = 1,
+        lr: float = 1e-2,
+        lr_decay: float = 0.995,
+        batch_size: int = 64,
+        max_epochs: int = 200,
+        max_time: float | None = None,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.2,
+        patience: int = 20,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        feature_cols: Sequence[str] | None = None,
+        time_unit: str | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+        checkpoint_dir: str | None = None,
+        checkpoint_every: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> None:
+        self.field = field
+        self.fit_intercept = fit_intercept
+        self.hidden_dim = hidden_dim
+        self.n_layers = n_layers
+        self.activation = activation
+        self.time_dependent = time_dependent
+        self.augment_dim = augment_dim
+        self.window_size = window_size
+        self.learn_initial_states = learn_initial_states
+        self.initial_state = initial_state
+        self.state_fit_steps = state_fit_steps
+        self.method = method
+        self.rtol = rtol
+        self.atol = atol
+        self.adjoint = adjoint
+        self.max_num_steps = max_num_steps
+        self.n_substeps = n_substeps
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.max_time = max_time
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.id_col = id_col
+        self.time_col = time_col
+        self.feature_cols = feature_cols
+        self.time_unit = time_unit
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: None = None, *, resume: bool = False) -> NeuralODEDynamics:
+        """Fit the vector field on a long frame of trajectories.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or polars.DataFrame
+            ``id_col``, ``time_col`` and state columns; one trajectory per id, at least two
+            observation times each (single-point trajectories are dropped with a warning).
+        y : None
+            Ignored.
+        resume : bool, default=False
+            Continue from the checkpoint in ``checkpoint_dir`` (same data and parameters).
+
+        Returns
+        -------
+        self
+        """
+        validate_params(self, self._parameter_constraints)
+        if resume and self.checkpoint_dir is None:
+            raise ParameterError("fit(resume=True) needs the 'checkpoint_dir' parameter set.")
+        self.device_ = resolve_device(self.device, type(self).__name__)
+        self.seed_ = self._seed_from(self.random_state)
+        torch.manual_seed(self.seed_)
+        feature_cols = None if self.feature_cols is None else tuple(self.feature_cols)
+        spec = LongFrameSpec(self.id_col, self.time_col, feature_cols)
+        self.data_ = LongFrameEncoder(spec, time_unit=self.time_unit).fit(X)
+        self.feature_cols_ = tuple(self.data_.feature_cols_)
+        dataset = _trajectories(self.data_.transform(X))
+        train_idx, val_idx = self._split(len(dataset))
+        train, val = dataset.subset(train_idx), dataset.subset(val_idx)
+        self.rate_ = secant_rate(_arrays(train))
+        self.module_ = self._build_module().to(self.device_)
+        trainer = self._make_trainer(train, val if len(val) else None)
+        if resume:
+            trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
+        trainer.fit()
+        self.history_ = trainer.history
+        self.n_epochs_ = trainer.epoch
+        self.best_epoch_ = trainer.best_epoch or trainer.epoch
+        self.module_.eval()
+        return self
+
+    def _split(self, n_series: int) -> tuple[np.ndarray, np.ndarray]:
+        order = np.random.default_rng(self.seed_).permutation(n_series)
+        n_val = round(self.validation_fraction * n_series) if self.early_stopping else 0
+        if self.early_stopping and (n_val < 1 or n_series - n_val < 1):
+            logger.warning(
+                "Only %d trajectories: too few to hold some out for validation; early "
+                "stopping is off.",
+                n_series,
+            )
+            n_val = 0
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _build_module(self) -> ODEDynamics:
+        dim = len(self.feature_cols_) + self.augment_dim
+        if self.field == "linear":
+            field: torch.nn.Module = LinearVectorField(dim, bias=self.fit_intercept)
+        else:
+            field = MLPVectorField(
+                dim,
+                self.hidden_dim,
+                self.n_layers,
+                activation=self.activation,
+                time_dependent=self.time_dependent,
+            )
+        solver = SolverConfig(
+            method=self.method,
+            rtol=self.rtol,
+            atol=self.atol,
+            adjoint=self.adjoint,
+            max_num_steps=self.max_num_steps,
+            n_substeps=self.n_substeps,
+        )
+        return ODEDynamics(field, len(self.feature_cols_), self.augment_dim, solver, self.rate_)
+
+    def _make_trainer(self, train: IrregularDataset, val: IrregularDataset | None) -> Trainer:
+        module = self.module_
+        padded = PaddedSeries(train, self.device_)
+        fills = padded_fills(_arrays(train), self.device_)
+        objective = MultipleShooting(module, fills, self.learn_initial_states)
+        windows = _window_starts(train.lengths, stride=1, device=self.device_)
+        cpu_generator = torch.Generator().manual_seed(self.seed_ + 1)
+        optimizer = torch.optim.Adam(objective.parameters(), lr=self.lr)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
+        width = self.window_size
+
+        def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
+            module.counter.reset()
+            start = windows.index_select(0, index.to(windows.device))
+            batch = gather_windows(
+                padded.times,
+                padded.values,
+                padded.mask,
+                padded.lengths,
+                start[:, 0],
+                start[:, 1],
+                width,
+            )
+            sq, n = objective(batch)
+            return {
+                "loss": sq / n,
+                "weight": float(n),
+                "nfe_forward": float(module.counter.forward),
+            }
+
+        def batches(epoch: int):
+            order = torch.randperm(len(windows), generator=cpu_generator)
+            return order.split(self.batch_size)
+
+        callbacks: list = []
+        if self.early_stopping and val is not None:
+            callbacks.append(EarlyStopping("val_loss", patience=self.patience))
+        if self.max_time is not None:
+            callbacks.append(TimeLimit(self.max_time))
+        if self.checkpoint_dir is not None:
+            callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
+        if self.verbose:
+            callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
+        callbacks += list(self.callbacks or ()) + global_callbacks(self)
+        trainer = Trainer(
+            objective,
+            optimizer,
+            step,
+            batches,
+            validate=None if val is None else self._validator(val),
+            callbacks=callbacks,
+            max_epochs=self.max_epochs,
+            scheduler=scheduler,
+            after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
+        )
+        trainer.owner = self
+        trainer.data_summary = self._data_summary(train, val)
+        return trainer
+
+    def _validator(self, val: IrregularDataset):
+        """Held-out loss: windows tiling each trajectory, started from the observations."""
+        padded = PaddedSeries(val, self.device_)
+        fills = padded_fills(_arrays(val), self.device_)
+        width = self.window_size
+        windows = _window_starts(val.lengths, stride=width - 1, device=self.device_)
+
+        def validate(epoch: int) -> dict[str, float]:
+            sq = count = 0.0
+            with torch.no_grad():
+                for index in torch.arange(len(windows)).split(_CHUNK):
+                    start = windows[index]
+                    batch = gather_windows(
+                        padded.times,
+                        padded.values,
+                        padded.mask,
+                        padded.lengths,
+                        start[:, 0],
+                        start[:, 1],
+                        width,
+                    )
+                    batch.mask[:, 0] = 0.0
+                    z0 = self.module_.lift(fills[start[:, 0], start[:, 1]])
+                    pred = self.module_.trajectory(z0, batch.times)[..., : fills.shape[-1]]
+                    sq += float(((pred - batch.values) ** 2 * batch.mask).sum())
+                    count += float(batch.mask.sum())
+            return {"val_loss": sq / max(count, 1.0)}
+
+        return validate
+
+    def _data_summary(self, train: IrregularDataset, val: IrregularDataset | None) -> dict:
+        parts = [p for p in (train, val) if p is not None]
+        n_rows = sum(int(p.lengths.sum()) for p in parts)
+        n_obs = sum(p.n_observations for p in parts)
+        return {
+            "n_series": sum(len(p) for p in parts),
+            "n_train_series": len(train),
+            "n_val_series": 0 if val is None else len(val),
+            "n_rows": n_rows,
+            "n_observations": n_obs,
+            "missing_fraction": 1.0 - n_obs / max(n_rows * len(self.feature_cols_), 1),
+            "time_span": float(self.data_.time_.scale),
+            "features": list(self.feature_cols_),
+        }
+
+    # ------------------------------------------------------------------ the field
+    @property
+    def coef_(self) -> np.ndarray:
+        """``A`` of ``f(x) = A x + b`` in original units, ``(D, D)`` (``field="linear"``).
+
+        With ``augment_dim > 0`` this is the block acting on the observed coordinates.
+        """
+        return self._affine()[0]
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        """``b`` of ``f(x) = A x + b`` in original units, ``(D,)`` (``field="linear"``)."""
+        return self._affine()[1]
+
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        if self.field != "linear":
+            raise AttributeError(
+                "coef_ and intercept_ exist only for field='linear'; this estimator has "
+                f"field={self.field!r}. Use vector_field() to evaluate an MLP field."
+            )
+        d = len(self.feature_cols_)
+        linear = self.module_.field.linear
+        rate = float(self.module_.rate)
+        weight = linear.weight.detach().cpu().double().numpy()[:d, :d] * rate
+        bias = np.zeros(d) if linear.bias is None else linear.bias.detach().cpu().double().numpy()
+        mean, std = self.data_.scaler_.mean_, self.data_.scaler_.scale_
+        tscale = self.data_.time_.scale
+        coef = std[:, None] * weight / std[None, :] / tscale
+        intercept = std * rate * bias[:d] / tscale - coef @ mean
+        return coef, intercept
+
+    def vector_field(self, states: Any, t: Any = None) -> np.ndarray:
+        """Evaluate the learned ``dx/dt`` at given states, in original units.
+
+        Parameters
+        ----------
+        states : array-like of shape (n_states, n_features) or (n_features,), or a frame
+            States in the units of the training data (a frame needs the state columns).
+        t : float, datetime or array-like of shape (n_states,), optional
+            Time(s) in the time column's units; needed when ``time_dependent=True``.
+
+        Returns
+        -------
+        ndarray of shape (n_states, n_features)
+            Derivatives in state units per time unit (of the time column, or ``time_unit``
+            for datetimes). Augmented coordinates, if any, are taken as 0.
+        """
+        self._check_fitted()
+        x, _ = as_states(states, self.feature_cols_, self.id_col)
+        tn = self._field_times(t, len(x))
+        scaler = self.data_.scaler_
+        z = torch.as_tensor(scaler.transform(x), dtype=torch.float32, device=self.device_)
+        with torch.no_grad():
+            dz = self.module_(tn, self.module_.lift(z))[:, : x.shape[1]]
+        return dz.cpu().double().numpy() * scaler.scale_ / self.data_.time_.scale
+
+    def _field_times(self, t: Any, n: int) -> torch.Tensor:
+        if t is None:
+            if self.time_dependent:
+                raise QueryError(
+                    "This NeuralODEDynamics has time_dependent=True, so vector_field needs "
+                    "the time(s) 't' at which to evaluate the field. Pass t=..."
+                )
+            tn = np.zeros(n)
+        else:
+            tn = as_times(t, self.data_.time_, allow_scalar=True)
+            if tn.size == 1:
+                tn = np.full(n, tn[0])
+            elif tn.size != n:
+                raise QueryError(
+                    f"Expected one time per state or a single time; got {tn.size} times for "
+                    f"{n} states."
+                )
+        return torch.as_tensor(tn, dtype=torch.float64, device=self.device_)
+
+    # ------------------------------------------------------------------ simulation
+    def simulate(self, initial_states: Any, times: Any, *, ids: Sequence[Any] | None = None) -> Any:
+        """Integrate the learned dynamics from new initial states.
+
+        Parameters
+        ----------
+        initial_states : array-like of shape (n_trajectories, n_features), or a frame
+            States at ``times[0]``, original units. A frame needs the state columns; its
+            ``id_col`` (if present) names the trajectories.
+        times : array-like of shape (n_times,)
+            Strictly increasing output times in the time column's units (or datetimes),
+            shared by all trajectories; the first is the time of the initial states.
+        ids : sequence, optional
+            Trajectory ids (default: the frame's ids, else ``0 .. n_trajectories - 1``).
+
+        Returns
+        -------
+        Long frame ``id_col, time_col, <state columns>`` (polars if ``initial_states`` is a
+        polars frame, pandas for a pandas frame, else the library seen in ``fit``).
+        """
+        self._check_fitted()
+        x, frame_ids = as_states(initial_states, self.feature_cols_, self.id_col)
+        tn = as_times(times, self.data_.time_, allow_scalar=False)
+        if tn.size > 1 and not (np.diff(tn) > 0).all():
+            raise QueryError(
+                "Expected strictly increasing 'times' for simulate; got repeated or "
+                "decreasing times. Sort them (np.sort) and drop duplicates."
+            )
+        ids = list(ids) if ids is not None else frame_ids or list(range(len(x)))
+        if len(ids) != len(x):
+            raise QueryError(f"Expected {len(x)} ids (one per initial state); got {len(ids)}.")
+        library = _library_of(initial_states, self.data_.library_)
+        z0 = torch.as_tensor(self.data_.scaler_.transform(x), dtype=torch.float32)
+        grid = torch.as_tensor(tn, dtype=torch.float64, device=self.device_)
+        out = []
+        with torch.no_grad():
+            for index in torch.arange(len(x)).split(_CHUNK):
+                z = self.module_.lift(z0[index].to(self.device_))
+                grids = grid.expand(len(index), -1)
+                out.append(self.module_.trajectory(z, grids)[..., : x.shape[1]].cpu().numpy())
+        values = self.data_.inverse_values(np.concatenate(out))
+        columns = {name: list(values[..., d]) for d, name in enumerate(self.feature_cols_)}
+        return self.data_.decode_frame(ids, [tn] * len(x), columns, library)
+
+    def _start_states(
+        self, dataset: IrregularDataset, anchor: str
+    ) -> tuple[PaddedSeries, torch.Tensor, torch.Tensor]:
+        """Estimated state at the first time of each series' first or last window.
+
+        Returns the padded series, window start times ``(N,)`` and states ``(N, L)``.
+        """
+        padded = PaddedSeries(dataset, self.device_)
+        fills = padded_fills(_arrays(dataset), self.device_)
+        lengths = padded.lengths
+        width = min(self.window_size, int(lengths.max()))
+        starts = torch.clamp(lengths - width, min=0) if anchor == "last" else lengths * 0
+        steps = self.state_fit_steps if self.initial_state == "fit" else 0
+        t0, z0 = [], []
+        for index in torch.arange(len(dataset), device=self.device_).split(_CHUNK):
+            batch = gather_windows(
+                padded.times, padded.values, padded.mask, lengths, index, starts[index], width
+            )
+            init = self.module_.lift(fills[index, starts[index]])
+            z0.append(fit_window_states(self.module_, batch, init, steps=steps))
+            t0.append(batch.times[:, 0])
+        return padded, torch.cat(t0), torch.cat(z0)
+
+    def predict(
+        self, X: Any, at: Any = None, *, horizon: Any = None, n_points: int | None = None
+    ) -> Any:
+        """Continue each observed trajectory of ``X`` with the learned dynamics.
+
+        The state at the start of each trajectory's last ``window_size`` observations is
+        estimated (see ``initial_state``) and integrated to the query times.
+
+        Parameters
+        ----------
+        X : long frame
+            Observed trajectories (same state columns as in ``fit``).
+        at : long frame of ``id_col``, ``time_col``, optional
+            Query rows (times before the last window are reached by integrating backwards).
+        horizon : float or timedelta, optional
+            Instead of ``at``: ``n_points`` evenly spaced times in ``(last, last + horizon]``.
+        n_points : int, default=10
+
+        Returns
+        -------
+        Long frame (the library of ``X``): ``id_col, time_col, <state columns>``.
+        """
+        self._check_fitted()
+        library = frame_library(X)
+        dataset = self.data_.transform(X)
+        queries, order = self._queries(dataset, at, horizon, n_points)
+        _, t0, z0 = self._start_states(dataset, anchor="last")
+        d = len(self.feature_cols_)
+        per_series: list[np.ndarray] = []
+        with torch.no_grad():
+            for index in torch.arange(len(dataset)).split(_CHUNK):
+                q, counts = pad_queries([queries[i] for i in index.tolist()], t0[index], t0.device)
+                states = self.module_.simulate(z0[index], t0[index], q)[..., :d]
+                arr = self.data_.inverse_values(states.cpu().numpy())
+                per_series.extend(arr[b, : counts[b]] for b in range(len(counts)))
+        columns = {name: [s[:, j] for s in per_series] for j, name in enumerate(self.feature_cols_)}
+        if order is None:
+            return self.data_.decode_frame(list(dataset.ids), queries, columns, library)
+        return assemble_frame(order, (self.id_col, self.time_col), columns, library)
+
+    def _queries(
+        self, dataset: IrregularDataset, at: Any, horizon: Any, n_points: int | None
+    ) -> tuple[list[np.ndarray], pd.DataFrame | None]:
+        if at is not None:
+            if horizon is not None or n_points is not None:
+                raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
+            return self.data_.query_times(at, dataset)
+        if horizon is None:
+            raise QueryError(
+                "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
+                "(how far past each trajectory's last observation) with 'n_points'."
+            )
+        n = 10 if n_points is None else n_points
+        return self.data_.horizon_times(dataset, horizon, n), None
+
+    def score(self, X: Any, y: None = None) -> float:
+        """Negative mean squared error of multi-step simulation (higher is better).
+
+        For every trajectory of ``X`` the state at its first time is estimated from its
+        first ``window_size`` observations (see ``initial_state``), the learned dynamics are
+        integrated through all its observation times, and the squared error to every
+        observed value is averaged. Errors are in units of the fitted per-feature standard
+        deviation (``data_.scaler_.scale_``), so features of different units weigh alike.
+        """
+        self._check_fitted()
+        dataset = self.data_.transform(X)
+        padded, t0, z0 = self._start_states(dataset, anchor="first")
+        d = len(self.feature_cols_)
+        sq = count = 0.0
+        with torch.no_grad():
+            for index in torch.arange(len(dataset)).split(_CHUNK):
+                times, values, mask, _ = padded.batch(index)
+                pred = self.module_.simulate(z0[index], t0[index], times)[..., :d]
+                sq += float(((pred - values) ** 2 * mask).sum())
+                count += float(mask.sum())
+        return -sq / count
+
+    # ------------------------------------------------------------------ persistence
+    def _fitted_config(self) -> dict:
+        return {
+            "data": self.data_.to_dict(),
+            "feature_cols": list(self.feature_cols_),
+            "rate": self.rate_,
+            "history": self.history_,
+            "n_epochs": self.n_epochs_,
+            "best_epoch": self.best_epoch_,
+            "seed": self.seed_,
+        }
+
+    def _restore_fitted(self, config: dict) -> None:
+        self.data_ = LongFrameEncoder.from_dict(config["data"])
+        self.feature_cols_ = tuple(config["feature_cols"])
+        self.rate_ = float(config["rate"])
+        self.history_ = config["history"]
+        self.n_epochs_ = config["n_epochs"]
+        self.best_epoch_ = config["best_epoch"]
+        self.seed_ = config["seed"]
+
+
+def _trajectories(dataset: IrregularDataset) -> IrregularDataset:
+    """Keep trajectories with >= 2 observation times; error when none has."""
+    short = dataset.lengths < 2
+    if not short.any():
+        return dataset
+    ids = [dataset.ids[i] for i in np.flatnonzero(short)]
+    shown = ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
+    if short.all():
+        raise LongFrameError(
+            f"Expected trajectories with at least 2 observation times to learn dynamics "
+            f"from; got {len(ids)} trajectory(ies) with a single time each ({shown}). Pass "
+            "several observations per trajectory (one id per trajectory in the id column)."
+        )
+    warnings.warn(
+        f"{len(ids)} trajectory(ies) have a single observation time and are ignored: {shown}.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return dataset.subset(np.flatnonzero(~short))
+
+
+def _window_starts(lengths: np.ndarray, stride: int, device: torch.device) -> torch.Tensor:
+    """``(n_windows, 2)`` long tensor of (series, first observation) pairs."""
+    pairs = [
+        (i, k) for i, n in enumerate(lengths.tolist()) for k in range(0, max(n - 1, 1), stride)
+    ]
+    return torch.as_tensor(pairs, dtype=torch.long, device=device).reshape(-1, 2)
+
+
+def _library_of(obj: Any, default: str) -> str:
+    try:
+        return frame_library(obj)
+    except LongFrameError:
+        return default
+
+
+def _arrays(dataset: IrregularDataset) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    return [(s.times, s.values, s.mask) for s in dataset]
+
+
+def as_states(
+    states: Any, feature_cols: Sequence[str], id_col: str
+) -> tuple[np.ndarray, list[Any] | None]:
+    """States ``(n, D)`` float64 (finite) from an array or a frame, and the frame's ids."""
+    ids = None
+    d = len(feature_cols)
+    try:
+        library = frame_library(states)
+    except LongFrameError:
+        library = None
+    if library is not None:
+        pdf = to_pandas(states)
+        missing = [c for c in feature_cols if c not in pdf.columns]
+        if missing:
+            raise QueryError(
+                f"Expected the state columns {list(feature_cols)} in the frame of states; "
+                f"{missing} are missing. Name the columns as in the training data."
+            )
+        x = pdf[list(feature_cols)].to_numpy(dtype=np.float64, na_value=np.nan)
+        ids = pdf[id_col].tolist() if id_col in pdf.columns else None
+    else:
+        try:
+            x = np.array(states, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise QueryError(
+                f"Expected states as numbers of shape (n_states, {d}); got {type(states)!r} "
+                "that cannot be converted to a float array."
+            ) from exc
+        if x.ndim == 1 and x.shape[0] == d:
+            x = x.reshape(1, d)
+    if x.ndim != 2 or x.shape[1] != d or x.shape[0] == 0:
+        raise QueryError(
+            f"Expected states of shape (n_states, {d}) for the state columns "
+            f"{list(feature_cols)}; got shape {x.shape}. Pass one row per state."
+        )
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise QueryError(
+            f"Expected finite states; got {int(bad.sum())} row(s) with NaN or infinite "
+            f"values (first at row {int(np.flatnonzero(bad)[0])}). A state must be fully "
+            "known to evaluate or integrate the field: fill or drop those rows."
+        )
+    return x, ids
+
+
+def as_times(t: Any, encoder: TimeEncoder, *, allow_scalar: bool) -> np.ndarray:
+    """Normalised float64 times ``(n,)`` from numbers, datetimes or a Series / Index."""
+    if isinstance(t, (pd.Series, pd.Index)):
+        series = pd.Series(t).reset_index(drop=True)
+    elif np.ndim(t) == 0:
+        if not allow_scalar:
+            raise QueryError(
+                f"Expected an array of times; got the single value {t!r}. Pass e.g. "
+                "np.linspace(t0, t1, n)."
+            )
+        series = pd.Series([t])
+    else:
+        series = pd.Series(np.asarray(t).reshape(-1))
+    if len(series) == 0:
+        raise QueryError("Expected at least one time; got an empty array.")
+    tn = encoder.encode(series)
+    if not np.isfinite(tn).all():
+        raise QueryError(
+            f"Expected finite times; got {int((~np.isfinite(tn)).sum())} NaN, NaT or "
+            "infinite time(s)."
+        )
+    return tn
+
+
+def assemble_frame(
+    order: pd.DataFrame,
+    key_cols: tuple[str, str],
+    columns: dict[str, list[np.ndarray]],
+    library: str,
+) -> Any:
+    """Output rows in the order of the query frame ``order`` (see ``query_times``)."""
+    out = order[list(key_cols)].reset_index(drop=True).copy()
+    s_idx = order[SERIES_IDX_COL].to_numpy()
+    q_idx = order[QUERY_IDX_COL].to_numpy()
+    for name, per_series in columns.items():
+        flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
+        offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
+        out[name] = flat[offsets[s_idx] + q_idx]
+    return from_pandas(out, library)
