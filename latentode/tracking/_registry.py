@@ -204,6 +204,7 @@ def _alias_version(client: Any, name: str, alias: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return client.get_model_version_by_alias(name, alias).version
+        version = client.get_model_version_by_alias(name, alias).version
     except MlflowException:
         return None
+    return str(version)

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def queries_for(frame: pd.DataFrame, *, ahead: tuple[float, ...] = (0.5, 1.5)) -
     return pd.DataFrame(rows)
 
 
-def tiny_forecaster(**overrides: object):
+def tiny_forecaster(**overrides: Any) -> Any:
     from latentode import LatentODEForecaster
 
     params: dict[str, object] = dict(
@@ -82,6 +83,28 @@ def tiny_forecaster(**overrides: object):
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# The helpers as fixtures (the suite imports test modules with --import-mode=importlib, so
+# test files cannot import from this directory).
+@pytest.fixture(scope="session")
+def series_maker() -> Any:
+    return make_series
+
+
+@pytest.fixture(scope="session")
+def query_maker() -> Any:
+    return queries_for
+
+
+@pytest.fixture(scope="session")
+def forecaster() -> Any:
+    return tiny_forecaster
+
+
+@pytest.fixture(scope="session")
+def unique_name() -> Any:
+    return unique
 
 
 @pytest.fixture(scope="session")

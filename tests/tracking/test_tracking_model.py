@@ -1,0 +1,231 @@
+"""log_model → registry → load by alias → same predictions; invalid requests; promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentode.tracking import (
+    MLflowCallback,
+    RegistryError,
+    log_model,
+    make_payload,
+    model_uri,
+    pinned_requirements,
+    promote,
+    register,
+    set_alias,
+)
+
+
+@pytest.fixture(scope="module")
+def champion(registered: dict) -> Any:
+    import mlflow
+
+    return mlflow.pyfunc.load_model(model_uri(registered["name"], "champion"))
+
+
+def test_loaded_by_alias_predicts_like_the_estimator(
+    query_maker: Any, registered: dict, champion: Any, series: pd.DataFrame
+) -> None:
+    est = registered["estimator"]
+    queries = query_maker(series)
+    out = champion.predict(
+        make_payload(series, queries), params={"quantiles": [0.1, 0.9], "coverage": 0.8}
+    )
+    mean = est.predict(series, at=queries)
+    qs = est.predict_quantiles(series, at=queries, alpha=[0.1, 0.9])
+    iv = est.predict_interval(series, at=queries, coverage=0.8)
+    expected = pd.concat(
+        [mean, qs[["y_q0.1", "y_q0.9"]], iv[["y_lower", "y_upper"]]], axis=1
+    ).reset_index(drop=True)
+    pd.testing.assert_frame_equal(out, expected, check_exact=True)
+
+
+def test_default_params_give_mean_and_three_quantiles(
+    query_maker: Any, registered: dict, champion: Any, series: pd.DataFrame
+) -> None:
+    out = champion.predict(make_payload(series, query_maker(series)))
+    assert list(out.columns) == ["unique_id", "ds", "y", "y_q0.1", "y_q0.5", "y_q0.9"]
+
+
+def test_horizon_request(registered: dict, champion: Any, series: pd.DataFrame) -> None:
+    est = registered["estimator"]
+    out = champion.predict(series, params={"horizon": 2.0, "n_points": 4, "quantiles": []})
+    expected = est.predict(series, horizon=2.0, n_points=4)
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def test_num_samples_param_is_used(
+    query_maker: Any, registered: dict, champion: Any, series: pd.DataFrame
+) -> None:
+    est = registered["estimator"]
+    q = query_maker(series)
+    out = champion.predict(make_payload(series, q), params={"num_samples": 3, "quantiles": []})
+    pd.testing.assert_frame_equal(
+        out, est.predict(series, at=q, n_samples=3).reset_index(drop=True)
+    )
+
+
+def test_the_registered_version_belongs_to_the_tracked_fit(registered: dict) -> None:
+    import mlflow
+
+    info = registered["info"]
+    run = mlflow.get_run(info.run_id)
+    assert run.data.tags["mlflow.parentRunId"] == registered["parent_run_id"]
+    assert "final_val_loss" in run.data.metrics
+    version = mlflow.MlflowClient().get_model_version_by_alias(registered["name"], "champion")
+    assert version.run_id == info.run_id
+
+
+def test_model_files_signature_and_requirements(registered: dict, tmp_path: Path) -> None:
+    import mlflow
+    import torch
+
+    uri = model_uri(registered["name"], "champion")
+    local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path)))
+    assert (local / "code" / "latentode" / "__init__.py").is_file()
+    assert not list((local / "code").rglob("__pycache__"))
+    assert (local / "artifacts" / "estimator" / "weights.pt").is_file()
+    requirements = (local / "requirements.txt").read_text().splitlines()
+    assert f"torch=={torch.__version__}" in requirements
+    assert f"mlflow=={mlflow.__version__}" in requirements
+    assert requirements == [r for r in pinned_requirements() if r in requirements]
+
+    info = mlflow.models.get_model_info(uri)
+    inputs = {c["name"]: c for c in info.signature.inputs.to_dict()}
+    assert inputs["unique_id"]["type"] == "string" and inputs["ds"]["type"] == "double"
+    assert inputs["y"]["type"] == "double"
+    assert inputs["role"]["required"] is False
+    params = {p.name: p for p in info.signature.params.params}
+    assert set(params) == {"num_samples", "quantiles", "coverage", "horizon", "n_points"}
+    assert params["num_samples"].default == 8
+    assert params["quantiles"].default == [0.1, 0.5, 0.9]
+    outputs = [c["name"] for c in info.signature.outputs.to_dict()]
+    assert outputs == ["unique_id", "ds", "y", "y_q0.1", "y_q0.5", "y_q0.9"]
+    meta = info.metadata["latentode"]
+    assert meta["class"] == "LatentODEForecaster" and meta["feature_cols"] == ["y"]
+
+
+def test_log_model_leaves_the_estimator_usable(registered: dict, series: pd.DataFrame) -> None:
+    est = registered["estimator"]
+    assert est.predict(series, horizon=1.0, n_points=2).shape == (48, 3)
+    assert len(est.callbacks) == 1  # its own parameter is untouched
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p.assign(role=p["role"].replace("query", "future")), "'role' column must"),
+        (lambda p: p[p["role"] == "history"], "says nowhere to predict"),
+        (lambda p: p.assign(role="query"), "no 'history' row"),
+        (
+            lambda p: p[~((p["role"] == "history") & (p["unique_id"] == "s0003"))],
+            r"1 series id\(s\) in the query frame 'at' have no history: 's0003'",
+        ),
+    ],
+)
+def test_invalid_requests_raise_invalid_parameter_value(
+    query_maker: Any, champion: Any, series: pd.DataFrame, change: Any, message: str
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    payload = change(make_payload(series, query_maker(series)))
+    with pytest.raises(MlflowException, match=message) as info:
+        champion.predict(payload)
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_invalid_params_raise_invalid_parameter_value(
+    query_maker: Any, champion: Any, series: pd.DataFrame
+):
+    from mlflow.exceptions import MlflowException
+
+    payload = make_payload(series, query_maker(series))
+    with pytest.raises(MlflowException, match="'quantiles' parameter must hold") as info:
+        champion.predict(payload, params={"quantiles": [0.5, 2.0]})
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException, match="expected one of the two"):
+        champion.predict(payload, params={"horizon": 1.0})
+
+
+def test_log_model_refuses_an_unfitted_or_unknown_estimator(
+    tracking_uri: str, forecaster: Any
+) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LinearRegression
+
+    from latentode.exceptions import ParameterError
+
+    with pytest.raises(NotFittedError):
+        log_model(forecaster())
+    with pytest.raises(ParameterError, match="Cannot log a LinearRegression as an MLflow model"):
+        log_model(LinearRegression())
+
+
+def _fit_and_register(
+    forecaster: Any, data: pd.DataFrame, name: str, experiment_id: str, **params: Any
+) -> tuple[str, float]:
+    import mlflow
+
+    est = forecaster(callbacks=[MLflowCallback(log_plots=False)], **params)
+    with mlflow.start_run(experiment_id=experiment_id):
+        est.fit(data)
+        info = log_model(est, registered_model_name=name)
+    value = mlflow.get_run(info.run_id).data.metrics["final_val_loss"]
+    return str(info.registered_model_version), value
+
+
+def test_promotion_moves_champion_only_for_a_better_candidate(
+    shared_experiment: str, forecaster: Any, series_maker: Any, unique_name: Any
+) -> None:
+    import mlflow
+
+    data = series_maker(16, seed=3)
+    client = mlflow.MlflowClient()
+    name = unique_name("promo")
+    v1, loss1 = _fit_and_register(forecaster, data, name, shared_experiment, max_epochs=1)
+    first = promote(name, v1)
+    assert first.promoted and first.previous_champion is None
+    v2, loss2 = _fit_and_register(forecaster, data, name, shared_experiment, max_epochs=3, lr=0.02)
+    assert loss1 != loss2
+    second = promote(name, v2)
+    assert second.promoted == (loss2 < loss1)
+    assert (second.candidate_value, second.champion_value) == (loss2, loss1)
+    winner, loser = (v2, v1) if loss2 < loss1 else (v1, v2)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == winner
+    if loser == v2:
+        assert str(client.get_model_version_by_alias(name, "challenger").version) == v2
+    # Requiring an improvement larger than any difference keeps the champion in place.
+    v3, _ = _fit_and_register(forecaster, data, name, shared_experiment, max_epochs=2)
+    third = promote(name, v3, min_delta=np.inf)
+    assert not third.promoted
+    assert "candidate is not better" in third.reason
+    assert str(client.get_model_version_by_alias(name, "champion").version) == winner
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == v3
+    # A manual move is one call; load by alias follows it.
+    set_alias(name, "champion", v3)
+    loaded = mlflow.pyfunc.load_model(model_uri(name))
+    assert loaded.metadata.run_id == client.get_model_version(name, v3).run_id
+
+
+def test_promotion_errors_name_what_is_missing(shared_experiment: str, registered: dict) -> None:
+    with pytest.raises(RegistryError, match="has no version '99'"):
+        promote(registered["name"], 99)
+    with pytest.raises(RegistryError, match="no finite metric 'final_crps'"):
+        promote(
+            registered["name"], registered["info"].registered_model_version, metric="final_crps"
+        )
+
+
+def test_register_with_alias(registered: dict, unique_name: Any) -> None:
+    import mlflow
+
+    name = unique_name("copy")
+    version = register(registered["info"].model_uri, name, alias="challenger")
+    alias = mlflow.MlflowClient().get_model_version_by_alias(name, "challenger")
+    assert str(alias.version) == str(version.version) == "1"
