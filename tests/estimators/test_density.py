@@ -156,3 +156,22 @@ def test_invalid_parameters_and_calls_raise_verbatim_messages():
         est.score_samples(np.zeros((4, 3)))
     with pytest.raises(ParameterError, match="needs the 'checkpoint_dir'"):
         clone(est).fit(x, resume=True)
+
+
+def test_plot_density_2d_draws_heat_map_and_samples(fitted, tmp_path):
+    from latentode.plotting.density import plot_density_2d
+
+    x = _two_blobs(300, 9)
+    fig = plot_density_2d(fitted, x, n_samples=200, grid_size=40)
+    density_ax, samples_ax = fig.axes[:2]
+    assert [density_ax.get_title(), samples_ax.get_title()] == ["density", "samples"]
+    heat = density_ax.collections[0].get_array()
+    assert heat.size == 40 * 40 and float(heat.max()) > 0
+    assert [len(c.get_offsets()) for c in samples_ax.collections] == [300, 200]
+    fig.savefig(tmp_path / "density.png")
+    assert (tmp_path / "density.png").stat().st_size > 0
+    only = plot_density_2d(fitted, n_samples=0, grid_size=10, log_scale=True)
+    assert len(only.axes) == 2  # the density axes and its colour bar
+    wide = FFJORDDensity(hidden_dims=(4,), method="euler", max_epochs=1).fit(np.ones((20, 3)))
+    with pytest.raises(ParameterError, match="draws densities of 2 features; the estimator has 3"):
+        plot_density_2d(wide)
