@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,17 @@ def resolve_device(device: str | torch.device, owner: str = "estimator") -> torc
             "here. Use device='auto' or 'cpu'."
         )
     return resolved
+
+
+def _restore_tuples(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """JSON turns tuples into lists: give back tuples where the default is a tuple."""
+    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
+    return {
+        name: tuple(value)
+        if isinstance(value, list) and isinstance(defaults.get(name), tuple)
+        else value
+        for name, value in params.items()
+    }
 
 
 class BaseTorchEstimator(BaseEstimator):
@@ -82,7 +94,7 @@ class BaseTorchEstimator(BaseEstimator):
     def _from_saved(
         cls, config: dict, state: dict[str, torch.Tensor], *, device: str | None = None
     ) -> BaseTorchEstimator:
-        est = cls(**config["params"])
+        est = cls(**_restore_tuples(cls, config["params"]))
         est._restore_fitted(config["fitted"])
         est._load_module(state, device)
         return est
@@ -101,7 +113,7 @@ class BaseTorchEstimator(BaseEstimator):
 
     # -- pickling: weights travel as CPU tensors, the module is rebuilt on unpickling ---
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # sklearn may return __dict__ itself
         module = state.pop(self._module_attr, None)
         if module is not None:
             state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}

@@ -47,8 +47,8 @@ class Interval:
         return True
 
     def describe(self) -> str:
-        left = "[" if self.closed in ("both", "left") else "("
-        right = "]" if self.closed in ("both", "right") else ")"
+        left = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
         low = "-inf" if self.low is None else f"{self.low:g}"
         high = "inf" if self.high is None else f"{self.high:g}"
         name = "an int" if self.kind is int else "a float"
@@ -95,8 +95,10 @@ def validate_params(estimator: Any, constraints: dict[str, list[Any]]) -> None:
         if any(c.accepts(value) for c in allowed):
             continue
         described = [c.describe() for c in allowed]
-        text = described[0] if len(described) == 1 else (
-            ", ".join(described[:-1]) + " or " + described[-1]
+        text = (
+            described[0]
+            if len(described) == 1
+            else (", ".join(described[:-1]) + " or " + described[-1])
         )
         raise ParameterError(
             f"The '{name}' parameter of {type(estimator).__name__} must be {text}. "

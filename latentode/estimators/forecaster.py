@@ -301,8 +301,8 @@ class LatentODEForecaster(BaseTorchEstimator):
     def _split(self, n_series: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(self.seed_)
         order = rng.permutation(n_series)
-        n_val = int(round(self.validation_fraction * n_series)) if self.early_stopping else 0
-        if self.early_stopping and n_series - n_val < 1 or (self.early_stopping and n_val < 1):
+        n_val = round(self.validation_fraction * n_series) if self.early_stopping else 0
+        if self.early_stopping and (n_val < 1 or n_series - n_val < 1):
             logger.warning(
                 "Only %d series: too few to hold out a validation set; early stopping is off.",
                 n_series,
@@ -420,9 +420,7 @@ class LatentODEForecaster(BaseTorchEstimator):
     def _eps(self, n_samples: int) -> tuple[torch.Tensor, torch.Generator]:
         """Common random numbers: one base-noise draw shared by every series."""
         gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 7)
-        eps = torch.randn(
-            (n_samples, 1, self.latent_dim), generator=gen, device=self.device_
-        )
+        eps = torch.randn((n_samples, 1, self.latent_dim), generator=gen, device=self.device_)
         return eps, gen
 
     def _sample_paths(
@@ -529,8 +527,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
         samples = self._sample_paths(padded, queries, n_samples or self.n_samples, noise=False)
         columns = {
-            name: [s[..., d].mean(0) for s in samples]
-            for d, name in enumerate(self.feature_cols_)
+            name: [s[..., d].mean(0) for s in samples] for d, name in enumerate(self.feature_cols_)
         }
         return self._assemble(dataset, library, queries, order, columns)
 
@@ -612,7 +609,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         The bound is for the observed values in their original units. Returns an array of
         shape ``(n_series,)`` in the order in which series first appear in ``X``.
         """
-        dataset, padded, _ = self._history(X)
+        _, padded, _ = self._history(X)
         k = self.n_iwae_samples
         gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 11)
         eps = torch.randn((k, 1, self.latent_dim), generator=gen, device=self.device_)

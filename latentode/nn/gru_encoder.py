@@ -32,8 +32,6 @@ class GRUDeltaTEncoder(nn.Module):
         gaps = (t_rev[:, :-1] - t_rev[:, 1:]).abs()
         gaps = torch.cat([torch.zeros_like(t_rev[:, :1]), gaps], dim=1).to(values.dtype)
         inputs = torch.cat([x_rev * m_rev, m_rev, gaps.unsqueeze(-1)], dim=-1)
-        packed = pack_padded_sequence(
-            inputs, lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
+        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, h = self.gru(packed)
         return h[-1]

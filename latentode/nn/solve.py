@@ -184,7 +184,9 @@ def _options(config: SolverConfig) -> dict:
     return {"step_size": 1.0 / config.n_substeps}
 
 
-def _odeint(func: nn.Module, z0: torch.Tensor, s: torch.Tensor, config: SolverConfig) -> torch.Tensor:
+def _odeint(
+    func: nn.Module, z0: torch.Tensor, s: torch.Tensor, config: SolverConfig
+) -> torch.Tensor:
     options = _options(config)
     with translate_solver_errors():
         if config.adjoint:

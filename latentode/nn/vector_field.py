@@ -65,7 +65,6 @@ class MLPVectorField(nn.Module):
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if self.time_dependent:
-            tt = t.to(z.dtype)
-            tt = tt.expand(z.shape[:-1]) if tt.dim() == 0 else tt.expand(z.shape[:-1])
+            tt = t.to(z.dtype).expand(z.shape[:-1])  # scalar or (n_series,) → z's batch dims
             z = torch.cat([z, tt.unsqueeze(-1)], dim=-1)
         return self.net(z)

@@ -23,14 +23,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Callback",
-    "add_global_callback",
-    "global_callbacks",
-    "remove_global_callback",
     "Checkpoint",
     "EarlyStopping",
     "EpochLogger",
     "ProgressBar",
     "TimeLimit",
+    "add_global_callback",
+    "global_callbacks",
+    "remove_global_callback",
 ]
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,11 @@ class EarlyStopping(Callback):
                 logger.info(
                     "early stopping at epoch %d: %s has not improved for %d epochs (best %.5g "
                     "at epoch %d)",
-                    logs["epoch"], self.monitor, self.patience, self.best, self.best_epoch,
+                    logs["epoch"],
+                    self.monitor,
+                    self.patience,
+                    self.best,
+                    self.best_epoch,
                 )
                 trainer.stop = True
 

@@ -37,9 +37,12 @@ def _spiral() -> torch.Tensor:
 def _grids(n_series: int = 5, n_times: int = 7, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     t0 = torch.rand(n_series, generator=g, dtype=torch.float64) * 2 - 1
-    times = t0[:, None] + torch.sort(
-        torch.rand(n_series, n_times, generator=g, dtype=torch.float64) * 3, dim=1
-    ).values
+    times = (
+        t0[:, None]
+        + torch.sort(
+            torch.rand(n_series, n_times, generator=g, dtype=torch.float64) * 3, dim=1
+        ).values
+    )
     return t0, times
 
 
@@ -56,7 +59,9 @@ def test_linear_ode_matches_matrix_exponential_on_per_series_grids(config):
     z0 = torch.randn(3, 5, 2, dtype=torch.float64)
     z = solve_on_grids(field, z0, t0, times, config)
     assert z.shape == (3, 5, 7, 2)
-    torch.testing.assert_close(z, _exact_linear(field.a.detach(), z0, t0, times), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        z, _exact_linear(field.a.detach(), z0, t0, times), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_time_dependent_field_sees_each_series_own_time():
@@ -74,7 +79,9 @@ def test_queries_before_start_and_padding():
     times = torch.tensor([[0.5, 1.5, 2.0], [0.7, 0.7, 0.7]], dtype=torch.float64)
     z0 = torch.randn(2, 2, dtype=torch.float64)
     z = solve_on_grids(field, z0, t0, times, TIGHT)
-    torch.testing.assert_close(z, _exact_linear(field.a.detach(), z0, t0, times), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(
+        z, _exact_linear(field.a.detach(), z0, t0, times), atol=1e-6, rtol=1e-6
+    )
 
 
 def test_series_solved_alone_equals_series_in_batch_with_different_grids():
@@ -100,8 +107,12 @@ def test_cost_grows_with_longest_series_not_with_union_of_times():
         times = torch.sort(torch.rand(n_series, 10, generator=g, dtype=torch.float64) * 5, 1).values
         counter = NFECounter()
         solve_on_grids(
-            field, torch.randn(n_series, 2), torch.zeros(n_series, dtype=torch.float64),
-            times, SolverConfig(), counter,
+            field,
+            torch.randn(n_series, 2),
+            torch.zeros(n_series, dtype=torch.float64),
+            times,
+            SolverConfig(),
+            counter,
         )
         counts.append(counter.forward)
     assert counts[1] <= 1.5 * counts[0], counts
@@ -160,7 +171,9 @@ def test_solve_intervals_negative_and_zero_steps():
     start = torch.zeros(3, dtype=torch.float64)
     delta = torch.tensor([0.5, -0.3, 0.0], dtype=torch.float64)
     out = solve_intervals(field, z, start, delta, TIGHT)
-    exact = torch.einsum("bij,bj->bi", torch.linalg.matrix_exp(field.a.detach() * delta[:, None, None]), z)
+    exact = torch.einsum(
+        "bij,bj->bi", torch.linalg.matrix_exp(field.a.detach() * delta[:, None, None]), z
+    )
     torch.testing.assert_close(out, exact, atol=1e-6, rtol=1e-6)
 
 
@@ -182,7 +195,10 @@ def test_max_num_steps_raises_typed_error():
 def test_solver_config_rejects_bad_values():
     with pytest.raises(ParameterError, match="'method' of SolverConfig must be one of"):
         SolverConfig(method="rk45")
-    with pytest.raises(ParameterError, match=r"'rtol' of SolverConfig must be a float in the range \(0, inf\). Got -1"):
+    with pytest.raises(
+        ParameterError,
+        match=r"'rtol' of SolverConfig must be a float in the range \(0, inf\). Got -1",
+    ):
         SolverConfig(rtol=-1)
     with pytest.raises(ParameterError, match="'n_substeps'"):
         SolverConfig(n_substeps=0)
