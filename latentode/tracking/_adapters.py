@@ -78,8 +78,17 @@ class Adapter:
         return meta
 
     # ---------------------------------------------------------------- prediction
-    def predict(self, est: Any, frame: Any, params: Mapping[str, Any] | None) -> pd.DataFrame:
+    def predict(
+        self,
+        est: Any,
+        frame: Any,
+        params: Mapping[str, Any] | None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
         """Answer one request frame (see the module docstring).
+
+        ``meta`` is what :meth:`metadata` returned when the model was logged (it keeps the
+        feature names of a density model, which its saved file does not).
 
         Raises
         ------
@@ -88,7 +97,8 @@ class Adapter:
         """
         frame = to_pandas(frame)
         if self.task == "density":
-            return self._predict_density(est, frame, params)
+            columns = (meta or {}).get("feature_cols") or density_columns(est)
+            return self._predict_density(est, frame, params, list(columns))
         num_samples = int(est.n_samples) if self.task == "forecast" else 1
         request = ForecastParams.from_request(params, num_samples=num_samples, allowed=self.params)
         _check_columns(frame, [est.id_col, est.time_col], "request")
@@ -121,14 +131,13 @@ class Adapter:
         return out
 
     def _predict_density(
-        self, est: Any, frame: pd.DataFrame, params: Mapping[str, Any] | None
+        self, est: Any, frame: pd.DataFrame, params: Mapping[str, Any] | None, cols: list[str]
     ) -> pd.DataFrame:
         extra = sorted(k for k, v in dict(params or {}).items() if v is not None)
         if extra:
             raise ParameterError(
                 f"Unknown inference parameter(s) {extra}; a density model accepts none."
             )
-        cols = list(density_columns(est))
         _check_columns(frame, cols, "request")
         values = frame[cols]
         non_numeric = [c for c in cols if not pd.api.types.is_numeric_dtype(values[c])]
@@ -143,7 +152,9 @@ class Adapter:
                 f"Expected finite feature values; {int(bad.sum())} row(s) hold NaN or inf "
                 f"(first: row {int(np.flatnonzero(bad)[0])}). A density needs every value."
             )
-        return pd.DataFrame({LOG_DENSITY_COL: np.asarray(est.score_samples(x), np.float64)})
+        named = getattr(est, "feature_names_in_", None) is not None  # fitted on a frame
+        scores = est.score_samples(pd.DataFrame(x, columns=cols) if named else x)
+        return pd.DataFrame({LOG_DENSITY_COL: np.asarray(scores, dtype=np.float64)})
 
     # ---------------------------------------------------------------- signature
     def signature(self, est: Any, example: pd.DataFrame | None) -> Any:
@@ -181,14 +192,18 @@ class Adapter:
         return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
     def example(self, est: Any, data: Any) -> Any:
-        """An input example for the MLmodel from user data (a few series / rows).
+        """An input example for the MLmodel from user data (a few series / rows; a 2-D
+        array for a density model).
 
         A forecasting example without ``role`` column gets one query row per series at its
         last time, so that MLflow's serving check runs a real prediction.
         """
-        frame = to_pandas(data)
         if self.task == "density":
-            return frame[list(density_columns(est))].head(5).reset_index(drop=True)
+            cols = list(density_columns(est))
+            if isinstance(data, np.ndarray):
+                return pd.DataFrame(data[:5], columns=cols)
+            return to_pandas(data)[cols].head(5).reset_index(drop=True)
+        frame = to_pandas(data)
         _check_columns(frame, [est.id_col, est.time_col], "input_example")
         ids = pd.unique(frame[est.id_col])[:2]
         frame = frame[frame[est.id_col].isin(ids)].reset_index(drop=True)

@@ -38,9 +38,9 @@ class MLflowCallback(Callback):
     * final metrics: ``final_<metric>`` of the epoch whose weights were kept (the best one
       under early stopping), ``n_epochs``, ``best_epoch``, ``fit_seconds``,
       ``nfe_forward_total``, ``nfe_backward_total``;
-    * plots: ``plots/training.png`` always; ``plots/forecast.png`` (forecaster) or
-      ``plots/phase.png`` (dynamics) when ``data`` is given; ``plots/density.png``
-      (density estimator);
+    * plots: ``plots/training.png`` (losses, NFE); ``plots/forecast_<feature>.png``
+      (forecaster, when ``data`` is given); ``plots/phase.png`` (dynamics);
+      ``plots/density.png`` (2-feature density estimator);
     * ``data`` (when given) as an MLflow dataset input with context ``"training"``.
 
     A tracking failure (store unreachable, disk full, ...) emits one
@@ -58,7 +58,7 @@ class MLflowCallback(Callback):
         Extra run tags.
     data : frame, optional
         The training frame (or a sample of it): logged as the run's dataset input and
-        used for forecast / phase plots.
+        drawn in the plots (forecast plots need it).
     log_plots : bool, default=True
     plot_series : int, default=4
         Series shown in the forecast / phase plot.
@@ -202,29 +202,25 @@ class MLflowCallback(Callback):
     def _log_plots(self, trainer: Trainer) -> None:
         from latentode.tracking import _plots
 
-        # A plot that cannot be drawn warns but leaves the rest of the tracking on.
-        plot_guard = TrackingGuard(f"{type(self).__name__} (plots)")
+        # A figure that cannot be drawn warns but leaves the rest of the tracking on.
+        plot_guard = TrackingGuard(
+            f"{type(self).__name__} (plots)",
+            "The fit and the rest of its tracking go on; only this plot is missing.",
+        )
         figures = {"plots/training.png": lambda: _plots.training_figure(trainer.history)}
-        owner = trainer.owner
-        task = _plots.task_of(owner)
-        if task == "density":
-            figures["plots/density.png"] = lambda: _plots.density_figure(owner)
-        elif self.data is not None and task == "forecast":
-            figures["plots/forecast.png"] = lambda: _plots.forecast_figure(
-                owner, self.data, self.plot_series
+        if trainer.owner is not None:
+            more = plot_guard.call(
+                "choosing plots", _plots.figures_for, trainer.owner, self.data, self.plot_series
             )
-        elif self.data is not None and task == "dynamics":
-            figures["plots/phase.png"] = lambda: _plots.phase_figure(
-                owner, self.data, self.plot_series
-            )
+            figures.update(more or {})
         for path, make in figures.items():
             if self._guard.failed:
                 return
             figure = plot_guard.call(f"drawing {path}", make)
-            if figure is not None:
-                self._guard.call(
-                    f"logging {path}", self._client.log_figure, self.run_id, figure, path
-                )
+            if figure is None:
+                continue
+            self._guard.call(f"logging {path}", self._client.log_figure, self.run_id, figure, path)
+            _plots.close(figure)
 
     def _end_run(self, status: str) -> None:
         import mlflow

@@ -29,10 +29,17 @@ class TrackingGuard:
     ----------
     owner : str
         Who tracks (shown in the warning), e.g. ``"MLflowCallback"``.
+    consequence : str, optional
+        What happens next, for the warning (default: tracking is off for the rest of the
+        fit, with advice on the store).
     """
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, consequence: str | None = None) -> None:
         self.owner = owner
+        self.consequence = consequence or (
+            "The fit goes on without tracking. Check that the tracking store "
+            "(MLFLOW_TRACKING_URI) is reachable and writable, and that its disk has space."
+        )
         self.failed = False
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -54,9 +61,7 @@ class TrackingGuard:
             logger.debug("%s: tracking failed while %s", self.owner, what, exc_info=True)
             warnings.warn(
                 f"{self.owner}: MLflow tracking failed while {what} "
-                f"({type(exc).__name__}: {_first_line(exc)}). The fit goes on without "
-                "tracking. Check that the tracking store (MLFLOW_TRACKING_URI) is reachable "
-                "and writable, and that its disk has space.",
+                f"({type(exc).__name__}: {_first_line(exc)}). {self.consequence}",
                 TrackingWarning,
                 stacklevel=3,
             )

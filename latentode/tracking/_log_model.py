@@ -80,14 +80,13 @@ def log_model(
     import mlflow
     import mlflow.pyfunc
 
-    from latentode.data import to_pandas
     from latentode.tracking._pyfunc import ESTIMATOR_ARTIFACT, LatentODEPyfunc
 
     adapter = adapter_for(estimator)
     check_is_fitted(estimator)
-    example_frame = None if input_example is None else to_pandas(input_example)
-    signature = adapter.signature(estimator, example_frame)
-    example = None if example_frame is None else adapter.example(estimator, example_frame)
+    meta = adapter.metadata(estimator)
+    example = None if input_example is None else adapter.example(estimator, input_example)
+    signature = adapter.signature(estimator, example)
     with tempfile.TemporaryDirectory(prefix="latentode-log-model-") as tmp:
         tmp_path = Path(tmp)
         estimator_dir = _save_estimator(estimator, tmp_path / ESTIMATOR_ARTIFACT)
@@ -103,7 +102,7 @@ def log_model(
         with context:
             info = mlflow.pyfunc.log_model(
                 name=name,
-                python_model=LatentODEPyfunc(),
+                python_model=LatentODEPyfunc(meta),
                 artifacts={ESTIMATOR_ARTIFACT: str(estimator_dir)},
                 code_paths=[str(code_dir)],
                 pip_requirements=pinned_requirements(),
@@ -111,7 +110,7 @@ def log_model(
                 input_example=example,
                 registered_model_name=registered_model_name,
                 await_registration_for=await_registration_for,
-                metadata={"latentode": adapter.metadata(estimator)},
+                metadata={"latentode": meta},
             )
     logger.info("logged %s as %s", type(estimator).__name__, info.model_uri)
     return info

@@ -38,6 +38,9 @@ class LatentODEPyfunc(PythonModel):
     the estimator was saved with.
     """
 
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        self.metadata = dict(metadata or {})
+
     def load_context(self, context: PythonModelContext) -> None:
         from latentode import load
         from latentode.tracking._adapters import adapter_for
@@ -55,7 +58,7 @@ class LatentODEPyfunc(PythonModel):
     ) -> pd.DataFrame:
         """Answer a request frame; see ``docs/mlflow.md`` for its format."""
         try:
-            return self._adapter.predict(self._estimator, model_input, params)
+            return self._adapter.predict(self._estimator, model_input, params, self.metadata)
         except LatentODEError as exc:
             if not isinstance(exc, ValueError):
                 raise

@@ -59,7 +59,7 @@ def test_callback_logs_params_data_metrics_and_plots(
     nfe_total = sum(h["nfe_forward"] for h in est.history_)
     assert metrics["nfe_forward_total"] == pytest.approx(nfe_total)
     artifacts = {a.path for a in client.list_artifacts(run_id, "plots")}
-    assert artifacts == {"plots/training.png", "plots/forecast.png"}
+    assert artifacts == {"plots/training.png", "plots/forecast_y.png"}
     summary = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/data_summary.json")
     assert summary["n_series"] == 24
     (dataset_input,) = run.inputs.dataset_inputs

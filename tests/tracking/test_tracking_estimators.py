@@ -1,0 +1,118 @@
+"""NeuralODEDynamics and FFJORDDensity: tracked, logged, loaded, same predictions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentode.tracking import MLflowCallback, log_model, make_payload
+
+dynamics = pytest.importorskip("latentode.estimators.dynamics")
+density = pytest.importorskip("latentode.estimators.density")
+
+
+@pytest.fixture(autouse=True)
+def _loadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``latentode.load`` must know both classes (a no-op once they are registered)."""
+    from latentode.estimators import ESTIMATORS
+
+    for cls in (dynamics.NeuralODEDynamics, density.FFJORDDensity):
+        if cls.__name__ not in ESTIMATORS:
+            monkeypatch.setitem(ESTIMATORS, cls.__name__, cls)
+
+
+@pytest.fixture(scope="module")
+def oscillators() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(10):
+        t = np.sort(rng.uniform(0, 6, 14))
+        phase = rng.uniform(0, 6)
+        rows.append(
+            pd.DataFrame(
+                {"unique_id": f"o{i}", "ds": t, "x": np.cos(t + phase), "v": -np.sin(t + phase)}
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def _client_artifacts(run_id: str) -> set[str]:
+    import mlflow
+
+    return {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "plots")}
+
+
+def test_dynamics_tracked_logged_and_served(
+    experiment: str, oscillators: pd.DataFrame, query_maker: Any
+) -> None:
+    import mlflow
+
+    est = dynamics.NeuralODEDynamics(
+        hidden_dim=8,
+        max_epochs=2,
+        window_size=4,
+        state_fit_steps=5,
+        method="rk4",
+        random_state=0,
+        device="cpu",
+        callbacks=[MLflowCallback()],
+    ).fit(oscillators)
+    info = log_model(est, input_example=oscillators)
+    run = mlflow.get_run(info.run_id)
+    assert run.data.params["estimator_class"] == "NeuralODEDynamics"
+    assert {"final_train_loss", "final_val_loss", "nfe_forward_total"} <= set(run.data.metrics)
+    assert _client_artifacts(info.run_id) == {"plots/training.png", "plots/phase.png"}
+
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    queries = query_maker(oscillators)
+    out = model.predict(make_payload(oscillators, queries))
+    expected = est.predict(oscillators, at=queries)
+    pd.testing.assert_frame_equal(out, expected.reset_index(drop=True))
+    ahead = model.predict(oscillators, params={"horizon": 1.0, "n_points": 3})
+    pd.testing.assert_frame_equal(
+        ahead.reset_index(drop=True),
+        est.predict(oscillators, horizon=1.0, n_points=3).reset_index(drop=True),
+    )
+    params = {p.name for p in model.metadata.signature.params.params}
+    assert params == {"horizon", "n_points"}
+
+
+def test_density_tracked_logged_and_served(experiment: str) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 2)) * [1.0, 0.5], columns=["a", "b"])
+    est = density.FFJORDDensity(
+        hidden_dims=(8,), max_epochs=2, random_state=0, device="cpu", callbacks=[MLflowCallback()]
+    ).fit(X)
+    info = log_model(est, input_example=X)
+    run = mlflow.get_run(info.run_id)
+    assert run.data.params["data.n_features"] == "2"
+    assert _client_artifacts(info.run_id) == {"plots/training.png", "plots/density.png"}
+
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    assert [c["name"] for c in model.metadata.signature.inputs.to_dict()] == ["a", "b"]
+    out = model.predict(X.head(20))
+    assert list(out.columns) == ["log_density"]
+    np.testing.assert_array_equal(out["log_density"].to_numpy(), est.score_samples(X.head(20)))
+    with pytest.raises(MlflowException, match="Expected finite feature values") as err:
+        model.predict(X.head(3).assign(a=[0.0, np.nan, 1.0]))
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_density_from_an_array(experiment: str) -> None:
+    import mlflow
+
+    X = np.random.default_rng(1).normal(size=(150, 2))
+    est = density.FFJORDDensity(hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu")
+    est.fit(X)
+    info = log_model(est, input_example=X)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    frame = pd.DataFrame(X[:5], columns=["x0", "x1"])
+    np.testing.assert_array_equal(
+        model.predict(frame)["log_density"].to_numpy(), est.score_samples(X[:5])
+    )
