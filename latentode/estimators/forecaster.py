@@ -428,12 +428,12 @@ class LatentODEForecaster(BaseTorchEstimator):
         padded: PaddedSeries,
         queries: list[np.ndarray],
         n_samples: int,
-        *,
-        noise: bool,
-    ) -> list[np.ndarray]:
-        """Samples ``(S, Q_i, D)`` in original units at each series' query times."""
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per series, in original units at its query times, arrays ``(S, Q_i, D)`` of
+        posterior-sample means and of predictive draws (means plus observation noise)."""
         eps, gen = self._eps(n_samples)
-        out: list[np.ndarray] = []
+        means_out: list[np.ndarray] = []
+        draws_out: list[np.ndarray] = []
         std = self.module_.observation.std
         chunk = max(self.batch_size, 256)
         with torch.no_grad():
@@ -446,16 +446,18 @@ class LatentODEForecaster(BaseTorchEstimator):
                     self.device_,
                 )
                 means = self.module_.sample_means(context, q, n_samples, eps=eps)
-                if noise:
-                    # Shared across series too, so a series' draws do not depend on its
-                    # batch-mates; noise at query position j is the same for every series.
-                    z = torch.randn(
-                        (n_samples, 1, *means.shape[2:]), generator=gen, device=self.device_
-                    )
-                    means = means + z * std
-                arr = self.data_.inverse_values(means.cpu().numpy())
-                out.extend(arr[:, b, : counts[b]] for b in range(len(counts)))
-        return out
+                # Observation noise is shared across series too (common random numbers), so
+                # a series' draws do not depend on its batch-mates or its position.
+                z = torch.randn(
+                    (n_samples, 1, *means.shape[2:]), generator=gen, device=self.device_
+                )
+                draws = means + z * std
+                m = self.data_.inverse_values(means.cpu().numpy())
+                d = self.data_.inverse_values(draws.cpu().numpy())
+                for b, count in enumerate(counts):
+                    means_out.append(m[:, b, :count])
+                    draws_out.append(d[:, b, :count])
+        return means_out, draws_out
 
     def _resolve_queries(
         self, X: Any, at: Any, horizon: Any, n_points: int | None
@@ -525,9 +527,9 @@ class LatentODEForecaster(BaseTorchEstimator):
         Long frame (the library of ``X``): ``id_col, time_col, <features>``.
         """
         dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        samples = self._sample_paths(padded, queries, n_samples or self.n_samples, noise=False)
+        means, _ = self._sample_paths(padded, queries, n_samples or self.n_samples)
         columns = {
-            name: [s[..., d].mean(0) for s in samples] for d, name in enumerate(self.feature_cols_)
+            name: [s[..., d].mean(0) for s in means] for d, name in enumerate(self.feature_cols_)
         }
         return self._assemble(dataset, library, queries, order, columns)
 
@@ -547,7 +549,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         """
         levels = _check_levels(alpha, "alpha")
         dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        samples = self._sample_paths(padded, queries, n_samples or self.n_samples, noise=True)
+        _, samples = self._sample_paths(padded, queries, n_samples or self.n_samples)
         columns: dict[str, list[np.ndarray]] = {}
         for d, name in enumerate(self.feature_cols_):
             qs = [np.quantile(s[..., d], levels, axis=0) for s in samples]
@@ -569,10 +571,10 @@ class LatentODEForecaster(BaseTorchEstimator):
         (level,) = _check_levels([coverage], "coverage")
         lo, hi = (1 - level) / 2, (1 + level) / 2
         dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        samples = self._sample_paths(padded, queries, n_samples or self.n_samples, noise=True)
+        means, samples = self._sample_paths(padded, queries, n_samples or self.n_samples)
         columns: dict[str, list[np.ndarray]] = {}
         for d, name in enumerate(self.feature_cols_):
-            columns[name] = [s[..., d].mean(0) for s in samples]
+            columns[name] = [s[..., d].mean(0) for s in means]
             columns[f"{name}_lower"] = [np.quantile(s[..., d], lo, axis=0) for s in samples]
             columns[f"{name}_upper"] = [np.quantile(s[..., d], hi, axis=0) for s in samples]
         return self._assemble(dataset, library, queries, order, columns)
@@ -590,7 +592,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise QueryError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
         dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        samples = self._sample_paths(padded, queries, n_samples, noise=True)
+        _, samples = self._sample_paths(padded, queries, n_samples)
         frames = []
         for k in range(n_samples):
             columns = {

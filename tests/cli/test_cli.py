@@ -1,0 +1,78 @@
+"""The console script: demo, fit, predict, score (run in-process through main())."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from latentode.cli import main
+from latentode.datasets import make_periodic
+
+
+def test_demo_writes_plot_metrics_and_model(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--out", str(out), "--max-epochs", "2", "--max-time", "20", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "interpolation" in printed and "extrapolation" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    for task in ("interpolation", "extrapolation"):
+        assert set(metrics["mse"][task]) == {"latent ODE", "linear interpolation", "last value"}
+    assert (out / "forecast.png").stat().st_size > 10_000
+    assert (out / "model" / "latentode.json").is_file()
+
+
+def test_fit_predict_score_round_trip(tmp_path, capsys):
+    data = tmp_path / "train.csv"
+    make_periodic(n_series=12, n_points=15, random_state=0).to_csv(data, index=False)
+    model = tmp_path / "model"
+    params = json.dumps({"max_epochs": 1, "latent_dim": 2, "encoder_hidden_dim": 4})
+    assert (
+        main(["fit", "--data", str(data), "--model", str(model), "--params", params, "--quiet"])
+        == 0
+    )
+    preds = tmp_path / "preds.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--data",
+                str(data),
+                "--model",
+                str(model),
+                "--horizon",
+                "1.0",
+                "--n-points",
+                "3",
+                "--coverage",
+                "0.8",
+                "--output",
+                str(preds),
+            ]
+        )
+        == 0
+    )
+    frame = pd.read_csv(preds)
+    assert list(frame.columns) == ["unique_id", "ds", "y", "y_lower", "y_upper"]
+    assert len(frame) == 12 * 3
+    scores = tmp_path / "scores.csv"
+    assert main(["score", "--data", str(data), "--model", str(model), "--output", str(scores)]) == 0
+    assert len(pd.read_csv(scores)) == 12
+
+
+def test_user_errors_are_reported_without_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"unique_id": ["a", "a"], "ds": [1.0, 1.0], "y": [1.0, 2.0]}).to_csv(bad)
+    code = main(["fit", "--data", str(bad), "--model", str(tmp_path / "m"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "duplicate" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["predict"], ["nope"]])
+def test_argument_errors_exit_2(argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
