@@ -112,8 +112,7 @@ def main() -> None:
     pred_e = est.predict(extrap_hist, at=extrap_query[["unique_id", "ds"]])
     result = {
         "benchmark": "periodic",
-        "protocol": "make_periodic(n_series=%d, n_points=100), half observed, 80/20 split"
-        % n_series,
+        "protocol": f"make_periodic(n_series={n_series}, n_points=100), half observed, 80/20",
         "quick": args.quick,
         "max_time_s": max_time,
         "fit_seconds": fit_seconds,

@@ -118,9 +118,8 @@ def _demo(args: argparse.Namespace) -> int:
         for f in features
     ]
     _echo(f"\nfitted {est.n_epochs_} epochs in {fit_seconds:.1f} s (best epoch {est.best_epoch_})")
-    _echo(
-        f"\n{'MSE on held-out points':<26}{'latent ODE':>12}{'linear interp.':>16}{'last value':>12}"
-    )
+    header = f"{'latent ODE':>12}{'linear interp.':>16}{'last value':>12}"
+    _echo(f"\n{'MSE on held-out points':<26}{header}")
     for task, scores in rows.items():
         _echo(
             f"{task:<26}{scores['latent ODE']:>12.4f}{scores['linear interpolation']:>16.4f}"

@@ -28,7 +28,7 @@ def interpolation_split(
     hide = np.zeros(len(df), dtype=bool)
     for idx in df.groupby(id_col, sort=False).indices.values():
         inner = idx[1:-1]
-        k = int(round(fraction * len(idx)))
+        k = round(fraction * len(idx))
         if k and len(inner):
             hide[rng.choice(inner, size=min(k, len(inner)), replace=False)] = True
     return df[~hide].reset_index(drop=True), df[hide].reset_index(drop=True)
