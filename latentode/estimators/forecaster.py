@@ -366,6 +366,7 @@ class LatentODEForecaster(BaseTorchEstimator):
             scheduler=scheduler,
             after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
         )
+        trainer.generators = {"noise": generator, "batches": cpu_generator}
         trainer.owner = self
         trainer.data_summary = self._data_summary(train, val)
         return trainer

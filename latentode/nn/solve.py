@@ -160,8 +160,9 @@ class _SegmentField(nn.Module):
     def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         self.counter.calls += 1
         s = s.to(self.grid.dtype)
-        # Index with tensors (no host sync on accelerators).
-        k = torch.clamp(torch.floor(s), 0, self.n_segments - 1)
+        # Index with tensors (no host sync on accelerators); a NaN time (diverged training)
+        # maps to segment 0 and surfaces as a non-finite loss or a step-count error.
+        k = torch.nan_to_num(torch.floor(s), nan=0.0).clamp(0, self.n_segments - 1)
         u = s - k
         ks = torch.stack([k, k + 1]).long()
         t0, t1 = self.grid.index_select(1, ks).unbind(1)

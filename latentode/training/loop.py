@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from latentode.exceptions import ModelFileError, NonFiniteLossError
+from latentode.exceptions import ModelFileError, NonFiniteLossError, SolverError
 from latentode.nn.solve import translate_solver_errors
 from latentode.training.callbacks import Callback
 
@@ -70,6 +70,9 @@ class Trainer:
         self.clip_grad_norm = clip_grad_norm
         self.scheduler = scheduler
         self.after_backward = after_backward
+        #: Generators the step functions draw from; saved in checkpoints so that a resumed
+        #: fit draws the same batches and noise as an uninterrupted one.
+        self.generators: dict[str, torch.Generator] = {}
         self.owner: Any = None
         self.data_summary: dict[str, Any] = {}
         self.epoch = 0
@@ -83,17 +86,20 @@ class Trainer:
         sums: dict[str, float] = {}
         weight_total = 0.0
         for i, batch in enumerate(self.train_batches(epoch)):
-            with translate_solver_errors():
-                metrics = self.train_step(batch, epoch)
-                loss = metrics.pop("loss")
-                if not torch.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"The training loss became {loss.item()} at epoch {epoch}, batch {i}. "
-                        "Lower the learning rate ('lr'), tighten the solver tolerances or "
-                        "check the data scale."
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+            try:
+                with translate_solver_errors():
+                    metrics = self.train_step(batch, epoch)
+                    loss = metrics.pop("loss")
+                    if not torch.isfinite(loss):
+                        raise NonFiniteLossError(
+                            f"The training loss became {loss.item()} at epoch {epoch}, batch "
+                            f"{i}. Lower the learning rate ('lr'), tighten the solver "
+                            "tolerances or check the data scale."
+                        )
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+            except SolverError as exc:
+                raise type(exc)(f"At epoch {epoch}, batch {i}: {exc}") from exc
             metrics["train_loss"] = loss.detach()
             if self.after_backward is not None:
                 metrics.update(self.after_backward())
@@ -146,6 +152,7 @@ class Trainer:
             "history": self.history,
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+            "generators": {k: g.get_state() for k, g in self.generators.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -159,6 +166,9 @@ class Trainer:
             cb.load_state_dict(cb_state)
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
+        for name, gen_state in state.get("generators", {}).items():
+            if name in self.generators:
+                self.generators[name].set_state(gen_state)
 
     def resume(self, path: str | Path) -> Trainer:
         """Load a checkpoint written by :class:`~latentode.training.callbacks.Checkpoint`."""
