@@ -71,6 +71,7 @@ def latent_constraints() -> dict[str, list]:
         "adjoint": [_BOOL],
         "max_num_steps": [_POS_INT],
         "n_substeps": [_POS_INT],
+        "step_size": [_POS_FLOAT, TypeOf((None,), "None")],
         "encoder_method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
         "lr": [_POS_FLOAT],
         "lr_decay": [Interval(float, 0, 1, closed="right")],
@@ -109,7 +110,9 @@ def build_latent_ode(est: Any, n_features: int) -> nn.Module:
             n_features,
             hidden,
             field_hidden_dim=hidden,
-            solver=SolverConfig(method=est.encoder_method, rtol=est.rtol, atol=est.atol),
+            solver=SolverConfig(
+                method=est.encoder_method, rtol=est.rtol, atol=est.atol, step_size=est.step_size
+            ),
         )
     else:
         encoder = GRUDeltaTEncoder(n_features, hidden)
@@ -120,6 +123,7 @@ def build_latent_ode(est: Any, n_features: int) -> nn.Module:
         adjoint=est.adjoint,
         max_num_steps=est.max_num_steps,
         n_substeps=est.n_substeps,
+        step_size=est.step_size,
     )
     field = MLPVectorField(
         est.latent_dim,

@@ -81,6 +81,9 @@ class LatentODEForecaster(BaseTorchEstimator):
     method : str, default="dopri5"
         Decoder solver (any torchdiffeq method). ``rtol``, ``atol``, ``max_num_steps``,
         ``n_substeps`` (fixed-step methods: steps per interval) tune it.
+    step_size : float or None, default=0.1
+        Fixed-step methods (decoder and ODE-RNN encoder): the largest step in solver time
+        units (see ``time_span``); long gaps get proportionally more steps.
     adjoint : bool, default=False
         Back-propagate with the adjoint method (less memory, slower on CPU).
     encoder_method : str, default="euler"
@@ -177,6 +180,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         adjoint: bool = False,
         max_num_steps: int = 10_000,
         n_substeps: int = 1,
+        step_size: float | None = 0.1,
         encoder_method: str = "euler",
         lr: float = 1e-2,
         lr_decay: float = 0.995,
@@ -225,6 +229,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.adjoint = adjoint
         self.max_num_steps = max_num_steps
         self.n_substeps = n_substeps
+        self.step_size = step_size
         self.encoder_method = encoder_method
         self.lr = lr
         self.lr_decay = lr_decay

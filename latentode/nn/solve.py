@@ -76,7 +76,13 @@ class SolverConfig:
         Adaptive methods raise :class:`~latentode.exceptions.MaxStepsExceededError` after
         this many steps in one solve.
     n_substeps : int
-        Fixed-step methods take this many equal steps between consecutive query times.
+        Fixed-step methods take at least this many equal steps between consecutive query
+        times.
+    step_size : float or None
+        Fixed-step methods: the largest step, in the ODE's time units, any series may take;
+        a gap between query times gets ``ceil(gap / step_size)`` steps (at least
+        ``n_substeps``). Without it a long gap (e.g. from the last observation to a far
+        forecast) is crossed in ``n_substeps`` steps, however long it is.
     adjoint_seminorm : bool
         Use the seminorm of Kidger et al. (2021) for the adjoint's error control (fewer
         backward steps, same gradients to tolerance).
@@ -88,6 +94,7 @@ class SolverConfig:
     adjoint: bool = False
     max_num_steps: int = 10_000
     n_substeps: int = 1
+    step_size: float | None = None
     adjoint_seminorm: bool = True
 
     def __post_init__(self) -> None:
@@ -103,6 +110,13 @@ class SolverConfig:
                     f"The '{name}' of SolverConfig must be a float in the range (0, inf). "
                     f"Got {value!r} instead."
                 )
+        if self.step_size is not None and not (
+            isinstance(self.step_size, (int, float)) and self.step_size > 0
+        ):
+            raise ParameterError(
+                "The 'step_size' of SolverConfig must be a float in the range (0, inf) or "
+                f"None. Got {self.step_size!r} instead."
+            )
         for name in ("max_num_steps", "n_substeps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -179,16 +193,93 @@ class _SegmentField(nn.Module):
         return dz * pace.to(dz.dtype).unsqueeze(-1)
 
 
-def _options(config: SolverConfig) -> dict:
+class _FixedStepField(nn.Module):
+    """Fixed-step methods: series ``i`` crosses segment ``k`` in exactly ``n_ik`` steps.
+
+    Segment ``k`` of pseudo-time gets ``N_k = max_i n_ik`` equal steps, where
+    ``n_ik = max(n_substeps, ceil(|Δ_ik| / step_size))``. Series ``i`` moves linearly through
+    its gap during the first ``n_ik`` of them and then idles (pace 0), so each series takes
+    the same steps as it would alone: results do not depend on the batch. Evaluations at
+    step boundaries are perturbed inwards (torchdiffeq's ``perturb``), so a step never
+    sees the pace of its neighbour.
+    """
+
+    def __init__(
+        self,
+        field: nn.Module,
+        grid: torch.Tensor,
+        counts: torch.Tensor,
+        totals: torch.Tensor,
+        counter: NFECounter,
+    ) -> None:
+        super().__init__()
+        self.field = field
+        self.counter = counter
+        self.register_buffer("grid", grid, persistent=False)  # (B, Q + 1)
+        self.register_buffer("share", counts / totals, persistent=False)  # (B, Q) in (0, 1]
+        self.n_segments = grid.shape[1] - 1
+
+    def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        self.counter.calls += 1
+        s = s.to(self.grid.dtype)
+        k = torch.nan_to_num(torch.floor(s), nan=0.0).clamp(0, self.n_segments - 1)
+        u = s - k
+        ks = torch.stack([k, k + 1]).long()
+        t0, t1 = self.grid.index_select(1, ks).unbind(1)
+        share = self.share.index_select(1, ks[:1]).squeeze(1)
+        frac = torch.clamp(u / share, max=1.0)
+        t = t0 + frac * (t1 - t0)
+        pace = torch.where(u < share, (t1 - t0) / share, torch.zeros_like(t0))
+        dz = self.field(t, z)
+        return dz * pace.to(dz.dtype).unsqueeze(-1)
+
+
+def _step_counts(config: SolverConfig, gaps: torch.Tensor) -> torch.Tensor:
+    """Steps each series needs on each segment: ``(B, Q)`` float64 ≥ ``n_substeps``."""
+    n = torch.full_like(gaps, float(config.n_substeps))
+    if config.step_size is not None:
+        n = torch.maximum(n, torch.ceil(gaps.abs() / config.step_size))
+    return n
+
+
+def _pseudo_grid(totals: torch.Tensor) -> torch.Tensor:
+    """Pseudo-time grid with ``totals[k]`` equal steps on segment ``[k, k + 1]``."""
+    counts = totals.long().cpu().tolist()
+    pieces = [
+        k + torch.arange(c, dtype=torch.float64, device=totals.device) / c
+        for k, c in enumerate(counts)
+    ]
+    pieces.append(torch.tensor([float(len(counts))], dtype=torch.float64, device=totals.device))
+    return torch.cat(pieces)
+
+
+def _options(config: SolverConfig, totals: torch.Tensor | None) -> dict:
     if config.adaptive:
         return {"max_num_steps": config.max_num_steps}
-    return {"step_size": 1.0 / config.n_substeps}
+    grid = _pseudo_grid(totals)
+
+    def constructor(func: object, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # The adjoint asks for one segment at a time, backwards (decreasing, or negated
+        # increasing time): serve the part of the grid between t[0] and t[-1], in order.
+        start, end = t[0].to(grid.dtype), t[-1].to(grid.dtype)
+        full = -grid.flip(0) if bool(torch.minimum(start, end) < 0) else grid
+        lo, hi = torch.minimum(start, end), torch.maximum(start, end)
+        inner = full[(full > lo + 1e-9) & (full < hi - 1e-9)]
+        if bool(start > end):
+            inner = inner.flip(0)
+        return torch.cat([start.reshape(1), inner, end.reshape(1)])
+
+    return {"grid_constructor": constructor, "perturb": True}
 
 
 def _odeint(
-    func: nn.Module, z0: torch.Tensor, s: torch.Tensor, config: SolverConfig
+    func: nn.Module,
+    z0: torch.Tensor,
+    s: torch.Tensor,
+    config: SolverConfig,
+    totals: torch.Tensor | None,
 ) -> torch.Tensor:
-    options = _options(config)
+    options = _options(config, totals)
     with translate_solver_errors():
         if config.adjoint:
             adjoint_options = dict(options)
@@ -249,31 +340,18 @@ def solve_on_grids(
     if n_times == 0:
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
-    func = _SegmentField(field, grid, counter)
     s = torch.arange(n_times + 1, dtype=torch.float64, device=z0.device)
+    if config.adaptive:
+        func: nn.Module = _SegmentField(field, grid, counter)
+        totals = None
+    else:
+        counts = _step_counts(config, grid.diff(dim=1))
+        totals = counts.amax(dim=0)
+        func = _FixedStepField(field, grid, counts, totals, counter)
     before = counter.calls
-    zs = _odeint(func, z0, s, config)
+    zs = _odeint(func, z0, s, config, totals)
     counter.forward += counter.calls - before
     return zs[1:].movedim(0, -2)
-
-
-class _IntervalField(nn.Module):
-    """``dz/ds = Δ_i · f(t_i + s·Δ_i, z)`` for ``s ∈ [0, 1]``."""
-
-    def __init__(
-        self, field: nn.Module, start: torch.Tensor, delta: torch.Tensor, counter: NFECounter
-    ) -> None:
-        super().__init__()
-        self.field = field
-        self.counter = counter
-        self.register_buffer("start", start, persistent=False)
-        self.register_buffer("delta", delta, persistent=False)
-
-    def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        self.counter.calls += 1
-        t = self.start + s.to(self.delta.dtype) * self.delta
-        dz = self.field(t, z)
-        return dz * self.delta.to(dz.dtype).unsqueeze(-1)
 
 
 def solve_intervals(
@@ -296,13 +374,9 @@ def solve_intervals(
     -------
     Tensor of shape (..., n, dim): the states at ``start + delta``.
     """
-    counter = counter if counter is not None else NFECounter()
-    func = _IntervalField(field, start.to(torch.float64), delta.to(torch.float64), counter)
-    s = torch.tensor([0.0, 1.0], dtype=torch.float64, device=z.device)
-    before = counter.calls
-    out = _odeint(func, z, s, config)[-1]
-    counter.forward += counter.calls - before
-    return out
+    times = (start.to(torch.float64) + delta.to(torch.float64)).unsqueeze(1)
+    out = solve_on_grids(field, z, start.to(torch.float64), times, config, counter)
+    return out[..., 0, :]
 
 
 @contextlib.contextmanager

@@ -202,3 +202,32 @@ def test_solver_config_rejects_bad_values():
         SolverConfig(rtol=-1)
     with pytest.raises(ParameterError, match="'n_substeps'"):
         SolverConfig(n_substeps=0)
+
+
+def test_fixed_step_size_bounds_the_step_over_long_gaps():
+    """A far query after dense ones: one rk4 step per gap is wrong, step_size fixes it."""
+    field = Linear(_spiral())
+    t0 = torch.zeros(2, dtype=torch.float64)
+    times = torch.tensor([[0.1, 0.2, 6.0], [0.1, 0.2, 0.3]], dtype=torch.float64)
+    z0 = torch.randn(2, 2, dtype=torch.float64)
+    exact = _exact_linear(field.a.detach(), z0, t0, times)
+    coarse = solve_on_grids(field, z0, t0, times, SolverConfig(method="rk4"))
+    fine = solve_on_grids(field, z0, t0, times, SolverConfig(method="rk4", step_size=0.05))
+    assert (coarse - exact).abs().max() > 0.1
+    torch.testing.assert_close(fine, exact, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ParameterError, match="step_size"):
+        SolverConfig(method="rk4", step_size=0.0)
+
+
+def test_fixed_step_results_do_not_depend_on_batch_mates():
+    """Each series takes its own number of steps per gap, so batching changes nothing."""
+    field = Linear(_spiral())
+    t0, times = _grids(6, 8, seed=2)
+    times[2] = t0[2] + torch.linspace(0.5, 40.0, 8, dtype=torch.float64)  # huge gaps
+    z0 = torch.randn(6, 2, dtype=torch.float64)
+    for method in ("euler", "rk4"):
+        config = SolverConfig(method=method, step_size=0.1)
+        batch = solve_on_grids(field, z0, t0, times, config)
+        for i in (0, 5):
+            alone = solve_on_grids(field, z0[i : i + 1], t0[i : i + 1], times[i : i + 1], config)
+            torch.testing.assert_close(batch[i], alone[0], atol=1e-12, rtol=1e-12)
