@@ -46,7 +46,7 @@ def test_training_reduces_the_loss(periodic_df, fast):
 
 
 def test_divergence_raises_typed_error_with_epoch(periodic_df, fast):
-    with pytest.raises((NonFiniteLossError, SolverError), match="(?i)epoch 1"):
+    with pytest.raises((NonFiniteLossError, SolverError), match=r"(?i)epoch 1"):
         LatentODEForecaster(**{**fast, "lr": 1e30, "max_epochs": 3}).fit(
             periodic_df.assign(y=periodic_df["y"] * 1e30)
         )
