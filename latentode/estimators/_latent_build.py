@@ -9,6 +9,7 @@ from torch import nn
 from latentode.estimators._params import Interval, Options, TypeOf
 from latentode.estimators.density import PositiveInts
 from latentode.models.latent_ode import LatentODE
+from latentode.models.ode_rnn import ODERNN
 from latentode.nn.cnf import DIVERGENCES
 from latentode.nn.ffjord_posterior import FFJORDPosterior
 from latentode.nn.gru_encoder import GRUDeltaTEncoder
@@ -51,6 +52,7 @@ _STR = TypeOf((str,), "a str")
 
 def latent_constraints() -> dict[str, list]:
     return {
+        "model": [Options(("latent_ode", "ode_rnn"))],
         "latent_dim": [_POS_INT],
         "encoder": [Options(ENCODERS)],
         "encoder_hidden_dim": [_POS_INT],
@@ -103,8 +105,25 @@ def latent_constraints() -> dict[str, list]:
 
 
 def build_latent_ode(est: Any, n_features: int) -> nn.Module:
-    """The :class:`LatentODE` described by estimator ``est``'s parameters."""
+    """The :class:`LatentODE` (or ODE-RNN baseline) described by ``est``'s parameters."""
     hidden = est.encoder_hidden_dim
+    if est.model == "ode_rnn":
+        return ODERNN(
+            n_features,
+            hidden,
+            GaussianObservation(hidden, n_features, est.decoder_hidden_dim, est.obs_std),
+            field_hidden_dim=est.field_hidden_dim,
+            field_layers=est.field_layers,
+            solver=SolverConfig(
+                method=est.method,
+                rtol=est.rtol,
+                atol=est.atol,
+                adjoint=est.adjoint,
+                max_num_steps=est.max_num_steps,
+                n_substeps=est.n_substeps,
+                step_size=est.step_size,
+            ),
+        )
     if est.encoder == "odernn":
         encoder: nn.Module = ODERNNEncoder(
             n_features,

@@ -48,6 +48,11 @@ class LatentODEForecaster(BaseTorchEstimator):
 
     Parameters
     ----------
+    model : {"latent_ode", "ode_rnn"}, default="latent_ode"
+        ``"ode_rnn"`` is the deterministic ODE-RNN baseline run forwards in time (its
+        hidden state is ``encoder_hidden_dim`` wide; ``latent_dim`` and ``posterior`` are
+        unused, predictive spread is observation noise only, ``score_samples`` is its exact
+        one-step-ahead log-likelihood).
     latent_dim : int, default=8
         Size of the latent state ``z``.
     encoder : {"odernn", "gru"}, default="odernn"
@@ -160,6 +165,7 @@ class LatentODEForecaster(BaseTorchEstimator):
     def __init__(
         self,
         *,
+        model: str = "latent_ode",
         latent_dim: int = 8,
         encoder: str = "odernn",
         encoder_hidden_dim: int = 32,
@@ -209,6 +215,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         checkpoint_every: int = 1,
         callbacks: Sequence[Callback] | None = None,
     ) -> None:
+        self.model = model
         self.latent_dim = latent_dim
         self.encoder = encoder
         self.encoder_hidden_dim = encoder_hidden_dim
