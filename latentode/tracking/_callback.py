@@ -133,7 +133,9 @@ class MLflowCallback(Callback):
         from mlflow import MlflowClient
 
         self._client = MlflowClient()
-        experiment_id = None
+        parent = mlflow.active_run()
+        # A child run stays in its parent's experiment unless told otherwise.
+        experiment_id = None if parent is None else parent.info.experiment_id
         if self.experiment_name is not None:
             found = self._client.get_experiment_by_name(self.experiment_name)
             experiment_id = (
@@ -146,7 +148,7 @@ class MLflowCallback(Callback):
         run = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=self.run_name or f"{owner}-fit",
-            nested=mlflow.active_run() is not None,
+            nested=parent is not None,
             tags=tags,
         )
         return run.info.run_id

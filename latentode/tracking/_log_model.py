@@ -41,7 +41,9 @@ def log_model(
     a signature and the estimator's description in the MLmodel ``metadata``.
 
     The model goes to the run that tracked the estimator's fit (see :func:`autolog` /
-    :class:`MLflowCallback`) when there is one, else to the active run, else to a new run.
+    :class:`MLflowCallback`) when there is one — so the registered version carries that
+    fit's metrics, which :func:`promote` compares — else to the active run, else to a new
+    run. The active run, if any, stays active.
 
     Parameters
     ----------
@@ -79,6 +81,8 @@ def log_model(
     """
     import mlflow
     import mlflow.pyfunc
+    from mlflow import MlflowClient
+    from mlflow.models import Model
 
     from latentode.tracking._pyfunc import ESTIMATOR_ARTIFACT, LatentODEPyfunc
 
@@ -91,17 +95,28 @@ def log_model(
         tmp_path = Path(tmp)
         estimator_dir = _save_estimator(estimator, tmp_path / ESTIMATOR_ARTIFACT)
         code_dir = _package_copy(tmp_path / "code")
-        run_id = run_of(estimator)
         active = mlflow.active_run()
-        if run_id is not None and (active is None or active.info.run_id != run_id):
-            context: Any = mlflow.start_run(run_id=run_id, nested=active is not None)
-        elif active is None:
+        run_id = run_of(estimator) or (None if active is None else active.info.run_id)
+        context: Any = contextlib.nullcontext()
+        if run_id is None:
             context = mlflow.start_run(run_name=f"{type(estimator).__name__}-model")
-        else:
-            context = contextlib.nullcontext()
-        with context:
-            info = mlflow.pyfunc.log_model(
+        with context as started:
+            run_id = run_id or started.info.run_id
+            # The logged model goes to its run's experiment, explicitly: resuming a finished
+            # run with the fluent API fails when another experiment is the current one.
+            run = MlflowClient().get_run(run_id)
+            model = mlflow.initialize_logged_model(
                 name=name,
+                source_run_id=run_id,
+                experiment_id=run.info.experiment_id,
+                params=dict(run.data.params),
+            )
+            info = Model.log(
+                artifact_path=None,
+                name=name,
+                flavor=mlflow.pyfunc,
+                run_id=run_id,
+                model_id=model.model_id,
                 python_model=LatentODEPyfunc(meta),
                 artifacts={ESTIMATOR_ARTIFACT: str(estimator_dir)},
                 code_paths=[str(code_dir)],

@@ -68,16 +68,19 @@ def test_callback_logs_params_data_metrics_and_plots(
 
 
 def test_fit_under_an_active_run_gets_a_child_run(
-    forecaster: Any, experiment: str, series: pd.DataFrame
+    forecaster: Any, experiment: str, series: pd.DataFrame, tmp_path: Any
 ):
     import mlflow
 
-    with mlflow.start_run() as parent:
+    other = f"parent-{tmp_path.name}"
+    other_id = mlflow.create_experiment(other, artifact_location=(tmp_path / "p").as_uri())
+    with mlflow.start_run(experiment_id=other_id) as parent:  # not the current experiment
         forecaster(callbacks=[MLflowCallback()]).fit(series)
         assert mlflow.active_run().info.run_id == parent.info.run_id
-    runs = _runs(experiment)
-    child = runs[runs["run_id"] != parent.info.run_id]
+    runs = _runs(other)
+    child = runs[runs["run_id"] != parent.info.run_id]  # in its parent's experiment
     assert child["tags.mlflow.parentRunId"].tolist() == [parent.info.run_id]
+    assert _runs(experiment).empty
 
 
 def test_autolog_tracks_every_fit_until_disabled(
