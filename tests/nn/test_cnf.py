@@ -96,7 +96,8 @@ def test_regularisers_match_a_field_with_known_integrals():
     torch.testing.assert_close(forward.z, z + s / 2)
     torch.testing.assert_close(backward.z, z)
     for out in (forward, backward):  # penalties are positive in both directions
-        torch.testing.assert_close(out.kinetic, torch.full((4,), s.pow(2).sum().item() / 3, dtype=torch.float64))
+        kinetic = torch.full((4,), s.pow(2).sum().item() / 3, dtype=torch.float64)
+        torch.testing.assert_close(out.kinetic, kinetic)
         torch.testing.assert_close(out.frobenius, torch.zeros(4, dtype=torch.float64))
         torch.testing.assert_close(out.delta_logp, torch.zeros(4, dtype=torch.float64))
 

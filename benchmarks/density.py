@@ -1,0 +1,146 @@
+"""2-D toy densities: FFJORDDensity vs GaussianMixture (BIC) and KernelDensity (CV bandwidth).
+
+Protocol
+--------
+Four toy sets of the FFJORD paper (``benchmarks/_toy2d.py``): two moons, 8 Gaussians,
+checkerboard and pinwheel; 10,000 training and 10,000 independent test points each (seed 0).
+Every model is fitted on the training points and scored by its held-out mean negative
+log-likelihood (nats per point, lower is better); fit time is wall-clock on one thread.
+
+* ``FFJORDDensity`` with its defaults (3 × 64 concat-squash tanh MLP, exact trace, dopri5
+  at rtol = atol = 1e-3 for training, batch 512, lr 5e-3), trained for ``--ffjord-seconds``
+  (default 32 s, so that the whole fit including validation stays within 40 s), scored at
+  rtol = atol = 1e-5.
+* ``GaussianMixture`` (full covariances) with the number of components minimising BIC over
+  ``{1, 2, 4, 8, 12, 16, 24, 32}``.
+* ``KernelDensity`` (Gaussian kernel) with the bandwidth maximising 3-fold CV likelihood on
+  the training set over 12 log-spaced values in ``[0.02, 1]``.
+
+Targets (issue 3): FFJORD beats both baselines on at least three of the four sets; on
+8 Gaussians it reaches a test NLL <= 3.25 within 40 s.
+
+Writes ``benchmarks/results/density.json``. Run: ``python benchmarks/density.py``
+(``--quick``: 2,000 points, 8 s of training, for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KernelDensity
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _toy2d import TOY_SETS
+
+from latentode.estimators.density import FFJORDDensity
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GMM_COMPONENTS = (1, 2, 4, 8, 12, 16, 24, 32)
+KDE_BANDWIDTHS = np.logspace(np.log10(0.02), 0.0, 12)
+
+
+def fit_ffjord(train: np.ndarray, test: np.ndarray, seconds: float, seed: int) -> dict:
+    start = time.perf_counter()
+    est = FFJORDDensity(max_time=seconds, max_epochs=10_000, random_state=seed).fit(train)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    nll = -est.score(test)
+    return {
+        "test_nll": nll,
+        "fit_seconds": fit_s,
+        "score_seconds": time.perf_counter() - start,
+        "epochs": est.n_epochs_,
+        "best_epoch": est.best_epoch_,
+        "iterations": est.n_epochs_ * int(np.ceil(0.9 * len(train) / est.batch_size)),
+        "nfe_forward_last_epoch": est.history_[-1]["nfe_forward"],
+        "val_nll_best": min(h["val_loss"] for h in est.history_),
+    }
+
+
+def fit_gmm(train: np.ndarray, test: np.ndarray, seed: int) -> dict:
+    start = time.perf_counter()
+    fits = [GaussianMixture(k, random_state=seed).fit(train) for k in GMM_COMPONENTS]
+    best = min(fits, key=lambda g: g.bic(train))
+    return {
+        "test_nll": -best.score(test),
+        "fit_seconds": time.perf_counter() - start,
+        "n_components": int(best.n_components),
+    }
+
+
+def fit_kde(train: np.ndarray, test: np.ndarray) -> dict:
+    start = time.perf_counter()
+    search = GridSearchCV(
+        KernelDensity(rtol=1e-4), {"bandwidth": KDE_BANDWIDTHS}, cv=3, n_jobs=1
+    ).fit(train)
+    fit_s = time.perf_counter() - start
+    best = search.best_estimator_
+    return {
+        "test_nll": -float(best.score_samples(test).mean()),
+        "fit_seconds": fit_s,
+        "bandwidth": float(best.bandwidth),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2k points, 8 s of training")
+    parser.add_argument("--ffjord-seconds", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "density.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    n = 2_000 if args.quick else 10_000
+    seconds = args.ffjord_seconds or (8.0 if args.quick else 32.0)
+    results: dict = {}
+    for name, make in TOY_SETS.items():
+        rng = np.random.default_rng(args.seed)
+        train, test = make(n, rng), make(n, rng)
+        row = {
+            "ffjord": fit_ffjord(train, test, seconds, args.seed),
+            "gmm_bic": fit_gmm(train, test, args.seed),
+            "kde_cv": fit_kde(train, test),
+        }
+        nlls = {k: v["test_nll"] for k, v in row.items()}
+        row["ffjord_beats_both"] = nlls["ffjord"] < min(nlls["gmm_bic"], nlls["kde_cv"])
+        results[name] = row
+        print(name, {k: round(v, 3) for k, v in nlls.items()}, flush=True)
+    eight = results["eight_gaussians"]["ffjord"]
+    summary = {
+        "ffjord_wins": sum(r["ffjord_beats_both"] for r in results.values()),
+        "target_wins": 3,
+        "eight_gaussians_nll": eight["test_nll"],
+        "eight_gaussians_fit_seconds": eight["fit_seconds"],
+        "eight_gaussians_target": "test NLL <= 3.25 within 40 s",
+        "eight_gaussians_target_met": eight["test_nll"] <= 3.25 and eight["fit_seconds"] <= 40,
+    }
+    report = {
+        "benchmark": "density",
+        "quick": args.quick,
+        "n_train": n,
+        "n_test": n,
+        "seed": args.seed,
+        "ffjord_train_seconds": seconds,
+        "torch_threads": torch.get_num_threads(),
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "torch": torch.__version__,
+        "summary": summary,
+        "datasets": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
