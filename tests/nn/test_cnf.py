@@ -12,7 +12,7 @@ from latentode.exceptions import ParameterError
 from latentode.nn.cnf import CNF, CNFBlock, ConcatSquashField
 from latentode.nn.solve import SolverConfig
 
-TIGHT = SolverConfig(rtol=1e-9, atol=1e-10)
+TIGHT = SolverConfig(rtol=1e-8, atol=1e-9)
 
 
 def _random_cnf(dim: int, context_dim: int = 0, n_blocks: int = 2, **kwargs) -> CNF:
@@ -39,7 +39,7 @@ def test_log_determinant_matches_brute_force_jacobian(dim, context_dim, reverse)
     g = torch.Generator().manual_seed(2)
     ctx = torch.randn(1, context_dim, generator=g, dtype=torch.float64) if context_dim else None
     sizes = []
-    for _ in range(3):
+    for _ in range(2):
         x = torch.randn(dim, generator=g, dtype=torch.float64)
 
         def flow(v: torch.Tensor) -> torch.Tensor:
