@@ -340,7 +340,8 @@ def solve_on_grids(
     if n_times == 0:
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
-    s = torch.arange(n_times + 1, dtype=torch.float64, device=z0.device)
+    grid, positions = _balanced_knots(grid)
+    s = torch.arange(grid.shape[1], dtype=torch.float64, device=z0.device)
     if config.adaptive:
         func: nn.Module = _SegmentField(field, grid, counter)
         totals = None
@@ -349,9 +350,51 @@ def solve_on_grids(
         totals = counts.amax(dim=0)
         func = _FixedStepField(field, grid, counts, totals, counter)
     before = counter.calls
-    zs = _odeint(func, z0, s, config, totals)
+    zs = _odeint(func, z0, s, config, totals).movedim(0, -2)  # (..., B, M + 1, L)
     counter.forward += counter.calls - before
-    return zs[1:].movedim(0, -2)
+    index = positions.view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
+    return torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+
+
+def _balanced_knots(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Place each series' query times on a shared knot grid so that no series runs fast.
+
+    With ``Q`` queries, series ``i``'s ``k``-th time goes to knot
+    ``j_ik = round(Q · (t_ik − t_i0) / span_i) + k`` of ``M + 1 = 2Q + 1`` knots: strictly
+    increasing, and a gap covering a fraction ``φ`` of the span gets ``≈ Qφ + 1`` knots, so
+    every series advances at most ``span_i / Q`` per unit of pseudo-time whatever its
+    spacing. (Knot ``k`` = query ``k`` would make one series' long gap set the step size for
+    the whole batch: measured 2–5× more evaluations on batches of irregular series.) Knots
+    between a series' own times interpolate its time linearly.
+
+    Returns the knot times ``(B, M + 1)`` and the knot of each query ``(B, Q)``.
+    """
+    n_series, n_knots = grid.shape
+    n_times = n_knots - 1
+    if n_times < 2:
+        positions = torch.ones(n_series, n_times, dtype=torch.long, device=grid.device)
+        return grid, positions
+    rel = grid - grid[:, :1]
+    span = rel.abs().amax(dim=1, keepdim=True)
+    frac = torch.where(span > 0, rel / torch.where(span > 0, span, 1.0), 0.0).clamp(0.0, 1.0)
+    steps = torch.arange(n_knots, device=grid.device)
+    # frac is non-decreasing along sorted queries; clamping keeps that for earlier ones.
+    frac = torch.cummax(frac, dim=1).values
+    knots = torch.round(frac * n_times).long() + steps  # (B, Q + 1), knots[:, 0] == 0
+    n_total = 2 * n_times + 1
+    pos = torch.arange(n_total, device=grid.device, dtype=torch.float64)
+    seg = (
+        torch.searchsorted(
+            knots.to(torch.float64), pos.expand(n_series, -1).contiguous(), right=True
+        )
+        - 1
+    )
+    seg = seg.clamp(0, n_times - 1)
+    left, right = torch.gather(knots, 1, seg), torch.gather(knots, 1, seg + 1)
+    t_left, t_right = torch.gather(grid, 1, seg), torch.gather(grid, 1, seg + 1)
+    weight = ((pos - left) / (right - left)).clamp(0.0, 1.0)
+    knot_times = t_left + weight * (t_right - t_left)
+    return knot_times, knots[:, 1:]
 
 
 def solve_intervals(

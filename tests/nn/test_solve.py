@@ -95,7 +95,7 @@ def test_series_solved_alone_equals_series_in_batch_with_different_grids():
     batch = solve_on_grids(field, z0, t0, times, config)
     for i in (0, 3, 5):
         alone = solve_on_grids(field, z0[i : i + 1], t0[i : i + 1], times[i : i + 1], config)
-        torch.testing.assert_close(batch[i], alone[0], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(batch[i], alone[0], atol=5e-4, rtol=5e-4)
 
 
 def test_cost_grows_with_longest_series_not_with_union_of_times():
