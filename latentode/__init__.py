@@ -2,8 +2,8 @@
 
 from latentode import datasets
 from latentode._persist import load
-from latentode.estimators import LatentODEForecaster
+from latentode.estimators import FFJORDDensity, LatentODEForecaster
 
 __version__ = "0.1.0"
 
-__all__ = ["LatentODEForecaster", "__version__", "datasets", "load"]
+__all__ = ["FFJORDDensity", "LatentODEForecaster", "__version__", "datasets", "load"]

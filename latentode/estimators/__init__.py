@@ -1,8 +1,12 @@
 """scikit-learn style estimators."""
 
+from latentode.estimators.density import FFJORDDensity
 from latentode.estimators.forecaster import LatentODEForecaster
 
 #: Class name → class, for ``latentode.load``.
-ESTIMATORS = {"LatentODEForecaster": LatentODEForecaster}
+ESTIMATORS = {
+    "FFJORDDensity": FFJORDDensity,
+    "LatentODEForecaster": LatentODEForecaster,
+}
 
-__all__ = ["ESTIMATORS", "LatentODEForecaster"]
+__all__ = ["ESTIMATORS", "FFJORDDensity", "LatentODEForecaster"]

@@ -40,20 +40,25 @@ def test_polars_in_polars_out_same_values(fitted, periodic_df):
     np.testing.assert_allclose(pl_out["y"].to_numpy(), pd_out["y"].to_numpy(), rtol=1e-5)
 
 
-def test_predictions_invariant_to_series_order_batching_and_duplication(fitted, periodic_df):
+def test_predictions_invariant_to_series_order_batching_and_duplication(periodic_df, fast):
+    # Adaptive solvers share one step size per batch, so batch-mates change results at the
+    # level of the tolerance: make that tight to test the invariance itself.
+    from latentode import LatentODEForecaster
+
+    fitted = LatentODEForecaster(**{**fast, "rtol": 1e-6, "atol": 1e-7}).fit(periodic_df)
     at = _at(periodic_df)
     base = fitted.predict(periodic_df, at=at).set_index(["unique_id", "ds"])["y"]
     # reversed series order
     ids = periodic_df["unique_id"].unique()[::-1]
     shuffled = pd.concat([periodic_df[periodic_df["unique_id"] == i] for i in ids])
     rev = fitted.predict(shuffled, at=at).set_index(["unique_id", "ds"])["y"]
-    np.testing.assert_allclose(rev[base.index], base, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(rev[base.index], base, rtol=1e-4, atol=1e-4)
     # one series alone (a batch of one)
     one = periodic_df[periodic_df["unique_id"] == ids[0]]
     alone = fitted.predict(one, at=at[at["unique_id"] == ids[0]]).set_index(["unique_id", "ds"])[
         "y"
     ]
-    np.testing.assert_allclose(alone, base[alone.index], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(alone, base[alone.index], rtol=1e-4, atol=1e-4)
     # a duplicated series under another id predicts the same
     dup = one.assign(unique_id="copy")
     both = pd.concat([periodic_df, dup])
@@ -152,7 +157,7 @@ def test_unsorted_rows_are_accepted(fitted, periodic_df):
     a = fitted.predict(periodic_df, horizon=1.0, n_points=2)
     b = fitted.predict(shuffled, horizon=1.0, n_points=2)
     merged = a.merge(b, on=["unique_id", "ds"])
-    np.testing.assert_allclose(merged["y_x"], merged["y_y"], rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(merged["y_x"], merged["y_y"], rtol=1e-4, atol=1e-4)
 
 
 def test_query_errors(fitted, periodic_df):

@@ -1,0 +1,38 @@
+"""The public surface is explicit and stable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import latentode
+
+
+def test_public_names_equal_all():
+    public = {n for n in dir(latentode) if not n.startswith("_")} - {
+        "data",
+        "nn",
+        "models",
+        "training",
+        "estimators",
+        "exceptions",
+        "plotting",
+    }
+    assert set(latentode.__all__) - {"__version__"} == public
+    assert {"LatentODEForecaster", "NeuralODEDynamics", "FFJORDDensity", "load"} <= set(
+        latentode.__all__
+    )
+
+
+def test_every_estimator_is_loadable_by_name():
+    from latentode.estimators import ESTIMATORS
+
+    for name in ("LatentODEForecaster", "NeuralODEDynamics", "FFJORDDensity"):
+        assert ESTIMATORS[name].__name__ == name
+
+
+def test_import_is_light():
+    """Importing latentode pulls in neither mlflow nor pyspark."""
+    code = "import sys, latentode; print(any(m.split('.')[0] in ('mlflow', 'pyspark') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
