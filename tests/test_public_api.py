@@ -33,6 +33,9 @@ def test_every_estimator_is_loadable_by_name():
 
 def test_import_is_light():
     """Importing latentode pulls in neither mlflow nor pyspark."""
-    code = "import sys, latentode; print(any(m.split('.')[0] in ('mlflow', 'pyspark') for m in sys.modules))"
+    code = (
+        "import sys, latentode; "
+        "print(any(m.split('.')[0] in ('mlflow', 'pyspark') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
