@@ -77,7 +77,6 @@ def score_spark(
     """
     import mlflow
     import mlflow.artifacts
-    from pyspark.sql import SparkSession
 
     from latentode.tracking._adapters import output_columns
 
@@ -90,8 +89,7 @@ def score_spark(
         )
     params = dict(params or {})
     columns = output_columns(meta, params)  # also validates params
-    spark = SparkSession.getActiveSession() or df.sparkSession
-    archive = _ship_model(spark, mlflow.artifacts.download_artifacts(model_uri))
+    archive = _ship_model(df.sparkSession, mlflow.artifacts.download_artifacts(model_uri))
     if meta["task"] == "density":
         return _score_rows(df, archive, meta, params)
     id_col, time_col = meta["id_col"], meta["time_col"]

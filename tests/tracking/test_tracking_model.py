@@ -229,3 +229,26 @@ def test_register_with_alias(registered: dict, unique_name: Any) -> None:
     version = register(registered["info"].model_uri, name, alias="challenger")
     alias = mlflow.MlflowClient().get_model_version_by_alias(name, "challenger")
     assert str(alias.version) == str(version.version) == "1"
+
+
+def test_datetime_times_and_integer_ids(
+    experiment: str, forecaster: Any, series_maker: Any, query_maker: Any
+) -> None:
+    import mlflow
+
+    frame = series_maker(8, seed=5)
+    frame["unique_id"] = frame["unique_id"].str[1:].astype("int64")
+    start = pd.Timestamp("2024-01-01")
+    frame["ds"] = start + pd.to_timedelta(frame["ds"], unit="D")
+    est = forecaster(time_unit="D").fit(frame)
+    info = log_model(est, input_example=frame)
+    inputs = {c["name"]: c["type"] for c in info.signature.inputs.to_dict()}
+    assert (inputs["unique_id"], inputs["ds"]) == ("long", "datetime")
+    queries = query_maker(frame.assign(ds=(frame["ds"] - start).dt.total_seconds() / 86400))
+    queries["ds"] = start + pd.to_timedelta(queries["ds"], unit="D")
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    out = model.predict(make_payload(frame, queries), params={"quantiles": []})
+    pd.testing.assert_frame_equal(out, est.predict(frame, at=queries).reset_index(drop=True))
+    ahead = model.predict(frame, params={"horizon": 2.0, "n_points": 2, "quantiles": []})
+    expected = est.predict(frame, horizon=2.0, n_points=2)
+    pd.testing.assert_frame_equal(ahead.reset_index(drop=True), expected.reset_index(drop=True))

@@ -12,8 +12,6 @@ from latentode.tracking import make_payload, model_uri, score_spark
 
 pytestmark = pytest.mark.slow
 
-pyspark = pytest.importorskip("pyspark")
-
 N_SERIES = 240
 
 
