@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,19 +14,20 @@ import torch
 from latentode.data import LongFrameEncoder, LongFrameSpec, frame_library, to_pandas
 from latentode.estimators._base import BaseTorchEstimator, resolve_device
 from latentode.estimators._latent_build import build_latent_ode, latent_constraints
+from latentode.estimators._latent_inference import (
+    assemble,
+    check_levels,
+    common_noise,
+    resolve_queries,
+    sample_paths,
+)
+from latentode.estimators._latent_training import make_trainer, split_series
 from latentode.estimators._params import validate_params
-from latentode.estimators._tensors import PaddedSeries, pad_queries
+from latentode.estimators._tensors import PaddedSeries
 from latentode.exceptions import ParameterError, QueryError
-from latentode.models._context import compact_rows, sample_context
 from latentode.training import (
     Callback,
     Checkpoint,
-    EarlyStopping,
-    EpochLogger,
-    ProgressBar,
-    TimeLimit,
-    Trainer,
-    global_callbacks,
 )
 
 __all__ = ["LatentODEForecaster"]
@@ -293,16 +294,19 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.data_ = LongFrameEncoder(spec, time_unit=self.time_unit).fit(X)
         self.feature_cols_ = tuple(self.data_.feature_cols_)
         dataset = self.data_.transform(X)
-        train_idx, val_idx = self._split(len(dataset))
+        train_idx, val_idx = split_series(
+            len(dataset), self.validation_fraction, self.early_stopping, self.seed_, logger
+        )
         self.module_ = self._build_module().to(self.device_)
-        trainer = self._make_trainer(
+        trainer = make_trainer(
+            self,
             PaddedSeries(dataset.subset(train_idx), self.device_, self.time_span),
             PaddedSeries(dataset.subset(val_idx), self.device_, self.time_span)
             if len(val_idx)
             else None,
         )
         if resume:
-            trainer.resume(trainer_checkpoint_path(self.checkpoint_dir))
+            trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
         trainer.fit()
         self.history_ = trainer.history
         self.n_epochs_ = trainer.epoch
@@ -310,118 +314,8 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.module_.eval()
         return self
 
-    def _split(self, n_series: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(self.seed_)
-        order = rng.permutation(n_series)
-        n_val = round(self.validation_fraction * n_series) if self.early_stopping else 0
-        if self.early_stopping and (n_val < 1 or n_series - n_val < 1):
-            logger.warning(
-                "Only %d series: too few to hold out a validation set; early stopping is off.",
-                n_series,
-            )
-            n_val = 0
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
-
     def _build_module(self) -> torch.nn.Module:
         return build_latent_ode(self, len(self.feature_cols_))
-
-    def _make_trainer(self, train: PaddedSeries, val: PaddedSeries | None) -> Trainer:
-        module = self.module_
-        generator = torch.Generator(device=self.device_).manual_seed(self.seed_)
-        cpu_generator = torch.Generator().manual_seed(self.seed_ + 1)
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.lr)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
-
-        def kl_weight(epoch: int) -> float:
-            if self.kl_warmup_epochs == 0:
-                return 1.0
-            return min(1.0, (epoch - 1) / self.kl_warmup_epochs)
-
-        def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
-            module.counter.reset()
-            metrics = self._objective(train.batch(index), kl_weight(epoch), generator)
-            metrics["nfe_forward"] = float(module.counter.forward)
-            return metrics
-
-        def batches(epoch: int):
-            return train.batches(self.batch_size, cpu_generator, shuffle=True)
-
-        def validate(epoch: int) -> dict[str, float]:
-            gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 2)
-            total = sq = obs = 0.0
-            with torch.no_grad():
-                for index in val.batches(max(self.batch_size, 256)):
-                    m = self._objective(val.batch(index), 1.0, gen)
-                    total += float(m["loss"]) * m["weight"]
-                    sq += m["train_mse"] * m["weight"]
-                    obs += m["weight"]
-            return {"val_loss": total / obs, "val_mse": sq / obs}
-
-        callbacks: list = []
-        if self.early_stopping and val is not None:
-            callbacks.append(EarlyStopping("val_loss", patience=self.patience))
-        if self.max_time is not None:
-            callbacks.append(TimeLimit(self.max_time))
-        if self.checkpoint_dir is not None:
-            callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
-        if self.verbose:
-            callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
-        callbacks += list(self.callbacks or ()) + global_callbacks(self)
-        trainer = Trainer(
-            module,
-            optimizer,
-            step,
-            batches,
-            validate=validate if val is not None else None,
-            callbacks=callbacks,
-            max_epochs=self.max_epochs,
-            scheduler=scheduler,
-            after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
-        )
-        trainer.generators = {"noise": generator, "batches": cpu_generator}
-        trainer.owner = self
-        trainer.data_summary = self._data_summary(train, val)
-        return trainer
-
-    def _data_summary(self, train: PaddedSeries, val: PaddedSeries | None) -> dict[str, Any]:
-        parts = [p for p in (train, val) if p is not None]
-        n_rows = sum(int(p.lengths.sum()) for p in parts)
-        n_obs = sum(float(p.mask.sum()) for p in parts)
-        return {
-            "n_series": sum(len(p) for p in parts),
-            "n_train_series": len(train),
-            "n_val_series": 0 if val is None else len(val),
-            "n_rows": n_rows,
-            "n_observations": int(n_obs),
-            "missing_fraction": 1.0 - n_obs / max(n_rows * len(self.feature_cols_), 1),
-            "time_span": float(self.data_.time_.scale),
-            "features": list(self.feature_cols_),
-        }
-
-    def _objective(
-        self, batch: tuple, kl_weight: float, generator: torch.Generator
-    ) -> dict[str, Any]:
-        times, values, mask, lengths = batch
-        keep = sample_context(
-            times,
-            lengths,
-            extrap_prob=self.extrap_prob,
-            min_prefix=self.min_prefix,
-            dropout=self.context_dropout,
-            generator=generator,
-        )
-        context = compact_rows(keep, times, values, mask)
-        terms = self.module_.bound_terms(
-            context, (times, values, mask), self.n_train_samples, generator=generator
-        )
-        bound = terms.iwae() if self.bound == "iwae" else terms.elbo(kl_weight)
-        n_obs = terms.n_obs.sum()
-        return {
-            "loss": -bound.sum() / n_obs,
-            "train_mse": float(terms.sq_err.detach().sum() / n_obs),
-            "kl": float(terms.kl.detach().mean()),
-            "weight": float(n_obs),
-        }
 
     # ------------------------------------------------------------------ inference
     def _history(self, X: Any) -> tuple[Any, PaddedSeries, str]:
@@ -429,87 +323,6 @@ class LatentODEForecaster(BaseTorchEstimator):
         library = frame_library(X)
         dataset = self.data_.transform(X)
         return dataset, PaddedSeries(dataset, self.device_, self.time_span), library
-
-    def _eps(self, n_samples: int) -> tuple[torch.Tensor, torch.Generator]:
-        """Common random numbers: one base-noise draw shared by every series."""
-        gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 7)
-        eps = torch.randn((n_samples, 1, self.latent_dim), generator=gen, device=self.device_)
-        return eps, gen
-
-    def _sample_paths(
-        self,
-        padded: PaddedSeries,
-        queries: list[np.ndarray],
-        n_samples: int,
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Per series, in original units at its query times, arrays ``(S, Q_i, D)`` of
-        posterior-sample means and of predictive draws (means plus observation noise)."""
-        eps, gen = self._eps(n_samples)
-        means_out: list[np.ndarray] = []
-        draws_out: list[np.ndarray] = []
-        std = self.module_.observation.std
-        chunk = max(self.batch_size, 256)
-        with torch.no_grad():
-            for start in range(0, len(padded), chunk):
-                index = torch.arange(start, min(start + chunk, len(padded)))
-                context = padded.batch(index)
-                q, counts = pad_queries(
-                    [queries[i] * self.time_span for i in index.tolist()],
-                    context[0][:, 0],
-                    self.device_,
-                )
-                means = self.module_.sample_means(context, q, n_samples, eps=eps)
-                # Observation noise is shared across series too (common random numbers), so
-                # a series' draws do not depend on its batch-mates or its position.
-                z = torch.randn(
-                    (n_samples, 1, *means.shape[2:]), generator=gen, device=self.device_
-                )
-                draws = means + z * std
-                m = self.data_.inverse_values(means.cpu().numpy())
-                d = self.data_.inverse_values(draws.cpu().numpy())
-                for b, count in enumerate(counts):
-                    means_out.append(m[:, b, :count])
-                    draws_out.append(d[:, b, :count])
-        return means_out, draws_out
-
-    def _resolve_queries(
-        self, X: Any, at: Any, horizon: Any, n_points: int | None
-    ) -> tuple[Any, PaddedSeries, str, list[np.ndarray], pd.DataFrame | None]:
-        dataset, padded, library = self._history(X)
-        if at is not None:
-            if horizon is not None or n_points is not None:
-                raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
-            queries, order = self.data_.query_times(at, dataset)
-            return dataset, padded, library, queries, order
-        if horizon is None:
-            raise QueryError(
-                "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
-                "(how far past each series' last observation) with 'n_points'."
-            )
-        n = 10 if n_points is None else n_points
-        return dataset, padded, library, self.data_.horizon_times(dataset, horizon, n), None
-
-    def _assemble(
-        self,
-        dataset: Any,
-        library: str,
-        queries: list[np.ndarray],
-        order: pd.DataFrame | None,
-        columns: dict[str, list[np.ndarray]],
-    ) -> Any:
-        """Long output frame: query rows in ``at``'s order, or series by series."""
-        if order is None:
-            return self.data_.decode_frame(list(dataset.ids), queries, columns, library)
-        from latentode.data import from_pandas
-
-        out = order[[self.id_col, self.time_col]].reset_index(drop=True).copy()
-        s_idx = order["_series_idx"].to_numpy()
-        q_idx = order["_query_idx"].to_numpy()
-        for name, per_series in columns.items():
-            flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
-            offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
-            out[name] = flat[offsets[s_idx] + q_idx]
-        return from_pandas(out, library)
 
     def predict(
         self,
@@ -539,12 +352,12 @@ class LatentODEForecaster(BaseTorchEstimator):
         -------
         Long frame (the library of ``X``): ``id_col, time_col, <features>``.
         """
-        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        means, _ = self._sample_paths(padded, queries, n_samples or self.n_samples)
+        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
+        means, _ = sample_paths(self, padded, queries, n_samples or self.n_samples)
         columns = {
             name: [s[..., d].mean(0) for s in means] for d, name in enumerate(self.feature_cols_)
         }
-        return self._assemble(dataset, library, queries, order, columns)
+        return assemble(self, dataset, library, queries, order, columns)
 
     def predict_quantiles(
         self,
@@ -560,15 +373,15 @@ class LatentODEForecaster(BaseTorchEstimator):
 
         Returns a long frame with ``<feature>_q<alpha>`` columns, e.g. ``y_q0.1``.
         """
-        levels = _check_levels(alpha, "alpha")
-        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        _, samples = self._sample_paths(padded, queries, n_samples or self.n_samples)
+        levels = check_levels(alpha, "alpha")
+        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
+        _, samples = sample_paths(self, padded, queries, n_samples or self.n_samples)
         columns: dict[str, list[np.ndarray]] = {}
         for d, name in enumerate(self.feature_cols_):
             qs = [np.quantile(s[..., d], levels, axis=0) for s in samples]
             for j, level in enumerate(levels):
                 columns[f"{name}_q{level:g}"] = [q[j] for q in qs]
-        return self._assemble(dataset, library, queries, order, columns)
+        return assemble(self, dataset, library, queries, order, columns)
 
     def predict_interval(
         self,
@@ -581,16 +394,16 @@ class LatentODEForecaster(BaseTorchEstimator):
         n_samples: int | None = None,
     ) -> Any:
         """Central predictive interval: ``<feature>``, ``<feature>_lower``, ``<feature>_upper``."""
-        (level,) = _check_levels([coverage], "coverage")
+        (level,) = check_levels([coverage], "coverage")
         lo, hi = (1 - level) / 2, (1 + level) / 2
-        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        means, samples = self._sample_paths(padded, queries, n_samples or self.n_samples)
+        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
+        means, samples = sample_paths(self, padded, queries, n_samples or self.n_samples)
         columns: dict[str, list[np.ndarray]] = {}
         for d, name in enumerate(self.feature_cols_):
             columns[name] = [s[..., d].mean(0) for s in means]
             columns[f"{name}_lower"] = [np.quantile(s[..., d], lo, axis=0) for s in samples]
             columns[f"{name}_upper"] = [np.quantile(s[..., d], hi, axis=0) for s in samples]
-        return self._assemble(dataset, library, queries, order, columns)
+        return assemble(self, dataset, library, queries, order, columns)
 
     def sample(
         self,
@@ -604,14 +417,14 @@ class LatentODEForecaster(BaseTorchEstimator):
         """Draws from the predictive distribution: a long frame with a ``sample`` column."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
             raise QueryError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
-        dataset, padded, library, queries, order = self._resolve_queries(X, at, horizon, n_points)
-        _, samples = self._sample_paths(padded, queries, n_samples)
+        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
+        _, samples = sample_paths(self, padded, queries, n_samples)
         frames = []
         for k in range(n_samples):
             columns = {
                 name: [s[k, :, d] for s in samples] for d, name in enumerate(self.feature_cols_)
             }
-            frame = to_pandas(self._assemble(dataset, library, queries, order, columns))
+            frame = to_pandas(assemble(self, dataset, library, queries, order, columns))
             frame.insert(2, "sample", k)
             frames.append(frame)
         from latentode.data import from_pandas
@@ -626,8 +439,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         """
         _, padded, _ = self._history(X)
         k = self.n_iwae_samples
-        gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 11)
-        eps = torch.randn((k, 1, self.latent_dim), generator=gen, device=self.device_)
+        eps, _ = common_noise(self, k, offset=11)
         log_scale = torch.as_tensor(
             np.log(self.data_.scaler_.scale_), device=self.device_, dtype=torch.float32
         )
@@ -679,16 +491,3 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.n_epochs_ = config["n_epochs"]
         self.best_epoch_ = config["best_epoch"]
         self.seed_ = config["seed"]
-
-
-def trainer_checkpoint_path(directory: str) -> Any:
-    from pathlib import Path
-
-    return Path(directory) / Checkpoint.filename
-
-
-def _check_levels(values: Any, name: str) -> list[float]:
-    levels = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
-    if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
-        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
-    return levels

@@ -1,0 +1,107 @@
+"""How ``LatentODEForecaster`` predicts: sampling paths at query times, output frames."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from latentode.data import from_pandas
+from latentode.estimators._tensors import PaddedSeries, pad_queries
+from latentode.exceptions import QueryError
+
+__all__ = ["assemble", "check_levels", "common_noise", "resolve_queries", "sample_paths"]
+
+
+def common_noise(est: Any, n_samples: int, offset: int = 7) -> tuple[torch.Tensor, torch.Generator]:
+    """Common random numbers: one base-noise draw ``(S, 1, latent_dim)`` shared by every
+    series (so a series' samples depend neither on its batch-mates nor on its position),
+    and the generator to draw further shared noise from."""
+    gen = torch.Generator(device=est.device_).manual_seed(est.seed_ + offset)
+    eps = torch.randn((n_samples, 1, est.latent_dim), generator=gen, device=est.device_)
+    return eps, gen
+
+
+def sample_paths(
+    est: Any,
+    padded: PaddedSeries,
+    queries: list[np.ndarray],
+    n_samples: int,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per series, in original units at its query times, arrays ``(S, Q_i, D)`` of
+    posterior-sample means and of predictive draws (means plus observation noise)."""
+    eps, gen = common_noise(est, n_samples)
+    means_out: list[np.ndarray] = []
+    draws_out: list[np.ndarray] = []
+    std = est.module_.observation.std
+    chunk = max(est.batch_size, 256)
+    with torch.no_grad():
+        for start in range(0, len(padded), chunk):
+            index = torch.arange(start, min(start + chunk, len(padded)))
+            context = padded.batch(index)
+            q, counts = pad_queries(
+                [queries[i] * est.time_span for i in index.tolist()],
+                context[0][:, 0],
+                est.device_,
+            )
+            means = est.module_.sample_means(context, q, n_samples, eps=eps)
+            # Observation noise is shared across series too (common random numbers), so
+            # a series' draws do not depend on its batch-mates or its position.
+            z = torch.randn((n_samples, 1, *means.shape[2:]), generator=gen, device=est.device_)
+            draws = means + z * std
+            m = est.data_.inverse_values(means.cpu().numpy())
+            d = est.data_.inverse_values(draws.cpu().numpy())
+            for b, count in enumerate(counts):
+                means_out.append(m[:, b, :count])
+                draws_out.append(d[:, b, :count])
+    return means_out, draws_out
+
+
+def resolve_queries(
+    est: Any, X: Any, at: Any, horizon: Any, n_points: int | None
+) -> tuple[Any, PaddedSeries, str, list[np.ndarray], pd.DataFrame | None]:
+    dataset, padded, library = est._history(X)
+    if at is not None:
+        if horizon is not None or n_points is not None:
+            raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
+        queries, order = est.data_.query_times(at, dataset)
+        return dataset, padded, library, queries, order
+    if horizon is None:
+        raise QueryError(
+            "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
+            "(how far past each series' last observation) with 'n_points'."
+        )
+    n = 10 if n_points is None else n_points
+    return dataset, padded, library, est.data_.horizon_times(dataset, horizon, n), None
+
+
+def assemble(
+    est: Any,
+    dataset: Any,
+    library: str,
+    queries: list[np.ndarray],
+    order: pd.DataFrame | None,
+    columns: dict[str, list[np.ndarray]],
+) -> Any:
+    """Long output frame: query rows in ``at``'s order, or series by series."""
+    if order is None:
+        return est.data_.decode_frame(list(dataset.ids), queries, columns, library)
+
+    out = order[[est.id_col, est.time_col]].reset_index(drop=True).copy()
+    s_idx = order["_series_idx"].to_numpy()
+    q_idx = order["_query_idx"].to_numpy()
+    for name, per_series in columns.items():
+        flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
+        offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
+        out[name] = flat[offsets[s_idx] + q_idx]
+    return from_pandas(out, library)
+
+
+def check_levels(values: Any, name: str) -> list[float]:
+    levels = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
+    if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
+        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
+    return levels

@@ -1,0 +1,142 @@
+"""How ``LatentODEForecaster`` trains: the objective, the trainer and its callbacks.
+
+Functions of the estimator (``est``) rather than methods, to keep the estimator module an
+orchestration of small steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentode.estimators._tensors import PaddedSeries
+from latentode.models._context import compact_rows, sample_context
+from latentode.training import (
+    Checkpoint,
+    EarlyStopping,
+    EpochLogger,
+    ProgressBar,
+    TimeLimit,
+    Trainer,
+    global_callbacks,
+)
+
+__all__ = ["data_summary", "make_trainer", "objective", "split_series"]
+
+
+def split_series(
+    n_series: int, fraction: float, enabled: bool, seed: int, logger: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of training and validation series (validation empty when disabled)."""
+    order = np.random.default_rng(seed).permutation(n_series)
+    n_val = round(fraction * n_series) if enabled else 0
+    if enabled and (n_val < 1 or n_series - n_val < 1):
+        logger.warning(
+            "Only %d series: too few to hold out a validation set; early stopping is off.",
+            n_series,
+        )
+        n_val = 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def make_trainer(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> Trainer:
+    module = est.module_
+    generator = torch.Generator(device=est.device_).manual_seed(est.seed_)
+    cpu_generator = torch.Generator().manual_seed(est.seed_ + 1)
+    optimizer = torch.optim.Adam(module.parameters(), lr=est.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=est.lr_decay)
+
+    def kl_weight(epoch: int) -> float:
+        if est.kl_warmup_epochs == 0:
+            return 1.0
+        return min(1.0, (epoch - 1) / est.kl_warmup_epochs)
+
+    def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
+        module.counter.reset()
+        metrics = objective(est, train.batch(index), kl_weight(epoch), generator)
+        metrics["nfe_forward"] = float(module.counter.forward)
+        return metrics
+
+    def batches(epoch: int):
+        return train.batches(est.batch_size, cpu_generator, shuffle=True)
+
+    def validate(epoch: int) -> dict[str, float]:
+        gen = torch.Generator(device=est.device_).manual_seed(est.seed_ + 2)
+        total = sq = obs = 0.0
+        with torch.no_grad():
+            for index in val.batches(max(est.batch_size, 256)):
+                m = objective(est, val.batch(index), 1.0, gen)
+                total += float(m["loss"]) * m["weight"]
+                sq += m["train_mse"] * m["weight"]
+                obs += m["weight"]
+        return {"val_loss": total / obs, "val_mse": sq / obs}
+
+    callbacks: list = []
+    if est.early_stopping and val is not None:
+        callbacks.append(EarlyStopping("val_loss", patience=est.patience))
+    if est.max_time is not None:
+        callbacks.append(TimeLimit(est.max_time))
+    if est.checkpoint_dir is not None:
+        callbacks.append(Checkpoint(est.checkpoint_dir, every=est.checkpoint_every))
+    if est.verbose:
+        callbacks += [ProgressBar(type(est).__name__), EpochLogger()]
+    callbacks += list(est.callbacks or ()) + global_callbacks(est)
+    trainer = Trainer(
+        module,
+        optimizer,
+        step,
+        batches,
+        validate=validate if val is not None else None,
+        callbacks=callbacks,
+        max_epochs=est.max_epochs,
+        scheduler=scheduler,
+        after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
+    )
+    trainer.generators = {"noise": generator, "batches": cpu_generator}
+    trainer.owner = est
+    trainer.data_summary = data_summary(est, train, val)
+    return trainer
+
+
+def data_summary(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> dict[str, Any]:
+    parts = [p for p in (train, val) if p is not None]
+    n_rows = sum(int(p.lengths.sum()) for p in parts)
+    n_obs = sum(float(p.mask.sum()) for p in parts)
+    return {
+        "n_series": sum(len(p) for p in parts),
+        "n_train_series": len(train),
+        "n_val_series": 0 if val is None else len(val),
+        "n_rows": n_rows,
+        "n_observations": int(n_obs),
+        "missing_fraction": 1.0 - n_obs / max(n_rows * len(est.feature_cols_), 1),
+        "time_span": float(est.data_.time_.scale),
+        "features": list(est.feature_cols_),
+    }
+
+
+def objective(
+    est: Any, batch: tuple, kl_weight: float, generator: torch.Generator
+) -> dict[str, Any]:
+    times, values, mask, lengths = batch
+    keep = sample_context(
+        times,
+        lengths,
+        extrap_prob=est.extrap_prob,
+        min_prefix=est.min_prefix,
+        dropout=est.context_dropout,
+        generator=generator,
+    )
+    context = compact_rows(keep, times, values, mask)
+    terms = est.module_.bound_terms(
+        context, (times, values, mask), est.n_train_samples, generator=generator
+    )
+    bound = terms.iwae() if est.bound == "iwae" else terms.elbo(kl_weight)
+    n_obs = terms.n_obs.sum()
+    return {
+        "loss": -bound.sum() / n_obs,
+        "train_mse": float(terms.sq_err.detach().sum() / n_obs),
+        "kl": float(terms.kl.detach().mean()),
+        "weight": float(n_obs),
+    }
