@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,8 @@ from latentode.data import to_pandas
 from latentode.exceptions import LongFrameError, ParameterError
 from latentode.tracking._payload import (
     DEFAULT_QUANTILES,
+    HISTORY,
+    QUERY,
     ROLE_COL,
     ForecastParams,
     check_request,
@@ -37,47 +39,34 @@ from latentode.tracking._payload import (
     split_payload,
 )
 
-__all__ = ["ADAPTERS", "Adapter", "adapter_for", "output_columns"]
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "DensityAdapter",
+    "LongFrameAdapter",
+    "adapter_for",
+    "output_columns",
+]
 
 #: ``output_columns`` kinds: the id column, the time column, or a float column.
 ID, TIME, FLOAT = "id", "time", "float"
 LOG_DENSITY_COL = "log_density"
 
 
-@dataclass(frozen=True)
-class Adapter:
-    """How one estimator class is logged and served.
-
-    Parameters
-    ----------
-    task : {"forecast", "dynamics", "density"}
-        What the model answers (also stored in the model's metadata).
-    params : tuple of str
-        Inference parameters the model accepts.
-    """
+class Adapter(Protocol):
+    """How one estimator class is logged and served."""
 
     task: str
-    params: tuple[str, ...]
 
-    # ---------------------------------------------------------------- metadata
     def metadata(self, est: Any) -> dict[str, Any]:
         """JSON-able description stored in the MLmodel file (read by the Spark scorer)."""
-        meta: dict[str, Any] = {"class": type(est).__name__, "task": self.task}
-        if self.task == "density":
-            meta["feature_cols"] = list(density_columns(est))
-            return meta
-        meta.update(
-            id_col=est.id_col,
-            time_col=est.time_col,
-            feature_cols=list(est.feature_cols_),
-            time_kind=est.data_.time_.kind,
-            time_unit=est.time_unit,
-        )
-        if self.task == "forecast":
-            meta["num_samples"] = int(est.n_samples)
-        return meta
 
-    # ---------------------------------------------------------------- prediction
+    def signature(self, est: Any, example: pd.DataFrame | None) -> Any:
+        """The MLflow ``ModelSignature`` (inputs, outputs, inference params)."""
+
+    def example(self, est: Any, data: Any) -> pd.DataFrame:
+        """An input example for the MLmodel, built from user data."""
+
     def predict(
         self,
         est: Any,
@@ -85,20 +74,48 @@ class Adapter:
         params: Mapping[str, Any] | None,
         meta: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
-        """Answer one request frame (see the module docstring).
+        """Answer one request frame; invalid requests raise latentode's ValueErrors
+        (:class:`LongFrameError`, :class:`QueryError`, :class:`ParameterError`), which the
+        pyfunc turns into HTTP 400."""
 
-        ``meta`` is what :meth:`metadata` returned when the model was logged (it keeps the
-        feature names of a density model, which its saved file does not).
 
-        Raises
-        ------
-        LongFrameError, QueryError, ParameterError
-            On a malformed request (the pyfunc turns these into HTTP 400).
-        """
+@dataclass(frozen=True)
+class LongFrameAdapter:
+    """Forecasting and dynamics models: long-frame requests of history and query rows.
+
+    Parameters
+    ----------
+    task : {"forecast", "dynamics"}
+        Forecasts add quantile / interval columns and a ``num_samples`` parameter.
+    params : tuple of str
+        Inference parameters the model accepts.
+    """
+
+    task: str
+    params: tuple[str, ...]
+
+    def metadata(self, est: Any) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "class": type(est).__name__,
+            "task": self.task,
+            "id_col": est.id_col,
+            "time_col": est.time_col,
+            "feature_cols": list(est.feature_cols_),
+            "time_kind": est.data_.time_.kind,
+            "time_unit": est.time_unit,
+        }
+        if self.task == "forecast":
+            meta["num_samples"] = int(est.n_samples)
+        return meta
+
+    def predict(
+        self,
+        est: Any,
+        frame: Any,
+        params: Mapping[str, Any] | None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
         frame = to_pandas(frame)
-        if self.task == "density":
-            columns = (meta or {}).get("feature_cols") or density_columns(est)
-            return self._predict_density(est, frame, params, list(columns))
         num_samples = int(est.n_samples) if self.task == "forecast" else 1
         request = ForecastParams.from_request(params, num_samples=num_samples, allowed=self.params)
         _check_columns(frame, [est.id_col, est.time_col], "request")
@@ -111,33 +128,86 @@ class Adapter:
         )
         if self.task == "dynamics":
             return to_pandas(est.predict(history, **where))
-        out = to_pandas(est.predict(history, **where, n_samples=request.num_samples))
+        samples = request.num_samples
+        out = to_pandas(est.predict(history, **where, n_samples=samples))
         keys = [est.id_col, est.time_col]
         if request.quantiles:
-            qs = to_pandas(
-                est.predict_quantiles(
-                    history, **where, alpha=list(request.quantiles), n_samples=request.num_samples
-                )
-            )
-            out = _join(out, qs, keys)
+            alpha = list(request.quantiles)
+            qs = est.predict_quantiles(history, **where, alpha=alpha, n_samples=samples)
+            out = _join(out, to_pandas(qs), keys)
         if request.coverage > 0:
-            iv = to_pandas(
-                est.predict_interval(
-                    history, **where, coverage=request.coverage, n_samples=request.num_samples
-                )
+            iv = est.predict_interval(
+                history, **where, coverage=request.coverage, n_samples=samples
             )
             bounds = [f"{f}_{side}" for f in est.feature_cols_ for side in ("lower", "upper")]
-            out = _join(out, iv[keys + bounds], keys)
+            out = _join(out, to_pandas(iv)[keys + bounds], keys)
         return out
 
-    def _predict_density(
-        self, est: Any, frame: pd.DataFrame, params: Mapping[str, Any] | None, cols: list[str]
+    def signature(self, est: Any, example: pd.DataFrame | None) -> Any:
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+        meta = self.metadata(est)
+        id_type = _id_type(example, est.id_col)
+        time_type = "datetime" if meta["time_kind"] == "datetime" else "double"
+        head = [ColSpec(id_type, est.id_col), ColSpec(time_type, est.time_col)]
+        features = [ColSpec("double", f) for f in meta["feature_cols"]]
+        inputs = Schema([*head, *features, ColSpec("string", ROLE_COL, required=False)])
+        floats = [name for name, kind in output_columns(meta, {}) if kind == FLOAT]
+        outputs = Schema([*head, *(ColSpec("double", name) for name in floats)])
+        specs = {
+            "num_samples": ParamSpec("num_samples", "long", meta.get("num_samples", 1)),
+            "quantiles": ParamSpec("quantiles", "double", list(DEFAULT_QUANTILES), (-1,)),
+            "coverage": ParamSpec("coverage", "double", 0.0),
+            "horizon": ParamSpec("horizon", "double", 0.0),
+            "n_points": ParamSpec("n_points", "long", 10),
+        }
+        params = ParamSchema([specs[name] for name in self.params])
+        return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+    def example(self, est: Any, data: Any) -> pd.DataFrame:
+        """Two series of ``data``; without a ``role`` column, one query row per series at
+        its last time is added, so that MLflow's serving check runs a real prediction."""
+        frame = to_pandas(data)
+        _check_columns(frame, [est.id_col, est.time_col], "input_example")
+        ids = pd.unique(frame[est.id_col])[:2]
+        frame = frame[frame[est.id_col].isin(ids)].reset_index(drop=True)
+        if ROLE_COL in frame.columns:
+            return frame
+        last = frame.sort_values(est.time_col).groupby(est.id_col, sort=False).tail(1)
+        queries = last[[est.id_col, est.time_col]].assign(**{ROLE_COL: QUERY})
+        frame = frame.assign(**{ROLE_COL: HISTORY})
+        return pd.concat([frame, queries], ignore_index=True)[list(frame.columns)]
+
+
+@dataclass(frozen=True)
+class DensityAdapter:
+    """Density models: one row per point (the feature columns) → ``log_density``."""
+
+    task: str = "density"
+
+    def metadata(self, est: Any) -> dict[str, Any]:
+        return {
+            "class": type(est).__name__,
+            "task": self.task,
+            "feature_cols": list(density_columns(est)),
+        }
+
+    def predict(
+        self,
+        est: Any,
+        frame: Any,
+        params: Mapping[str, Any] | None,
+        meta: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
+        """``meta`` keeps the feature names, which a saved density model does not."""
+        frame = to_pandas(frame)
         extra = sorted(k for k, v in dict(params or {}).items() if v is not None)
         if extra:
             raise ParameterError(
                 f"Unknown inference parameter(s) {extra}; a density model accepts none."
             )
+        cols = list((meta or {}).get("feature_cols") or density_columns(est))
         _check_columns(frame, cols, "request")
         values = frame[cols]
         non_numeric = [c for c in cols if not pd.api.types.is_numeric_dtype(values[c])]
@@ -156,72 +226,27 @@ class Adapter:
         scores = est.score_samples(pd.DataFrame(x, columns=cols) if named else x)
         return pd.DataFrame({LOG_DENSITY_COL: np.asarray(scores, dtype=np.float64)})
 
-    # ---------------------------------------------------------------- signature
     def signature(self, est: Any, example: pd.DataFrame | None) -> Any:
-        """The MLflow ``ModelSignature`` (inputs, outputs, inference params)."""
         from mlflow.models import ModelSignature
-        from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+        from mlflow.types import ColSpec, Schema
 
-        meta = self.metadata(est)
-        if self.task == "density":
-            inputs = Schema([ColSpec("double", c) for c in meta["feature_cols"]])
-            outputs = Schema([ColSpec("double", LOG_DENSITY_COL)])
-            return ModelSignature(inputs=inputs, outputs=outputs)
-        id_type = _id_type(example, est.id_col)
-        time_type = "datetime" if meta["time_kind"] == "datetime" else "double"
-        head = [ColSpec(id_type, est.id_col), ColSpec(time_type, est.time_col)]
-        inputs = Schema(
-            [
-                *head,
-                *(ColSpec("double", f) for f in meta["feature_cols"]),
-                ColSpec("string", ROLE_COL, required=False),
-            ]
-        )
-        out_kinds = output_columns(meta, {})
-        outputs = Schema(
-            [*head, *(ColSpec("double", name) for name, kind in out_kinds if kind == FLOAT)]
-        )
-        specs = {
-            "num_samples": ParamSpec("num_samples", "long", meta.get("num_samples", 1)),
-            "quantiles": ParamSpec("quantiles", "double", list(DEFAULT_QUANTILES), (-1,)),
-            "coverage": ParamSpec("coverage", "double", 0.0),
-            "horizon": ParamSpec("horizon", "double", 0.0),
-            "n_points": ParamSpec("n_points", "long", 10),
-        }
-        params = ParamSchema([specs[name] for name in self.params])
-        return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+        inputs = Schema([ColSpec("double", c) for c in density_columns(est)])
+        return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", LOG_DENSITY_COL)]))
 
-    def example(self, est: Any, data: Any) -> Any:
-        """An input example for the MLmodel from user data (a few series / rows; a 2-D
-        array for a density model).
-
-        A forecasting example without ``role`` column gets one query row per series at its
-        last time, so that MLflow's serving check runs a real prediction.
-        """
-        if self.task == "density":
-            cols = list(density_columns(est))
-            if isinstance(data, np.ndarray):
-                return pd.DataFrame(data[:5], columns=cols)
-            return to_pandas(data)[cols].head(5).reset_index(drop=True)
-        frame = to_pandas(data)
-        _check_columns(frame, [est.id_col, est.time_col], "input_example")
-        ids = pd.unique(frame[est.id_col])[:2]
-        frame = frame[frame[est.id_col].isin(ids)].reset_index(drop=True)
-        if ROLE_COL in frame.columns:
-            return frame
-        last = frame.sort_values(est.time_col).groupby(est.id_col, sort=False).tail(1)
-        queries = last[[est.id_col, est.time_col]].copy()
-        queries[ROLE_COL] = "query"
-        frame = frame.assign(**{ROLE_COL: "history"})
-        return pd.concat([frame, queries], ignore_index=True)[list(frame.columns)]
+    def example(self, est: Any, data: Any) -> pd.DataFrame:
+        """Five rows of ``data`` (a frame or a 2-D array)."""
+        cols = list(density_columns(est))
+        if isinstance(data, np.ndarray):
+            return pd.DataFrame(data[:5], columns=cols)
+        return to_pandas(data)[cols].head(5).reset_index(drop=True)
 
 
 ADAPTERS: dict[str, Adapter] = {
-    "LatentODEForecaster": Adapter(
+    "LatentODEForecaster": LongFrameAdapter(
         "forecast", ("num_samples", "quantiles", "coverage", "horizon", "n_points")
     ),
-    "NeuralODEDynamics": Adapter("dynamics", ("horizon", "n_points")),
-    "FFJORDDensity": Adapter("density", ()),
+    "NeuralODEDynamics": LongFrameAdapter("dynamics", ("horizon", "n_points")),
+    "FFJORDDensity": DensityAdapter(),
 }
 
 
