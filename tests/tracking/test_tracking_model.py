@@ -252,3 +252,11 @@ def test_datetime_times_and_integer_ids(
     ahead = model.predict(frame, params={"horizon": 2.0, "n_points": 2, "quantiles": []})
     expected = est.predict(frame, horizon=2.0, n_points=2)
     pd.testing.assert_frame_equal(ahead.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def test_model_config_chooses_the_device(registered: dict) -> None:
+    import mlflow
+
+    uri = model_uri(registered["name"], "champion")
+    model = mlflow.pyfunc.load_model(uri, model_config={"device": "cpu"})
+    assert model.unwrap_python_model()._estimator.device_.type == "cpu"
