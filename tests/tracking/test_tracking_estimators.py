@@ -8,20 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from latentode.estimators import FFJORDDensity, NeuralODEDynamics
 from latentode.tracking import MLflowCallback, log_model, make_payload
-
-dynamics = pytest.importorskip("latentode.estimators.dynamics")
-density = pytest.importorskip("latentode.estimators.density")
-
-
-@pytest.fixture(autouse=True)
-def _loadable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``latentode.load`` must know both classes (a no-op once they are registered)."""
-    from latentode.estimators import ESTIMATORS
-
-    for cls in (dynamics.NeuralODEDynamics, density.FFJORDDensity):
-        if cls.__name__ not in ESTIMATORS:
-            monkeypatch.setitem(ESTIMATORS, cls.__name__, cls)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,7 @@ def test_dynamics_tracked_logged_and_served(
 ) -> None:
     import mlflow
 
-    est = dynamics.NeuralODEDynamics(
+    est = NeuralODEDynamics(
         hidden_dim=8,
         max_epochs=2,
         window_size=4,
@@ -86,7 +74,7 @@ def test_density_tracked_logged_and_served(experiment: str) -> None:
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(200, 2)) * [1.0, 0.5], columns=["a", "b"])
-    est = density.FFJORDDensity(
+    est = FFJORDDensity(
         hidden_dims=(8,), max_epochs=2, random_state=0, device="cpu", callbacks=[MLflowCallback()]
     ).fit(X)
     info = log_model(est, input_example=X)
@@ -108,7 +96,7 @@ def test_density_from_an_array(experiment: str) -> None:
     import mlflow
 
     X = np.random.default_rng(1).normal(size=(150, 2))
-    est = density.FFJORDDensity(hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu")
+    est = FFJORDDensity(hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu")
     est.fit(X)
     info = log_model(est, input_example=X)
     model = mlflow.pyfunc.load_model(info.model_uri)
