@@ -340,7 +340,12 @@ def solve_on_grids(
     if n_times == 0:
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
-    grid, positions = _balanced_knots(grid)
+    if config.adaptive:
+        grid, positions = _balanced_knots(grid)
+    else:
+        # Fixed steps are set per series and gap (_FixedStepField): spreading knots out
+        # would only add steps.
+        positions = torch.arange(1, n_times + 1, device=grid.device).expand(n_series, -1)
     s = torch.arange(grid.shape[1], dtype=torch.float64, device=z0.device)
     if config.adaptive:
         func: nn.Module = _SegmentField(field, grid, counter)
