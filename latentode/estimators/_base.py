@@ -82,7 +82,9 @@ class BaseTorchEstimator(BaseEstimator):
         """
         self._check_fitted()
         module = getattr(self, self._module_attr)
-        params = self.get_params(deep=False)
+        # Callbacks are live objects of this session (progress bars, tracking runs), not
+        # part of the model: a loaded estimator starts without them.
+        params = {k: v for k, v in self.get_params(deep=False).items() if k != "callbacks"}
         fitted = self._fitted_config()
 
         def write(tmp: Path) -> None:

@@ -137,3 +137,11 @@ def test_grid_search_with_group_kfold_by_series(periodic_df, fast):
     search.fit(periodic_df, groups=periodic_df["unique_id"])
     assert search.best_params_["latent_dim"] in (2, 4)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_save_with_callbacks_saves_the_model_without_them(periodic_df, fast, tmp_path):
+    from latentode.training import EpochLogger
+
+    est = LatentODEForecaster(**{**fast, "max_epochs": 1, "callbacks": [EpochLogger()]})
+    est.fit(periodic_df).save(tmp_path / "m")
+    assert load(tmp_path / "m").callbacks is None
