@@ -6,7 +6,7 @@ Usage::
         --model-uri models:/latentode-forecaster@champion
 
 The input is the model's request format (``unique_id, ds, <features>, role``; see
-README.md ("Track, register, serve, score in batch")); rows are grouped by series (``groupBy("unique_id").applyInPandas``), so
+the README (MLflow section)); rows are grouped by series (``groupBy("unique_id").applyInPandas``), so
 every forecast sees its series' whole history. Writes parquet to ``--output``.
 """
 

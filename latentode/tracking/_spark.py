@@ -51,7 +51,7 @@ def score_spark(
     Parameters
     ----------
     df : pyspark.sql.DataFrame
-        Forecasting / dynamics models: the request format of ``README.md ("Track, register, serve, score in batch")`` — a long
+        Forecasting / dynamics models: the request format of ``the README (MLflow section)`` — a long
         frame with the model's id, time and feature columns and an optional ``role``
         column (``"history"`` / ``"query"``), many series. Density models: the feature
         columns.
