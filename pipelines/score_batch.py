@@ -6,8 +6,8 @@ Usage::
         --model-uri models:/latentode-forecaster@champion
 
 The input is the model's request format (``unique_id, ds, <features>, role``; see
-the README (MLflow section)); rows are grouped by series (``groupBy("unique_id").applyInPandas``), so
-every forecast sees its series' whole history. Writes parquet to ``--output``.
+the README's MLflow section); rows are grouped by series
+(``groupBy("unique_id").applyInPandas``), so every forecast sees its series' whole history. Writes parquet to ``--output``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
 * :func:`register`, :func:`set_alias`, :func:`promote`, :func:`model_uri` — the registry.
 * :func:`score_spark` — score a Spark DataFrame of many series with a logged model.
 
-See ``the README (MLflow section)`` for the request format and a walk-through.
+See the README's MLflow section for the request format and a walk-through.
 """
 
 from latentode.tracking._autolog import autolog

@@ -56,7 +56,7 @@ class LatentODEPyfunc(PythonModel):
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
-        """Answer a request frame; see ``the README (MLflow section)`` for its format."""
+        """Answer a request frame; see the README's MLflow section for its format."""
         try:
             return self._adapter.predict(self._estimator, model_input, params, self.metadata)
         except LatentODEError as exc:

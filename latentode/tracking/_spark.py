@@ -51,8 +51,8 @@ def score_spark(
     Parameters
     ----------
     df : pyspark.sql.DataFrame
-        Forecasting / dynamics models: the request format of ``the README (MLflow section)`` — a long
-        frame with the model's id, time and feature columns and an optional ``role``
+        Forecasting / dynamics models: the request format of the README's MLflow
+        section — a long frame with the model's id, time and feature columns and an optional ``role``
         column (``"history"`` / ``"query"``), many series. Density models: the feature
         columns.
     model_uri : str
