@@ -7,7 +7,8 @@ Usage::
 
 The input is the model's request format (``unique_id, ds, <features>, role``; see
 the README's MLflow section); rows are grouped by series
-(``groupBy("unique_id").applyInPandas``), so every forecast sees its series' whole history. Writes parquet to ``--output``.
+(``groupBy("unique_id").applyInPandas``), so every forecast sees its series' whole
+history. Writes parquet to ``--output``.
 """
 
 from __future__ import annotations

@@ -75,8 +75,8 @@ def log_model(
     Notes
     -----
     Request and response formats are in the README's MLflow section: forecasting
-    models take one long frame of history rows plus ``role="query"`` rows (or a ``horizon`` parameter) and return
-    mean, quantile (``quantiles``) and interval (``coverage``) columns; density models
+    models take one long frame of history rows plus ``role="query"`` rows (or a
+    ``horizon`` parameter) and return mean, quantile (``quantiles``) and interval (``coverage``) columns; density models
     return ``log_density`` per row.
     """
     import mlflow
