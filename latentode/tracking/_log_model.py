@@ -76,8 +76,8 @@ def log_model(
     -----
     Request and response formats are in the README's MLflow section: forecasting
     models take one long frame of history rows plus ``role="query"`` rows (or a
-    ``horizon`` parameter) and return mean, quantile (``quantiles``) and interval (``coverage``) columns; density models
-    return ``log_density`` per row.
+    ``horizon`` parameter) and return mean, quantile (``quantiles``) and interval
+    (``coverage``) columns; density models return ``log_density`` per row.
     """
     import mlflow
     import mlflow.pyfunc

@@ -53,8 +53,8 @@ def score_spark(
     df : pyspark.sql.DataFrame
         Forecasting / dynamics models: the request format of the README's MLflow
         section — a long frame with the model's id, time and feature columns and an
-        optional ``role`` column (``"history"`` / ``"query"``), many series. Density models: the feature
-        columns.
+        optional ``role`` column (``"history"`` / ``"query"``), many series. Density
+        models: the feature columns.
     model_uri : str
         E.g. ``"models:/demand@champion"`` (resolved on the driver).
     params : mapping, optional
