@@ -340,12 +340,7 @@ def solve_on_grids(
     if n_times == 0:
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
-    if config.adaptive:
-        grid, positions = _balanced_knots(grid)
-    else:
-        # Fixed steps are set per series and gap (_FixedStepField): spreading knots out
-        # would only add steps.
-        positions = torch.arange(1, n_times + 1, device=grid.device).expand(n_series, -1)
+    grid, positions = _balanced_knots(grid)
     s = torch.arange(grid.shape[1], dtype=torch.float64, device=z0.device)
     if config.adaptive:
         func: nn.Module = _SegmentField(field, grid, counter)
@@ -364,13 +359,14 @@ def solve_on_grids(
 def _balanced_knots(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Place each series' query times on a shared knot grid so that no series runs fast.
 
-    With ``Q`` queries, series ``i``'s ``k``-th time goes to knot
-    ``j_ik = round(Q · (t_ik − t_i0) / span_i) + k`` of ``M + 1 = 2Q + 1`` knots: strictly
-    increasing, and a gap covering a fraction ``φ`` of the span gets ``≈ Qφ + 1`` knots, so
-    every series advances at most ``span_i / Q`` per unit of pseudo-time whatever its
-    spacing. (Knot ``k`` = query ``k`` would make one series' long gap set the step size for
-    the whole batch: measured 2–5× more evaluations on batches of irregular series.) Knots
-    between a series' own times interpolate its time linearly.
+    Series ``i`` with ``R_i`` distinct gaps puts its ``k``-th time on knot
+    ``j_ik = round(R_i · (t_ik − t_i0) / span_i) + k``: strictly increasing, and a gap that
+    covers a fraction ``φ`` of its span gets ``≈ R_i·φ + 1`` knots, so the series advances at
+    most its *mean* gap per unit of pseudo-time, however uneven its spacing. (Knot ``k`` =
+    query ``k`` would let one series' longest gap set the step size for the whole batch:
+    measured 2–5× more evaluations on batches of irregular series.) The placement depends
+    on the series alone, so fixed-step results stay independent of the batch. Knots past a
+    series' last query, and between its own times, interpolate its time linearly.
 
     Returns the knot times ``(B, M + 1)`` and the knot of each query ``(B, Q)``.
     """
@@ -379,14 +375,16 @@ def _balanced_knots(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if n_times < 2:
         positions = torch.ones(n_series, n_times, dtype=torch.long, device=grid.device)
         return grid, positions
+    gaps = grid.diff(dim=1)
+    resolution = (gaps != 0).sum(dim=1, keepdim=True).clamp(min=1)
     rel = grid - grid[:, :1]
     span = rel.abs().amax(dim=1, keepdim=True)
     frac = torch.where(span > 0, rel / torch.where(span > 0, span, 1.0), 0.0).clamp(0.0, 1.0)
-    steps = torch.arange(n_knots, device=grid.device)
     # frac is non-decreasing along sorted queries; clamping keeps that for earlier ones.
     frac = torch.cummax(frac, dim=1).values
-    knots = torch.round(frac * n_times).long() + steps  # (B, Q + 1), knots[:, 0] == 0
-    n_total = 2 * n_times + 1
+    steps = torch.arange(n_knots, device=grid.device)
+    knots = torch.round(frac * resolution).long() + steps  # (B, Q + 1), knots[:, 0] == 0
+    n_total = int(knots[:, -1].max().item()) + 1
     pos = torch.arange(n_total, device=grid.device, dtype=torch.float64)
     seg = (
         torch.searchsorted(
