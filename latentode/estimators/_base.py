@@ -73,6 +73,30 @@ class BaseTorchEstimator(BaseEstimator):
     def _check_fitted(self) -> None:
         check_is_fitted(self, self._module_attr)
 
+    def _fit_callbacks(self, has_validation: bool) -> list[Any]:
+        """The fit loop's callbacks from the shared parameters ``early_stopping``,
+        ``patience``, ``max_time``, ``checkpoint_dir``, ``checkpoint_every``, ``verbose`` and
+        ``callbacks``, then those of :func:`latentode.training.add_global_callback`."""
+        from latentode.training import (
+            Checkpoint,
+            EarlyStopping,
+            EpochLogger,
+            ProgressBar,
+            TimeLimit,
+            global_callbacks,
+        )
+
+        callbacks: list[Any] = []
+        if self.early_stopping and has_validation:
+            callbacks.append(EarlyStopping("val_loss", patience=self.patience))
+        if self.max_time is not None:
+            callbacks.append(TimeLimit(self.max_time))
+        if self.checkpoint_dir is not None:
+            callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
+        if self.verbose:
+            callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
+        return callbacks + list(self.callbacks or ()) + global_callbacks(self)
+
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Save the fitted estimator to directory ``path`` (atomically; see ``latentode.load``).

@@ -14,13 +14,7 @@ import torch
 from latentode.estimators._tensors import PaddedSeries
 from latentode.models._context import compact_rows, sample_context
 from latentode.training import (
-    Checkpoint,
-    EarlyStopping,
-    EpochLogger,
-    ProgressBar,
-    TimeLimit,
     Trainer,
-    global_callbacks,
 )
 
 __all__ = ["data_summary", "make_trainer", "objective", "split_series"]
@@ -73,16 +67,7 @@ def make_trainer(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> Tra
                 obs += m["weight"]
         return {"val_loss": total / obs, "val_mse": sq / obs}
 
-    callbacks: list = []
-    if est.early_stopping and val is not None:
-        callbacks.append(EarlyStopping("val_loss", patience=est.patience))
-    if est.max_time is not None:
-        callbacks.append(TimeLimit(est.max_time))
-    if est.checkpoint_dir is not None:
-        callbacks.append(Checkpoint(est.checkpoint_dir, every=est.checkpoint_every))
-    if est.verbose:
-        callbacks += [ProgressBar(type(est).__name__), EpochLogger()]
-    callbacks += list(est.callbacks or ()) + global_callbacks(est)
+    callbacks = est._fit_callbacks(has_validation=val is not None)
     trainer = Trainer(
         module,
         optimizer,

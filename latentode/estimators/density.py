@@ -23,12 +23,7 @@ from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.training import (
     Callback,
     Checkpoint,
-    EarlyStopping,
-    EpochLogger,
-    ProgressBar,
-    TimeLimit,
     Trainer,
-    global_callbacks,
 )
 
 __all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "FFJORDDensity", "PositiveInts"]
@@ -375,16 +370,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
                 )
             return {"val_loss": -total / val.shape[0]}
 
-        callbacks: list = []
-        if self.early_stopping and val is not None:
-            callbacks.append(EarlyStopping("val_loss", patience=self.patience))
-        if self.max_time is not None:
-            callbacks.append(TimeLimit(self.max_time))
-        if self.checkpoint_dir is not None:
-            callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
-        if self.verbose:
-            callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
-        callbacks += list(self.callbacks or ()) + global_callbacks(self)
+        callbacks = self._fit_callbacks(has_validation=val is not None)
         trainer = Trainer(
             module,
             optimizer,
