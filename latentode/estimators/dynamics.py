@@ -109,13 +109,14 @@ class NeuralODEDynamics(BaseTorchEstimator):
     """Learn the law ``dx/dt = f(x[, t])`` behind observed trajectories (a Neural ODE).
 
     The vector field acts directly on the observed state columns (optionally with
-    ``augment_dim`` extra coordinates). It is fitted by *multiple shooting*: every
-    trajectory is cut into windows of ``window_size`` consecutive observations; each window
-    starts from a learned state at its first time (initialised at the observation, so noise
-    and missing entries are absorbed there) and is integrated through the window, and the
-    squared error to the observations is minimised jointly over the field and these states.
-    Short windows keep training stable however long the trajectories. Observation times
-    may be irregular and differ between trajectories; ``NaN`` means "not observed".
+    ``augment_dim`` extra coordinates). After a cheap warm start on secant slopes, it is
+    fitted by *multiple shooting*: every trajectory is cut into windows of ``window_size``
+    consecutive observations; each window starts from its first observation (missing
+    entries interpolated; optionally from a learned state, see ``learn_initial_states``),
+    is integrated through the window, and the squared error to the observations is
+    minimised. Short windows keep training stable however long the trajectories.
+    Observation times may be irregular and differ between trajectories; ``NaN`` means "not
+    observed".
 
     Parameters
     ----------
@@ -136,9 +137,12 @@ class NeuralODEDynamics(BaseTorchEstimator):
     window_size : int, default=5
         Observations per training window (>= 2); also the number of observations through
         which ``predict`` and ``score`` estimate a starting state.
-    learn_initial_states : bool, default=True
-        Learn each window's starting state (multiple shooting); False starts every window
-        from the (interpolated) observation itself.
+    learn_initial_states : bool, default=False
+        Learn each window's starting state jointly with the field (shooting nodes,
+        initialised at the observations) instead of starting from the observation. Meant
+        for starts that are unreliable (heavy noise, many missing entries); it converges
+        more slowly, and with 1–10 % noise it was less accurate (Lotka–Volterra field error
+        3.5 % vs 2.5 %; spiral matrix error 0.03 vs 0.004 at equal epochs).
     initial_state : {"fit", "observed"}, default="fit"
         How ``predict`` and ``score`` start from observed data: ``"fit"`` estimates the
         state at a window's first time by least squares through the learned dynamics
@@ -213,7 +217,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         time_dependent: bool = False,
         augment_dim: int = 0,
         window_size: int = 5,
-        learn_initial_states: bool = True,
+        learn_initial_states: bool = False,
         initial_state: str = "fit",
         state_fit_steps: int = 5,
         warm_start_steps: int = 500,

@@ -270,3 +270,14 @@ def test_not_fitted_and_linear_only_attributes(small):
     est = NeuralODEDynamics(**FAST).fit(small)
     with pytest.raises(AttributeError, match="field='linear'"):
         _ = est.coef_
+
+
+@pytest.mark.parametrize("initial_state", ["fit", "observed"])
+def test_learned_shooting_nodes_and_start_strategies(small, initial_state):
+    params = {**FAST, "max_epochs": 3}
+    est = NeuralODEDynamics(**params, learn_initial_states=True, initial_state=initial_state).fit(
+        small
+    )
+    assert np.isfinite([h["train_loss"] for h in est.history_]).all()
+    assert est.predict(small, horizon=0.5, n_points=2)[["x", "y"]].notna().all().all()
+    assert np.isfinite(est.score(small))
