@@ -2,8 +2,15 @@
 
 from latentode import datasets
 from latentode._persist import load
-from latentode.estimators import FFJORDDensity, LatentODEForecaster
+from latentode.estimators import FFJORDDensity, LatentODEForecaster, NeuralODEDynamics
 
 __version__ = "0.1.0"
 
-__all__ = ["FFJORDDensity", "LatentODEForecaster", "__version__", "datasets", "load"]
+__all__ = [
+    "FFJORDDensity",
+    "LatentODEForecaster",
+    "NeuralODEDynamics",
+    "__version__",
+    "datasets",
+    "load",
+]
