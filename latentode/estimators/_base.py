@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from latentode._persist import atomic_write_dir, write_model_dir
 from latentode.exceptions import ParameterError
 
-__all__ = ["BaseTorchEstimator", "resolve_device"]
+__all__ = ["BaseTorchEstimator", "resolve_device", "split_series"]
 
 
 def resolve_device(device: str | torch.device, owner: str = "estimator") -> torch.device:
@@ -38,6 +38,21 @@ def resolve_device(device: str | torch.device, owner: str = "estimator") -> torc
             "here. Use device='auto' or 'cpu'."
         )
     return resolved
+
+
+def split_series(
+    n_series: int, fraction: float, enabled: bool, seed: int, logger: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of training and validation series (validation empty when disabled)."""
+    order = np.random.default_rng(seed).permutation(n_series)
+    n_val = round(fraction * n_series) if enabled else 0
+    if enabled and (n_val < 1 or n_series - n_val < 1):
+        logger.warning(
+            "Only %d series: too few to hold out a validation set; early stopping is off.",
+            n_series,
+        )
+        n_val = 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def _restore_tuples(cls: type, params: dict[str, Any]) -> dict[str, Any]:

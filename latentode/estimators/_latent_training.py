@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from latentode.estimators._tensors import PaddedSeries
@@ -17,22 +16,7 @@ from latentode.training import (
     Trainer,
 )
 
-__all__ = ["data_summary", "make_trainer", "objective", "split_series"]
-
-
-def split_series(
-    n_series: int, fraction: float, enabled: bool, seed: int, logger: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of training and validation series (validation empty when disabled)."""
-    order = np.random.default_rng(seed).permutation(n_series)
-    n_val = round(fraction * n_series) if enabled else 0
-    if enabled and (n_val < 1 or n_series - n_val < 1):
-        logger.warning(
-            "Only %d series: too few to hold out a validation set; early stopping is off.",
-            n_series,
-        )
-        n_val = 0
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+__all__ = ["data_summary", "make_trainer", "objective"]
 
 
 def make_trainer(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> Trainer:

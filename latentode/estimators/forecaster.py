@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from latentode.data import LongFrameEncoder, LongFrameSpec, frame_library, to_pandas
-from latentode.estimators._base import BaseTorchEstimator, resolve_device
+from latentode.estimators._base import BaseTorchEstimator, resolve_device, split_series
 from latentode.estimators._latent_build import build_latent_ode, latent_constraints
 from latentode.estimators._latent_inference import (
     assemble,
@@ -21,7 +21,7 @@ from latentode.estimators._latent_inference import (
     resolve_queries,
     sample_paths,
 )
-from latentode.estimators._latent_training import make_trainer, split_series
+from latentode.estimators._latent_training import make_trainer
 from latentode.estimators._params import validate_params
 from latentode.estimators._tensors import PaddedSeries
 from latentode.exceptions import ParameterError, QueryError

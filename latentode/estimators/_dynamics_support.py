@@ -1,0 +1,200 @@
+"""Helpers of ``NeuralODEDynamics``: parameter constraints, trajectory arrays, state and
+time inputs, output frames."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from latentode.data import (
+    QUERY_IDX_COL,
+    SERIES_IDX_COL,
+    IrregularDataset,
+    TimeEncoder,
+    frame_library,
+    from_pandas,
+    to_pandas,
+)
+from latentode.estimators._params import Interval, Options, TypeOf
+from latentode.exceptions import LongFrameError, QueryError
+from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS
+
+__all__ = ["as_states", "as_times", "assemble_frame"]
+
+
+def _constraints() -> dict[str, list]:
+    pos_int = Interval(int, 1, None)
+    nonneg_int = Interval(int, 0, None)
+    pos_float = Interval(float, 0, None, closed="neither")
+    boolean = TypeOf((bool,), "a bool")
+    string = TypeOf((str,), "a str")
+    none = TypeOf((None,), "None")
+    return {
+        "field": [Options(("mlp", "linear"))],
+        "fit_intercept": [boolean],
+        "hidden_dim": [pos_int],
+        "n_layers": [nonneg_int],
+        "activation": [Options(("tanh", "softplus", "relu", "elu"))],
+        "time_dependent": [boolean],
+        "augment_dim": [nonneg_int],
+        "window_size": [Interval(int, 2, None)],
+        "learn_initial_states": [boolean],
+        "initial_state": [Options(("fit", "observed"))],
+        "state_fit_steps": [nonneg_int],
+        "warm_start_steps": [nonneg_int],
+        "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
+        "rtol": [pos_float],
+        "atol": [pos_float],
+        "adjoint": [boolean],
+        "max_num_steps": [pos_int],
+        "n_substeps": [pos_int],
+        "lr": [pos_float],
+        "lr_decay": [Interval(float, 0, 1, closed="right")],
+        "batch_size": [pos_int],
+        "max_epochs": [pos_int],
+        "max_time": [pos_float, none],
+        "early_stopping": [boolean],
+        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+        "patience": [pos_int],
+        "id_col": [string],
+        "time_col": [string],
+        "feature_cols": [TypeOf((list, tuple, None), "a list of str or None")],
+        "time_unit": [Options(("s", "min", "h", "D", "W")), none],
+        "device": [TypeOf((str,), "a str such as 'auto', 'cpu' or 'cuda'")],
+        "random_state": [Interval(int, 0, None), none],
+        "verbose": [boolean],
+        "checkpoint_dir": [TypeOf((str, None), "a str path or None")],
+        "checkpoint_every": [pos_int],
+        "callbacks": [TypeOf((list, tuple, None), "a list of callbacks or None")],
+    }
+
+
+def _trajectories(dataset: IrregularDataset) -> IrregularDataset:
+    """Keep trajectories with >= 2 observation times; error when none has."""
+    short = dataset.lengths < 2
+    if not short.any():
+        return dataset
+    ids = [dataset.ids[i] for i in np.flatnonzero(short)]
+    shown = ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
+    if short.all():
+        raise LongFrameError(
+            f"Expected trajectories with at least 2 observation times to learn dynamics "
+            f"from; got {len(ids)} trajectory(ies) with a single time each ({shown}). Pass "
+            "several observations per trajectory (one id per trajectory in the id column)."
+        )
+    warnings.warn(
+        f"{len(ids)} trajectory(ies) have a single observation time and are ignored: {shown}.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return dataset.subset(np.flatnonzero(~short))
+
+
+def _window_starts(lengths: np.ndarray, stride: int, device: torch.device) -> torch.Tensor:
+    """``(n_windows, 2)`` long tensor of (series, first observation) pairs."""
+    pairs = [
+        (i, k) for i, n in enumerate(lengths.tolist()) for k in range(0, max(n - 1, 1), stride)
+    ]
+    return torch.as_tensor(pairs, dtype=torch.long, device=device).reshape(-1, 2)
+
+
+def _library_of(obj: Any, default: str) -> str:
+    try:
+        return frame_library(obj)
+    except LongFrameError:
+        return default
+
+
+def _arrays(dataset: IrregularDataset) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    return [(s.times, s.values, s.mask) for s in dataset]
+
+
+def as_states(
+    states: Any, feature_cols: Sequence[str], id_col: str
+) -> tuple[np.ndarray, list[Any] | None]:
+    """States ``(n, D)`` float64 (finite) from an array or a frame, and the frame's ids."""
+    ids = None
+    d = len(feature_cols)
+    try:
+        library = frame_library(states)
+    except LongFrameError:
+        library = None
+    if library is not None:
+        pdf = to_pandas(states)
+        missing = [c for c in feature_cols if c not in pdf.columns]
+        if missing:
+            raise QueryError(
+                f"Expected the state columns {list(feature_cols)} in the frame of states; "
+                f"{missing} are missing. Name the columns as in the training data."
+            )
+        x = pdf[list(feature_cols)].to_numpy(dtype=np.float64, na_value=np.nan)
+        ids = pdf[id_col].tolist() if id_col in pdf.columns else None
+    else:
+        try:
+            x = np.array(states, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise QueryError(
+                f"Expected states as numbers of shape (n_states, {d}); got {type(states)!r} "
+                "that cannot be converted to a float array."
+            ) from exc
+        if x.ndim == 1 and x.shape[0] == d:
+            x = x.reshape(1, d)
+    if x.ndim != 2 or x.shape[1] != d or x.shape[0] == 0:
+        raise QueryError(
+            f"Expected states of shape (n_states, {d}) for the state columns "
+            f"{list(feature_cols)}; got shape {x.shape}. Pass one row per state."
+        )
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise QueryError(
+            f"Expected finite states; got {int(bad.sum())} row(s) with NaN or infinite "
+            f"values (first at row {int(np.flatnonzero(bad)[0])}). A state must be fully "
+            "known to evaluate or integrate the field: fill or drop those rows."
+        )
+    return x, ids
+
+
+def as_times(t: Any, encoder: TimeEncoder, *, allow_scalar: bool) -> np.ndarray:
+    """Normalised float64 times ``(n,)`` from numbers, datetimes or a Series / Index."""
+    if isinstance(t, (pd.Series, pd.Index)):
+        series = pd.Series(t).reset_index(drop=True)
+    elif np.ndim(t) == 0:
+        if not allow_scalar:
+            raise QueryError(
+                f"Expected an array of times; got the single value {t!r}. Pass e.g. "
+                "np.linspace(t0, t1, n)."
+            )
+        series = pd.Series([t])
+    else:
+        series = pd.Series(np.asarray(t).reshape(-1))
+    if len(series) == 0:
+        raise QueryError("Expected at least one time; got an empty array.")
+    tn = encoder.encode(series)
+    if not np.isfinite(tn).all():
+        raise QueryError(
+            f"Expected finite times; got {int((~np.isfinite(tn)).sum())} NaN, NaT or "
+            "infinite time(s)."
+        )
+    return tn
+
+
+def assemble_frame(
+    order: pd.DataFrame,
+    key_cols: tuple[str, str],
+    columns: dict[str, list[np.ndarray]],
+    library: str,
+) -> Any:
+    """Output rows in the order of the query frame ``order`` (see ``query_times``)."""
+    out = order[list(key_cols)].reset_index(drop=True).copy()
+    s_idx = order[SERIES_IDX_COL].to_numpy()
+    q_idx = order[QUERY_IDX_COL].to_numpy()
+    for name, per_series in columns.items():
+        flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
+        offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
+        out[name] = flat[offsets[s_idx] + q_idx]
+    return from_pandas(out, library)
