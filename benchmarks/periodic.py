@@ -67,8 +67,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="30 s of training, 300 series")
     parser.add_argument("--max-time", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--method", default="rk4", help="decoder solver")
-    parser.add_argument("--encoder", default="odernn")
+    parser.add_argument("--method", default="euler", help="decoder solver")
+    parser.add_argument("--encoder", default="gru")
+    parser.add_argument("--obs-std", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--out", type=Path, default=RESULTS / "periodic.json")
     args = parser.parse_args()
@@ -96,6 +97,7 @@ def main() -> None:
         field_hidden_dim=64,
         field_layers=2,
         method=args.method,
+        obs_std=args.obs_std,
         lr=1e-2,
         lr_decay=0.99,
         batch_size=args.batch_size,

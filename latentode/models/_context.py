@@ -53,8 +53,8 @@ def sample_context(
     With probability ``extrap_prob`` a series shows only a prefix: its observations up to a
     cut placed uniformly in ``[min_prefix, 1]`` of its time span (so the model learns to
     extrapolate); otherwise each observation is dropped with probability ``dropout`` (so
-    it learns to interpolate points it has not seen). Every series keeps its first
-    observation. Returns a bool mask ``(B, K)``.
+    it learns to interpolate points it has not seen, including ones before the first it
+    sees). Every series keeps at least one observation. Returns a bool mask ``(B, K)``.
     """
     n_series, n_steps = times.shape
     device = times.device
@@ -69,5 +69,7 @@ def sample_context(
     prefix = times <= cut.unsqueeze(1)
     kept = torch.rand(n_series, n_steps, generator=generator, device=device) >= dropout
     keep = torch.where((u < extrap_prob).unsqueeze(1), prefix, kept) & valid
-    keep[:, 0] = True
+    # The first observation may be hidden too, so the model also learns to answer queries
+    # before the first observation it sees; a series left with none keeps its first.
+    keep[:, 0] |= ~keep.any(dim=1)
     return keep

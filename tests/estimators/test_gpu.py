@@ -8,6 +8,7 @@ import torch
 
 from latentode import LatentODEForecaster, load
 
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("adjoint", [False, True])
 def test_fit_predict_save_load_on_cuda(periodic_df, fast, adjoint, tmp_path):
