@@ -19,7 +19,7 @@ from latentode.nn.posterior import GaussianPosterior
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.nn.vector_field import MLPVectorField
 
-__all__ = ["ENCODERS", "POSTERIORS", "build_latent_ode", "latent_constraints"]
+__all__ = ["ENCODERS", "POSTERIORS", "build_latent_ode", "decoder_solver", "latent_constraints"]
 
 ENCODERS = ("odernn", "gru")
 #: Posterior families; builders take ``(estimator, hidden_dim)``.
@@ -31,14 +31,7 @@ POSTERIORS: dict[str, Any] = {
         flow_hidden_dims=tuple(int(w) for w in est.flow_hidden_dims),
         n_blocks=est.flow_blocks,
         divergence=est.flow_divergence,
-        solver=SolverConfig(
-            method=est.method,
-            rtol=est.rtol,
-            atol=est.atol,
-            adjoint=est.adjoint,
-            max_num_steps=est.max_num_steps,
-            n_substeps=est.n_substeps,
-        ),
+        solver=decoder_solver(est),
     ),
 }
 
@@ -104,6 +97,19 @@ def latent_constraints() -> dict[str, list]:
     }
 
 
+def decoder_solver(est: Any) -> SolverConfig:
+    """The solver the estimator's parameters describe (decoder, flow, ODE-RNN baseline)."""
+    return SolverConfig(
+        method=est.method,
+        rtol=est.rtol,
+        atol=est.atol,
+        adjoint=est.adjoint,
+        max_num_steps=est.max_num_steps,
+        n_substeps=est.n_substeps,
+        step_size=est.step_size,
+    )
+
+
 def build_latent_ode(est: Any, n_features: int) -> nn.Module:
     """The :class:`LatentODE` (or ODE-RNN baseline) described by ``est``'s parameters."""
     hidden = est.encoder_hidden_dim
@@ -114,15 +120,7 @@ def build_latent_ode(est: Any, n_features: int) -> nn.Module:
             GaussianObservation(hidden, n_features, est.decoder_hidden_dim, est.obs_std),
             field_hidden_dim=est.field_hidden_dim,
             field_layers=est.field_layers,
-            solver=SolverConfig(
-                method=est.method,
-                rtol=est.rtol,
-                atol=est.atol,
-                adjoint=est.adjoint,
-                max_num_steps=est.max_num_steps,
-                n_substeps=est.n_substeps,
-                step_size=est.step_size,
-            ),
+            solver=decoder_solver(est),
         )
     if est.encoder == "odernn":
         encoder: nn.Module = ODERNNEncoder(
@@ -135,15 +133,7 @@ def build_latent_ode(est: Any, n_features: int) -> nn.Module:
         )
     else:
         encoder = GRUDeltaTEncoder(n_features, hidden)
-    solver = SolverConfig(
-        method=est.method,
-        rtol=est.rtol,
-        atol=est.atol,
-        adjoint=est.adjoint,
-        max_num_steps=est.max_num_steps,
-        n_substeps=est.n_substeps,
-        step_size=est.step_size,
-    )
+    solver = decoder_solver(est)
     field = MLPVectorField(
         est.latent_dim,
         est.field_hidden_dim,
