@@ -23,31 +23,27 @@ from latentode.estimators._dynamics_support import (
     _constraints,
     _library_of,
     _trajectories,
-    _window_starts,
     as_states,
     as_times,
     assemble_frame,
 )
+from latentode.estimators._dynamics_training import make_trainer, warm_start
 from latentode.estimators._params import validate_params
 from latentode.estimators._tensors import PaddedSeries, pad_queries
 from latentode.exceptions import ParameterError, QueryError
 from latentode.models.dynamics import (
     LinearVectorField,
-    MultipleShooting,
     ODEDynamics,
-    collocation_warm_start,
     fit_window_states,
     gather_windows,
     padded_fills,
     secant_rate,
-    secant_targets,
 )
 from latentode.nn.solve import SolverConfig
 from latentode.nn.vector_field import MLPVectorField
 from latentode.training import (
     Callback,
     Checkpoint,
-    Trainer,
 )
 
 __all__ = ["NeuralODEDynamics"]
@@ -270,11 +266,11 @@ class NeuralODEDynamics(BaseTorchEstimator):
         train, val = dataset.subset(train_idx), dataset.subset(val_idx)
         self.rate_ = secant_rate(_arrays(train))
         self.module_ = self._build_module().to(self.device_)
-        trainer = self._make_trainer(train, val if len(val) else None)
+        trainer = make_trainer(self, train, val if len(val) else None)
         if resume:
             trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
         else:
-            self._warm_start(train)
+            warm_start(self, train)
         trainer.fit()
         self.history_ = trainer.history
         self.n_epochs_ = trainer.epoch
@@ -304,118 +300,6 @@ class NeuralODEDynamics(BaseTorchEstimator):
         )
         return ODEDynamics(field, len(self.feature_cols_), self.augment_dim, solver, self.rate_)
 
-    def _warm_start(self, train: IrregularDataset) -> None:
-        generator = torch.Generator().manual_seed(self.seed_ + 3)
-        mse = collocation_warm_start(
-            self.module_,
-            secant_targets(_arrays(train)),
-            steps=self.warm_start_steps,
-            lr=self.lr,
-            generator=generator,
-        )
-        logger.info("warm start on secant slopes: relative MSE %.4g", mse)
-
-    def _make_trainer(self, train: IrregularDataset, val: IrregularDataset | None) -> Trainer:
-        module = self.module_
-        padded = PaddedSeries(train, self.device_)
-        fills = padded_fills(_arrays(train), self.device_)
-        objective = MultipleShooting(module, fills, self.learn_initial_states)
-        windows = _window_starts(train.lengths, stride=1, device=self.device_)
-        cpu_generator = torch.Generator().manual_seed(self.seed_ + 1)
-        groups = [{"params": list(module.parameters()), "lr": self.lr}]
-        if self.learn_initial_states:
-            # Each node is updated once per epoch; a smaller step keeps Adam's momentum
-            # from carrying it far past the noise level between its updates.
-            groups.append({"params": [objective.nodes], "lr": 0.1 * self.lr})
-        optimizer = torch.optim.Adam(groups)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.lr_decay)
-        width = self.window_size
-
-        def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
-            module.counter.reset()
-            start = windows.index_select(0, index.to(windows.device))
-            batch = gather_windows(
-                padded.times,
-                padded.values,
-                padded.mask,
-                padded.lengths,
-                start[:, 0],
-                start[:, 1],
-                width,
-            )
-            sq, n = objective(batch)
-            return {
-                "loss": sq / n,
-                "weight": float(n),
-                "nfe_forward": float(module.counter.forward),
-            }
-
-        def batches(epoch: int):
-            order = torch.randperm(len(windows), generator=cpu_generator)
-            return order.split(self.batch_size)
-
-        callbacks = self._fit_callbacks(has_validation=val is not None)
-        trainer = Trainer(
-            objective,
-            optimizer,
-            step,
-            batches,
-            validate=None if val is None else self._validator(val),
-            callbacks=callbacks,
-            max_epochs=self.max_epochs,
-            scheduler=scheduler,
-            after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
-        )
-        trainer.owner = self
-        trainer.data_summary = self._data_summary(train, val)
-        return trainer
-
-    def _validator(self, val: IrregularDataset):
-        """Held-out loss: windows tiling each trajectory, started from the observations."""
-        padded = PaddedSeries(val, self.device_)
-        fills = padded_fills(_arrays(val), self.device_)
-        width = self.window_size
-        windows = _window_starts(val.lengths, stride=width - 1, device=self.device_)
-
-        def validate(epoch: int) -> dict[str, float]:
-            sq = count = 0.0
-            with torch.no_grad():
-                for index in torch.arange(len(windows)).split(_CHUNK):
-                    start = windows[index]
-                    batch = gather_windows(
-                        padded.times,
-                        padded.values,
-                        padded.mask,
-                        padded.lengths,
-                        start[:, 0],
-                        start[:, 1],
-                        width,
-                    )
-                    batch.mask[:, 0] = 0.0
-                    z0 = self.module_.lift(fills[start[:, 0], start[:, 1]])
-                    pred = self.module_.trajectory(z0, batch.times)[..., : fills.shape[-1]]
-                    sq += float(((pred - batch.values) ** 2 * batch.mask).sum())
-                    count += float(batch.mask.sum())
-            return {"val_loss": sq / max(count, 1.0)}
-
-        return validate
-
-    def _data_summary(self, train: IrregularDataset, val: IrregularDataset | None) -> dict:
-        parts = [p for p in (train, val) if p is not None]
-        n_rows = sum(int(p.lengths.sum()) for p in parts)
-        n_obs = sum(p.n_observations for p in parts)
-        return {
-            "n_series": sum(len(p) for p in parts),
-            "n_train_series": len(train),
-            "n_val_series": 0 if val is None else len(val),
-            "n_rows": n_rows,
-            "n_observations": n_obs,
-            "missing_fraction": 1.0 - n_obs / max(n_rows * len(self.feature_cols_), 1),
-            "time_span": float(self.data_.time_.scale),
-            "features": list(self.feature_cols_),
-        }
-
-    # ------------------------------------------------------------------ the field
     @property
     def coef_(self) -> np.ndarray:
         """``A`` of ``f(x) = A x + b`` in original units, ``(D, D)`` (``field="linear"``).
