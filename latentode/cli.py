@@ -78,11 +78,14 @@ def _demo(args: argparse.Namespace) -> int:
     )
     # The fastest configuration measured on CPU (benchmarks/periodic.py): a GRU-Δt encoder
     # and Euler steps of at most 0.1 solver time units; the noise scale is learned so that
-    # the bands are calibrated.
+    # the bands are calibrated; a long KL warm-up and patience (the validation loss of the
+    # random-context objective is noisy) measured better within the 90 s budget.
     est = LatentODEForecaster(
         encoder="gru",
         method="euler",
         batch_size=100,
+        kl_warmup_epochs=300,
+        patience=100,
         max_epochs=args.max_epochs,
         max_time=args.max_time,
         random_state=args.seed,
