@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--max-time", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="euler", help="decoder solver")
-    parser.add_argument("--encoder", default="gru")
+    parser.add_argument("--encoder", default="odernn")
     parser.add_argument("--obs-std", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--out", type=Path, default=RESULTS / "periodic.json")
