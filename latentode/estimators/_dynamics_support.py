@@ -24,7 +24,10 @@ from latentode.estimators._params import Interval, Options, TypeOf
 from latentode.exceptions import LongFrameError, QueryError
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS
 
-__all__ = ["as_states", "as_times", "assemble_frame"]
+__all__ = ["CHUNK", "as_states", "as_times", "assemble_frame"]
+
+#: Rows per batch when evaluating many windows / states at once.
+CHUNK = 256
 
 
 def _constraints() -> dict[str, list]:

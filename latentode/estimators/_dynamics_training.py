@@ -11,6 +11,7 @@ from latentode.data import (
     IrregularDataset,
 )
 from latentode.estimators._dynamics_support import (
+    CHUNK,
     _arrays,
     _window_starts,
 )
@@ -29,8 +30,6 @@ from latentode.training import (
 __all__ = ["data_summary", "make_trainer", "validator", "warm_start"]
 
 logger = logging.getLogger(__name__)
-
-_CHUNK = 256
 
 
 def warm_start(est: Any, train: IrregularDataset) -> None:
@@ -111,7 +110,7 @@ def validator(est: Any, val: IrregularDataset):
     def validate(epoch: int) -> dict[str, float]:
         sq = count = 0.0
         with torch.no_grad():
-            for index in torch.arange(len(windows)).split(_CHUNK):
+            for index in torch.arange(len(windows)).split(CHUNK):
                 start = windows[index]
                 batch = gather_windows(
                     padded.times,

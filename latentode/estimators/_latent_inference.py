@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from latentode.data import from_pandas
-from latentode.estimators._tensors import PaddedSeries, pad_queries
+from latentode.estimators._tensors import PaddedSeries, pad_queries, plan_queries
 from latentode.exceptions import QueryError
 
 __all__ = ["assemble", "check_levels", "common_noise", "resolve_queries", "sample_paths"]
@@ -63,19 +63,10 @@ def sample_paths(
 def resolve_queries(
     est: Any, X: Any, at: Any, horizon: Any, n_points: int | None
 ) -> tuple[Any, PaddedSeries, str, list[np.ndarray], pd.DataFrame | None]:
+    """History tensors of ``X`` and its query times (see ``plan_queries``)."""
     dataset, padded, library = est._history(X)
-    if at is not None:
-        if horizon is not None or n_points is not None:
-            raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
-        queries, order = est.data_.query_times(at, dataset)
-        return dataset, padded, library, queries, order
-    if horizon is None:
-        raise QueryError(
-            "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
-            "(how far past each series' last observation) with 'n_points'."
-        )
-    n = 10 if n_points is None else n_points
-    return dataset, padded, library, est.data_.horizon_times(dataset, horizon, n), None
+    queries, order = plan_queries(est.data_, dataset, at, horizon, n_points)
+    return dataset, padded, library, queries, order
 
 
 def assemble(

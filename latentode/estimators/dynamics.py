@@ -8,17 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from latentode.data import (
-    IrregularDataset,
     LongFrameEncoder,
     LongFrameSpec,
     frame_library,
 )
 from latentode.estimators._base import BaseTorchEstimator, resolve_device, split_series
+from latentode.estimators._dynamics_inference import (
+    affine_coefficients,
+    field_times,
+    start_states,
+)
 from latentode.estimators._dynamics_support import (
+    CHUNK,
     _arrays,
     _constraints,
     _library_of,
@@ -29,14 +33,11 @@ from latentode.estimators._dynamics_support import (
 )
 from latentode.estimators._dynamics_training import make_trainer, warm_start
 from latentode.estimators._params import validate_params
-from latentode.estimators._tensors import PaddedSeries, pad_queries
+from latentode.estimators._tensors import pad_queries, plan_queries
 from latentode.exceptions import ParameterError, QueryError
 from latentode.models.dynamics import (
     LinearVectorField,
     ODEDynamics,
-    fit_window_states,
-    gather_windows,
-    padded_fills,
     secant_rate,
 )
 from latentode.nn.solve import SolverConfig
@@ -49,8 +50,6 @@ from latentode.training import (
 __all__ = ["NeuralODEDynamics"]
 
 logger = logging.getLogger(__name__)
-
-_CHUNK = 256
 
 
 class NeuralODEDynamics(BaseTorchEstimator):
@@ -306,30 +305,12 @@ class NeuralODEDynamics(BaseTorchEstimator):
 
         With ``augment_dim > 0`` this is the block acting on the observed coordinates.
         """
-        return self._affine()[0]
+        return affine_coefficients(self)[0]
 
     @property
     def intercept_(self) -> np.ndarray:
         """``b`` of ``f(x) = A x + b`` in original units, ``(D,)`` (``field="linear"``)."""
-        return self._affine()[1]
-
-    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
-        self._check_fitted()
-        if self.field != "linear":
-            raise AttributeError(
-                "coef_ and intercept_ exist only for field='linear'; this estimator has "
-                f"field={self.field!r}. Use vector_field() to evaluate an MLP field."
-            )
-        d = len(self.feature_cols_)
-        linear = self.module_.field.linear
-        rate = float(self.module_.rate)
-        weight = linear.weight.detach().cpu().double().numpy()[:d, :d] * rate
-        bias = np.zeros(d) if linear.bias is None else linear.bias.detach().cpu().double().numpy()
-        mean, std = self.data_.scaler_.mean_, self.data_.scaler_.scale_
-        tscale = self.data_.time_.scale
-        coef = std[:, None] * weight / std[None, :] / tscale
-        intercept = std * rate * bias[:d] / tscale - coef @ mean
-        return coef, intercept
+        return affine_coefficients(self)[1]
 
     def vector_field(self, states: Any, t: Any = None) -> np.ndarray:
         """Evaluate the learned ``dx/dt`` at given states, in original units.
@@ -349,31 +330,12 @@ class NeuralODEDynamics(BaseTorchEstimator):
         """
         self._check_fitted()
         x, _ = as_states(states, self.feature_cols_, self.id_col)
-        tn = self._field_times(t, len(x))
+        tn = field_times(self, t, len(x))
         scaler = self.data_.scaler_
         z = torch.as_tensor(scaler.transform(x), dtype=torch.float32, device=self.device_)
         with torch.no_grad():
             dz = self.module_(tn, self.module_.lift(z))[:, : x.shape[1]]
         return dz.cpu().double().numpy() * scaler.scale_ / self.data_.time_.scale
-
-    def _field_times(self, t: Any, n: int) -> torch.Tensor:
-        if t is None:
-            if self.time_dependent:
-                raise QueryError(
-                    "This NeuralODEDynamics has time_dependent=True, so vector_field needs "
-                    "the time(s) 't' at which to evaluate the field. Pass t=..."
-                )
-            tn = np.zeros(n)
-        else:
-            tn = as_times(t, self.data_.time_, allow_scalar=True)
-            if tn.size == 1:
-                tn = np.full(n, tn[0])
-            elif tn.size != n:
-                raise QueryError(
-                    f"Expected one time per state or a single time; got {tn.size} times for "
-                    f"{n} states."
-                )
-        return torch.as_tensor(tn, dtype=torch.float64, device=self.device_)
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, initial_states: Any, times: Any, *, ids: Sequence[Any] | None = None) -> Any:
@@ -411,36 +373,13 @@ class NeuralODEDynamics(BaseTorchEstimator):
         grid = torch.as_tensor(tn, dtype=torch.float64, device=self.device_)
         out = []
         with torch.no_grad():
-            for index in torch.arange(len(x)).split(_CHUNK):
+            for index in torch.arange(len(x)).split(CHUNK):
                 z = self.module_.lift(z0[index].to(self.device_))
                 grids = grid.expand(len(index), -1)
                 out.append(self.module_.trajectory(z, grids)[..., : x.shape[1]].cpu().numpy())
         values = self.data_.inverse_values(np.concatenate(out))
         columns = {name: list(values[..., d]) for d, name in enumerate(self.feature_cols_)}
         return self.data_.decode_frame(ids, [tn] * len(x), columns, library)
-
-    def _start_states(
-        self, dataset: IrregularDataset, anchor: str
-    ) -> tuple[PaddedSeries, torch.Tensor, torch.Tensor]:
-        """Estimated state at the first time of each series' first or last window.
-
-        Returns the padded series, window start times ``(N,)`` and states ``(N, L)``.
-        """
-        padded = PaddedSeries(dataset, self.device_)
-        fills = padded_fills(_arrays(dataset), self.device_)
-        lengths = padded.lengths
-        width = min(self.window_size, int(lengths.max()))
-        starts = torch.clamp(lengths - width, min=0) if anchor == "last" else lengths * 0
-        steps = self.state_fit_steps if self.initial_state == "fit" else 0
-        t0, z0 = [], []
-        for index in torch.arange(len(dataset), device=self.device_).split(_CHUNK):
-            batch = gather_windows(
-                padded.times, padded.values, padded.mask, lengths, index, starts[index], width
-            )
-            init = self.module_.lift(fills[index, starts[index]])
-            z0.append(fit_window_states(self.module_, batch, init, steps=steps))
-            t0.append(batch.times[:, 0])
-        return padded, torch.cat(t0), torch.cat(z0)
 
     def predict(
         self, X: Any, at: Any = None, *, horizon: Any = None, n_points: int | None = None
@@ -467,12 +406,12 @@ class NeuralODEDynamics(BaseTorchEstimator):
         self._check_fitted()
         library = frame_library(X)
         dataset = self.data_.transform(X)
-        queries, order = self._queries(dataset, at, horizon, n_points)
-        _, t0, z0 = self._start_states(dataset, anchor="last")
+        queries, order = plan_queries(self.data_, dataset, at, horizon, n_points)
+        _, t0, z0 = start_states(self, dataset, anchor="last")
         d = len(self.feature_cols_)
         per_series: list[np.ndarray] = []
         with torch.no_grad():
-            for index in torch.arange(len(dataset)).split(_CHUNK):
+            for index in torch.arange(len(dataset)).split(CHUNK):
                 q, counts = pad_queries([queries[i] for i in index.tolist()], t0[index], t0.device)
                 states = self.module_.simulate(z0[index], t0[index], q)[..., :d]
                 arr = self.data_.inverse_values(states.cpu().numpy())
@@ -481,21 +420,6 @@ class NeuralODEDynamics(BaseTorchEstimator):
         if order is None:
             return self.data_.decode_frame(list(dataset.ids), queries, columns, library)
         return assemble_frame(order, (self.id_col, self.time_col), columns, library)
-
-    def _queries(
-        self, dataset: IrregularDataset, at: Any, horizon: Any, n_points: int | None
-    ) -> tuple[list[np.ndarray], pd.DataFrame | None]:
-        if at is not None:
-            if horizon is not None or n_points is not None:
-                raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
-            return self.data_.query_times(at, dataset)
-        if horizon is None:
-            raise QueryError(
-                "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
-                "(how far past each trajectory's last observation) with 'n_points'."
-            )
-        n = 10 if n_points is None else n_points
-        return self.data_.horizon_times(dataset, horizon, n), None
 
     def score(self, X: Any, y: None = None) -> float:
         """Negative mean squared error of multi-step simulation (higher is better).
@@ -508,11 +432,11 @@ class NeuralODEDynamics(BaseTorchEstimator):
         """
         self._check_fitted()
         dataset = self.data_.transform(X)
-        padded, t0, z0 = self._start_states(dataset, anchor="first")
+        padded, t0, z0 = start_states(self, dataset, anchor="first")
         d = len(self.feature_cols_)
         sq = count = 0.0
         with torch.no_grad():
-            for index in torch.arange(len(dataset)).split(_CHUNK):
+            for index in torch.arange(len(dataset)).split(CHUNK):
                 times, values, mask, _ = padded.batch(index)
                 pred = self.module_.simulate(z0[index], t0[index], times)[..., :d]
                 sq += float(((pred - values) ** 2 * mask).sum())
