@@ -340,6 +340,8 @@ def solve_on_grids(
     if n_times == 0:
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
+    if config.method in _DIRECT_METHODS and not config.adjoint:
+        return _solve_fixed_direct(field, z0, grid, config, counter)
     grid, positions = _balanced_knots(grid)
     s = torch.arange(grid.shape[1], dtype=torch.float64, device=z0.device)
     if config.adaptive:
@@ -354,6 +356,104 @@ def solve_on_grids(
     counter.forward += counter.calls - before
     index = positions.view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
     return torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+
+
+_DIRECT_METHODS = ("euler", "midpoint", "rk4")
+
+
+def _direct_steps(
+    config: SolverConfig, grid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each series' own step sequence, padded with zero steps to the longest one.
+
+    Series ``i`` crosses its gap ``Δ_ik`` (from query ``k - 1`` to query ``k``) in
+    ``n_ik = max(n_substeps, ceil(|Δ_ik| / step_size))`` equal steps (none for a zero gap).
+
+    Returns the start times ``(B, N)`` and sizes ``(B, N)`` of the steps (float64; zero-size
+    steps after a series' own last one) and, per query, the number of steps taken when it
+    is reached ``(B, Q)``.
+    """
+    gaps = grid.diff(dim=1)  # (B, Q)
+    counts = torch.where(gaps != 0, _step_counts(config, gaps), 0.0).long()
+    ends = counts.cumsum(dim=1)  # steps taken on reaching each query
+    totals = ends[:, -1]
+    n_series, n_gaps = counts.shape
+    n_steps = int(totals.max().item()) if n_series else 0
+    # Steps in row-major order: series by series, gap by gap.
+    gap_of_step = torch.repeat_interleave(
+        torch.arange(n_series * n_gaps, device=grid.device), counts.flatten()
+    )
+    row, col = gap_of_step // n_gaps, gap_of_step % n_gaps
+    position = torch.arange(gap_of_step.numel(), device=grid.device) - torch.repeat_interleave(
+        totals.cumsum(0) - totals, totals
+    )
+    k = (position - (ends - counts)[row, col]).to(grid.dtype)  # step number within its gap
+    h = (gaps / counts.clamp(min=1))[row, col]
+    size = grid.new_zeros(n_series, n_steps)
+    start = grid[:, -1:].expand(n_series, n_steps).clone()
+    size[row, position] = h
+    start[row, position] = grid[row, col] + k * h
+    return start, size, ends
+
+
+def _solve_fixed_direct(
+    field: nn.Module,
+    z0: torch.Tensor,
+    grid: torch.Tensor,
+    config: SolverConfig,
+    counter: NFECounter,
+) -> torch.Tensor:
+    """Euler, midpoint or RK4 (3/8 rule, as torchdiffeq's ``rk4``) stepping each series
+    through its own steps at once, without a shared pseudo-time.
+
+    Every series takes exactly the steps it would take alone, then zero-size steps
+    (``z + 0·f = z``): results are independent of the batch, and the number of steps is the
+    longest series' own count, not a count over shared knots. Used for direct
+    back-propagation; the adjoint goes through torchdiffeq.
+    """
+    start, size, ends = _direct_steps(config, grid)
+    states = _fixed_steps(field, z0, start, size, config.method, counter)
+    zs = torch.stack(states, dim=-2)  # (..., B, N + 1, L)
+    index = ends.view(*([1] * (zs.dim() - 3)), *ends.shape, 1)
+    return torch.gather(zs, -2, index.expand(*zs.shape[:-2], ends.shape[1], zs.shape[-1]))
+
+
+def _fixed_steps(
+    field: nn.Module,
+    z0: torch.Tensor,
+    start: torch.Tensor,
+    size: torch.Tensor,
+    method: str,
+    counter: NFECounter,
+) -> list[torch.Tensor]:
+    """Take step ``j`` of size ``size[:, j]`` from time ``start[:, j]`` for every series.
+
+    Returns the states before the first and after every step (``N + 1`` tensors).
+    """
+    h_all = size.to(z0.dtype).unsqueeze(-1)  # (B, N, 1)
+    states = [z0]
+    z = z0
+    before = counter.calls
+    for j in range(size.shape[1]):
+        t, h = start[:, j], h_all[:, j]
+        if method == "euler":
+            z = z + h * field(t, z)
+            counter.calls += 1
+        elif method == "midpoint":
+            k1 = field(t, z)
+            z = z + h * field(t + 0.5 * size[:, j], z + 0.5 * h * k1)
+            counter.calls += 2
+        else:  # rk4: the 3/8 rule, as torchdiffeq's "rk4"
+            third = size[:, j] / 3
+            k1 = field(t, z)
+            k2 = field(t + third, z + h * k1 / 3)
+            k3 = field(t + 2 * third, z + h * (k2 - k1 / 3))
+            k4 = field(t + size[:, j], z + h * (k1 - k2 + k3))
+            z = z + h * (k1 + 3 * (k2 + k3) + k4) / 8
+            counter.calls += 4
+        states.append(z)
+    counter.forward += counter.calls - before
+    return states
 
 
 def _balanced_knots(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -420,6 +520,16 @@ def solve_intervals(
     -------
     Tensor of shape (..., n, dim): the states at ``start + delta``.
     """
+    if config.method in _DIRECT_METHODS and not config.adjoint:
+        counter = counter if counter is not None else NFECounter()
+        delta = delta.to(torch.float64)
+        counts = torch.where(delta != 0, _step_counts(config, delta), 0.0)
+        n_steps = int(counts.max().item()) if counts.numel() else 0
+        j = torch.arange(n_steps, dtype=torch.float64, device=delta.device)
+        h = (delta / counts.clamp(min=1)).unsqueeze(1)  # (n, 1)
+        size = torch.where(j < counts.unsqueeze(1), h, 0.0)
+        steps_start = start.to(torch.float64).unsqueeze(1) + j * h
+        return _fixed_steps(field, z, steps_start, size, config.method, counter)[-1]
     times = (start.to(torch.float64) + delta.to(torch.float64)).unsqueeze(1)
     out = solve_on_grids(field, z, start.to(torch.float64), times, config, counter)
     return out[..., 0, :]

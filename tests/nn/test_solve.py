@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import torch
 from torch import nn
@@ -231,3 +233,40 @@ def test_fixed_step_results_do_not_depend_on_batch_mates():
         for i in (0, 5):
             alone = solve_on_grids(field, z0[i : i + 1], t0[i : i + 1], times[i : i + 1], config)
             torch.testing.assert_close(batch[i], alone[0], atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["euler", "midpoint", "rk4"])
+def test_direct_fixed_steps_equal_torchdiffeq_on_the_same_grid(method):
+    """The batched fixed-step path takes exactly torchdiffeq's steps on each series' grid."""
+    import torchdiffeq
+
+    field = Linear(_spiral())
+    t0, times = _grids(3, 4, seed=5)
+    z0 = torch.randn(3, 2, dtype=torch.float64)
+    config = SolverConfig(method=method, n_substeps=3)
+    batch = solve_on_grids(field, z0, t0, times, config)
+    for i in range(3):
+        knots = torch.cat([t0[i : i + 1], times[i]])
+        pieces = [torch.linspace(a, b, 4, dtype=torch.float64)[:-1] for a, b in pairwise(knots)]
+        grid = torch.cat([*pieces, knots[-1:]])
+        ref = torchdiffeq.odeint(
+            lambda t, z: field(t.expand(1), z),
+            z0[i : i + 1],
+            knots,
+            method=method,
+            options={"grid_constructor": lambda f, y0, t, grid=grid: grid},
+        )[1:, 0]
+        torch.testing.assert_close(batch[i], ref, atol=1e-12, rtol=1e-12)
+
+
+def test_solve_intervals_fixed_step_matches_solve_on_grids():
+    field = Linear(_spiral())
+    z = torch.randn(4, 2, dtype=torch.float64)
+    start = torch.tensor([0.0, 1.0, -0.5, 2.0], dtype=torch.float64)
+    delta = torch.tensor([0.35, -0.8, 0.0, 1.7], dtype=torch.float64)
+    config = SolverConfig(method="rk4", step_size=0.1)
+    counter = NFECounter()
+    out = solve_intervals(field, z, start, delta, config, counter)
+    ref = solve_on_grids(field, z, start, (start + delta).unsqueeze(1), config)[:, 0]
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=1e-12)
+    assert counter.forward == 4 * 17  # the longest interval: ceil(1.7 / 0.1) rk4 steps
