@@ -54,7 +54,43 @@ def _scaling(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+def _dynamics(r: dict) -> list[str]:
+    seeds = r.get("seeds", [r.get("seed", 0)])
+    lines = [
+        "## dynamics (`benchmarks/dynamics.py`)",
+        f"Protocol: {r['protocol']}; at most {r['max_fit_seconds']:.0f} s of fitting per "
+        f"system; seeds {', '.join(str(s) for s in seeds)} (medians; per-seed figures in the "
+        "JSON).",
+        "",
+        "| system | field error | target | extrapolation | fit s | SINDy field error "
+        "| SINDy extrapolation | extrapolation better than SINDy |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, sr in r["systems"].items():
+        nn, sindy = sr["neural_ode"], sr.get("sindy")
+        target = sr.get("field_error_target")
+        met = sr.get("field_error_target_met_seeds")
+        target_cell = "–" if target is None else f"≤ {_pct(target)}"
+        if met is not None:
+            target_cell += f" (met on {met}/{len(seeds)} seeds)"
+        better = sr.get("extrapolation_better_than_sindy_seeds")
+        lines.append(
+            f"| {name} | {_pct(nn['field_error'])} | {target_cell} "
+            f"| {nn['extrapolation_error']:.3f} | {nn['fit_seconds']:.0f} "
+            f"| {_pct(None if sindy is None else sindy['field_error'])} "
+            f"| {'–' if sindy is None else format(sindy['extrapolation_error'], '.3f')} "
+            f"| {'–' if better is None else f'{better}/{len(seeds)} seeds'} |"
+        )
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
+    if name == "dynamics":
+        return _dynamics(r)
     summary = r.get("summary", {})
     body = "\n".join(f"- {k}: {v}" for k, v in summary.items())
     return [f"## {name} (`benchmarks/{name}.py`)", body or "(see JSON)", ""]
