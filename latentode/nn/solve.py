@@ -79,10 +79,14 @@ class SolverConfig:
         Fixed-step methods take at least this many equal steps between consecutive query
         times.
     step_size : float or None
-        Fixed-step methods: the largest step, in the ODE's time units, any series may take;
-        a gap between query times gets ``ceil(gap / step_size)`` steps (at least
-        ``n_substeps``). Without it a long gap (e.g. from the last observation to a far
-        forecast) is crossed in ``n_substeps`` steps, however long it is.
+        Fixed-step methods: the step, in the ODE's time units. ``euler``, ``midpoint`` and
+        ``rk4`` without the adjoint step along each series' own grid ``t0 ± j·step_size``
+        and reach a query between grid points by one partial step, so the trajectory does
+        not depend on which times are queried (a model trained on some target times
+        predicts the same values at others). With the adjoint, and for the Adams methods,
+        a gap between query times gets ``ceil(gap / step_size)`` equal steps (at least
+        ``n_substeps``). Without a step size a gap is crossed in ``n_substeps`` steps,
+        however long it is.
     adjoint_seminorm : bool
         Use the seminorm of Kidger et al. (2021) for the adjoint's error control (fewer
         backward steps, same gradients to tolerance).
@@ -341,6 +345,8 @@ def solve_on_grids(
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
     if config.method in _DIRECT_METHODS and not config.adjoint:
+        if config.step_size is not None:
+            return _solve_on_step_grid(field, z0, grid, config, counter)
         return _solve_fixed_direct(field, z0, grid, config, counter)
     grid, positions = _balanced_knots(grid)
     s = torch.arange(grid.shape[1], dtype=torch.float64, device=z0.device)
@@ -416,6 +422,52 @@ def _solve_fixed_direct(
     zs = torch.stack(states, dim=-2)  # (..., B, N + 1, L)
     index = ends.view(*([1] * (zs.dim() - 3)), *ends.shape, 1)
     return torch.gather(zs, -2, index.expand(*zs.shape[:-2], ends.shape[1], zs.shape[-1]))
+
+
+def _solve_on_step_grid(
+    field: nn.Module,
+    z0: torch.Tensor,
+    grid: torch.Tensor,
+    config: SolverConfig,
+    counter: NFECounter,
+) -> torch.Tensor:
+    """Fixed steps of exactly ``step_size`` from each series' start, whatever the queries.
+
+    Series ``i`` steps along ``t_i0 ± j·step_size`` (forwards for later queries, backwards
+    for earlier ones); a query between grid points is reached by one partial step of the
+    same method from the grid point before it (all queries at once, as one batch). The
+    trajectory therefore does not depend on which times are asked for — a model trained on
+    one set of target times predicts the same values at any other — and the number of
+    steps is ``span / step_size``, not the number of queries.
+    """
+    t0, times = grid[:, 0], grid[:, 1:]
+    n_series, n_times = times.shape
+    h = float(config.step_size)
+    out = z0.unsqueeze(-2).expand(*z0.shape[:-1], n_times, z0.shape[-1])
+    for sign in (1.0, -1.0):
+        dist = (times - t0.unsqueeze(1)) * sign  # (B, Q), > 0 on this side
+        side = dist > 0
+        if not bool(side.any()):
+            continue
+        dist = dist.clamp(min=0.0)
+        full = torch.floor(dist / h)  # full steps before each query
+        counts = full.amax(dim=1)  # (B,)
+        n_steps = int(counts.max().item())
+        j = torch.arange(n_steps, dtype=grid.dtype, device=grid.device)
+        size = torch.where(j < counts.unsqueeze(1), sign * h, 0.0).expand(n_series, n_steps)
+        start = t0.unsqueeze(1) + sign * h * j
+        zs = torch.stack(_fixed_steps(field, z0, start, size, config.method, counter), dim=-2)
+        index = full.long().view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
+        base = torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+        # One partial step per query, all queries as one batch of B·Q rows.
+        flat = base.reshape(*base.shape[:-3], n_series * n_times, base.shape[-1])
+        t_base = (t0.unsqueeze(1) + sign * h * full).reshape(-1)
+        partial = ((dist - h * full) * sign).reshape(-1, 1)
+        stepped = _fixed_steps(field, flat, t_base.unsqueeze(1), partial, config.method, counter)[
+            -1
+        ].reshape(base.shape)
+        out = torch.where(side.unsqueeze(-1), stepped, out)
+    return out
 
 
 def _fixed_steps(

@@ -259,14 +259,36 @@ def test_direct_fixed_steps_equal_torchdiffeq_on_the_same_grid(method):
         torch.testing.assert_close(batch[i], ref, atol=1e-12, rtol=1e-12)
 
 
-def test_solve_intervals_fixed_step_matches_solve_on_grids():
+def test_solve_intervals_fixed_step_size():
     field = Linear(_spiral())
     z = torch.randn(4, 2, dtype=torch.float64)
     start = torch.tensor([0.0, 1.0, -0.5, 2.0], dtype=torch.float64)
     delta = torch.tensor([0.35, -0.8, 0.0, 1.7], dtype=torch.float64)
-    config = SolverConfig(method="rk4", step_size=0.1)
     counter = NFECounter()
-    out = solve_intervals(field, z, start, delta, config, counter)
-    ref = solve_on_grids(field, z, start, (start + delta).unsqueeze(1), config)[:, 0]
-    torch.testing.assert_close(out, ref, atol=1e-12, rtol=1e-12)
+    out = solve_intervals(
+        field, z, start, delta, SolverConfig(method="rk4", step_size=0.1), counter
+    )
+    exact = torch.einsum(
+        "bij,bj->bi", torch.linalg.matrix_exp(field.a.detach() * delta[:, None, None]), z
+    )
+    torch.testing.assert_close(out, exact, atol=1e-4, rtol=1e-4)
     assert counter.forward == 4 * 17  # the longest interval: ceil(1.7 / 0.1) rk4 steps
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_step_size_trajectory_does_not_depend_on_the_query_times(method):
+    """With a step_size the grid is each series' own: asking for more times changes nothing."""
+    field = Linear(_spiral())
+    t0, times = _grids(4, 5, seed=3)
+    extra = t0[:, None] + torch.rand(4, 30, dtype=torch.float64) * 4 - 0.5  # some before t0
+    both = torch.sort(torch.cat([times, extra], dim=1), dim=1)
+    z0 = torch.randn(4, 2, dtype=torch.float64)
+    config = SolverConfig(method=method, step_size=0.1)
+    few = solve_on_grids(field, z0, t0, times, config)
+    many = solve_on_grids(field, z0, t0, both.values, config)
+    index = torch.argsort(both.indices, dim=1)[:, :5]  # where the original 5 times went
+    picked = torch.gather(many, 1, index.unsqueeze(-1).expand(-1, -1, 2))
+    torch.testing.assert_close(picked, few, atol=1e-12, rtol=1e-12)
+    if method == "rk4":  # and it is still a solution of the ODE
+        exact = _exact_linear(field.a.detach(), z0, t0, times)
+        torch.testing.assert_close(few, exact, atol=1e-3, rtol=1e-3)
