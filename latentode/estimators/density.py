@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,6 +31,10 @@ from latentode.training import (
 __all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "FFJORDDensity", "PositiveInts"]
 
 logger = logging.getLogger(__name__)
+
+LR_SCHEDULES = ("constant", "cosine")
+#: ``lr_schedule="cosine"`` anneals the learning rate to this fraction of ``lr``.
+FINAL_LR_FRACTION = 0.01
 
 #: ``divergence="auto"`` trains with the exact trace up to this many features.
 EXACT_TRACE_MAX_FEATURES = 8
@@ -107,7 +113,14 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         Weights of the kinetic-energy and Jacobian-Frobenius penalties (Finlay et al.,
         2020), which keep the number of solver steps low.
     lr : float, default=5e-3
-        Adam learning rate.
+        Adam learning rate (the initial one with ``lr_schedule="cosine"``).
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        "cosine" anneals the learning rate from ``lr`` to ``lr / 100`` over the training
+        budget: ``max_epochs`` or, when set, ``max_time`` seconds, whichever runs out
+        first. With a fixed budget it allows a larger ``lr`` (e.g. 1e-2). A resumed fit
+        starts the time budget afresh, as ``max_time`` does.
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW).
     batch_size : int, default=512
     max_epochs : int, default=100
     max_time : float or None, default=None
@@ -166,6 +179,8 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         "kinetic_weight": [_NONNEG_FLOAT],
         "jacobian_weight": [_NONNEG_FLOAT],
         "lr": [_POS_FLOAT],
+        "lr_schedule": [Options(LR_SCHEDULES)],
+        "weight_decay": [_NONNEG_FLOAT],
         "batch_size": [_POS_INT],
         "max_epochs": [_POS_INT],
         "max_time": [_POS_FLOAT, TypeOf((None,), "None")],
@@ -199,6 +214,8 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         kinetic_weight: float = 0.0,
         jacobian_weight: float = 0.0,
         lr: float = 5e-3,
+        lr_schedule: str = "constant",
+        weight_decay: float = 0.0,
         batch_size: int = 512,
         max_epochs: int = 100,
         max_time: float | None = None,
@@ -228,6 +245,8 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         self.kinetic_weight = kinetic_weight
         self.jacobian_weight = jacobian_weight
         self.lr = lr
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.max_time = max_time
@@ -340,10 +359,23 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         module = self.module_
         generator = torch.Generator(device=self.device_).manual_seed(self.seed_)
         cpu_generator = torch.Generator().manual_seed(self.seed_ + 1)
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.lr)
+        optimizer = torch.optim.AdamW(
+            module.parameters(), lr=self.lr, weight_decay=self.weight_decay
+        )
         penalised = self.kinetic_weight > 0 or self.jacobian_weight > 0
+        schedule = None
+        if self.lr_schedule == "cosine":
+            schedule = _CosineSchedule(
+                optimizer,
+                self.lr,
+                max_epochs=self.max_epochs,
+                steps_per_epoch=math.ceil(train.shape[0] / self.batch_size),
+                seconds=self.max_time,
+            )
 
         def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
+            if schedule is not None:
+                schedule.update(epoch)
             module.counter.reset()
             logp, out = self._log_density(train[index.to(self.device_)], generator)
             nll = -logp.mean()
@@ -479,3 +511,46 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         self.n_epochs_ = config["n_epochs"]
         self.best_epoch_ = config["best_epoch"]
         self.seed_ = config["seed"]
+
+
+class _CosineSchedule:
+    """Sets the learning rate before each step to ``lr · (f + (1 - f)(1 + cos πp) / 2)``.
+
+    ``p`` is the fraction of the training budget spent, capped at 1: steps taken over
+    ``max_epochs · steps_per_epoch`` or, when ``seconds`` is set, the wall-clock time since
+    the first step over ``seconds``, whichever is larger; ``f`` is
+    :data:`FINAL_LR_FRACTION`.
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        lr: float,
+        *,
+        max_epochs: int,
+        steps_per_epoch: int,
+        seconds: float | None,
+    ) -> None:
+        self.optimizer = optimizer
+        self.lr = lr
+        self.total_steps = max_epochs * steps_per_epoch
+        self.steps_per_epoch = steps_per_epoch
+        self.seconds = seconds
+        self._start: float | None = None
+        self._epoch = 0
+        self._step_in_epoch = 0
+
+    def update(self, epoch: int) -> None:
+        now = time.perf_counter()
+        self._start = now if self._start is None else self._start
+        if epoch != self._epoch:
+            self._epoch, self._step_in_epoch = epoch, 0
+        steps = (epoch - 1) * self.steps_per_epoch + self._step_in_epoch
+        self._step_in_epoch += 1
+        progress = steps / self.total_steps
+        if self.seconds is not None:
+            progress = max(progress, (now - self._start) / self.seconds)
+        factor = 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        lr = self.lr * (FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * factor)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr

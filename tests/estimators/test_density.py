@@ -175,3 +175,49 @@ def test_plot_density_2d_draws_heat_map_and_samples(fitted, tmp_path):
     wide = FFJORDDensity(hidden_dims=(4,), method="euler", max_epochs=1).fit(np.ones((20, 3)))
     with pytest.raises(ParameterError, match="draws densities of 2 features; the estimator has 3"):
         plot_density_2d(wide)
+
+
+def test_cosine_schedule_anneals_the_learning_rate_over_the_epochs():
+    from latentode.training import Callback
+
+    class RecordLR(Callback):
+        def __init__(self) -> None:
+            self.lrs: list[float] = []
+
+        def on_epoch_end(self, trainer, logs) -> None:
+            self.lrs.append(trainer.optimizer.param_groups[0]["lr"])
+
+    record = RecordLR()
+    FFJORDDensity(
+        hidden_dims=(8,),
+        method="rk4",
+        lr=1e-2,
+        lr_schedule="cosine",
+        weight_decay=1e-4,
+        max_epochs=4,
+        batch_size=100,
+        early_stopping=False,
+        random_state=0,
+        callbacks=[record],
+    ).fit(_two_blobs(200, 9))
+    # Two steps per epoch: the last step of epoch e is at progress (2e - 1) / 8.
+    expected = [
+        1e-2 * (0.01 + 0.99 * (1 + np.cos(np.pi * (2 * e - 1) / 8)) / 2) for e in (1, 2, 3, 4)
+    ]
+    np.testing.assert_allclose(record.lrs, expected, rtol=1e-6)
+
+
+def test_invalid_schedule_and_weight_decay_raise_verbatim_messages():
+    x = _two_blobs(50, 8)
+    with pytest.raises(ParameterError) as info:
+        FFJORDDensity(lr_schedule="step").fit(x)
+    assert str(info.value) == (
+        "The 'lr_schedule' parameter of FFJORDDensity must be a str among "
+        "['constant', 'cosine']. Got 'step' instead."
+    )
+    with pytest.raises(ParameterError) as info:
+        FFJORDDensity(weight_decay=-1.0).fit(x)
+    assert str(info.value) == (
+        "The 'weight_decay' parameter of FFJORDDensity must be a float in the range "
+        "[0, inf). Got -1.0 instead."
+    )
