@@ -88,6 +88,37 @@ def _dynamics(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _density(r: dict) -> list[str]:
+    s, speed = r["summary"], r["speed"]["ffjord"]
+    met = "met" if s["eight_gaussians_target_met"] else "**not met**"
+    wins = "met" if s["wins_target_met"] else "**not met**"
+    lines = [
+        "## density (`benchmarks/density.py`)",
+        f"Held-out mean NLL (nats per point, lower is better) on {r['n_test']:,} test points "
+        f"after training on {r['n_train']:,}. Quality run: {s['quality_train_seconds']:.0f} s "
+        "of FFJORD training per set.",
+        "",
+        "| set | FFJORD (quality) | GMM (BIC) | KDE (CV) | FFJORD beats both |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in r["datasets"].items():
+        f, g, k = row["ffjord"], row["gmm_bic"], row["kde_cv"]
+        lines.append(
+            f"| {name} | {f['test_nll']:.3f} ({f['fit_seconds']:.0f} s, {f['epochs']} epochs) "
+            f"| {g['test_nll']:.3f} ({g['n_components']} comp., {g['fit_seconds']:.0f} s) "
+            f"| {k['test_nll']:.3f} (bw {k['bandwidth']:.3f}, {k['fit_seconds']:.0f} s) "
+            f"| {'yes' if row['ffjord_beats_both'] else 'no'} |"
+        )
+    return [
+        *lines,
+        "",
+        f"FFJORD beats both on {s['ffjord_wins']} of 4 sets (target ≥ {s['target_wins']}: "
+        f"{wins}). Speed run (defaults) on 8 Gaussians: test NLL {speed['test_nll']:.3f} in "
+        f"{speed['fit_seconds']:.0f} s (target {s['eight_gaussians_target']}: {met}).",
+        "",
+    ]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -105,11 +136,11 @@ def main() -> None:
         "`python benchmarks/summarize.py`.",
         "",
     ]
-    for name, render in (("periodic", _periodic), ("scaling", _scaling)):
+    for name, render in (("periodic", _periodic), ("scaling", _scaling), ("density", _density)):
         r = _load(name)
         if r is not None:
             lines += render(r)
-    for name in ("density", "posterior", "dynamics"):
+    for name in ("posterior", "dynamics"):
         r = _load(name)
         if r is not None:
             lines += _generic(name, r)
