@@ -7,7 +7,10 @@ y = sin(2π f t) + c. Every series shows a random half of its points ("observed"
 is hidden. 800 series train the model (``max_time`` seconds of training), 200 held-out
 series test it:
 
-* interpolation: history = the observed half, predict the hidden half;
+* interpolation: history = the observed half; reconstruct every point of the series. This
+  is the reference Latent ODE code's protocol (its interpolation MSE is taken over all 100
+  points, observed ones included), so the figures compare with the issue's reference
+  numbers. The MSE on the hidden half alone — a stricter figure — is reported beside it;
 * extrapolation: history = the observed points in the first half of the time range,
   predict every point in the second half.
 
@@ -72,6 +75,9 @@ def main() -> None:
     parser.add_argument("--obs-std", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--out", type=Path, default=RESULTS / "periodic.json")
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="JSON of estimator overrides (tuning)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     n_series = 300 if args.quick else 1000
@@ -85,7 +91,8 @@ def main() -> None:
     is_test = df["unique_id"].isin(test_ids)
     train = df[~is_test & observed]
     test_hist = df[is_test & observed]
-    interp_query = df[is_test & ~observed].reset_index(drop=True)
+    interp_query = df[is_test].reset_index(drop=True)
+    hidden = ~observed[is_test].to_numpy()
     mid = df["ds"].max() / 2
     extrap_hist = test_hist[test_hist["ds"] <= mid]
     extrap_query = df[is_test & (df["ds"] > mid)].reset_index(drop=True)
@@ -94,8 +101,8 @@ def main() -> None:
         latent_dim=10,
         encoder=args.encoder,
         encoder_hidden_dim=40,
-        field_hidden_dim=64,
-        field_layers=2,
+        field_hidden_dim=100,
+        field_layers=1,
         method=args.method,
         obs_std=args.obs_std,
         lr=1e-2,
@@ -105,13 +112,14 @@ def main() -> None:
         max_time=max_time,
         patience=10_000,
         random_state=args.seed,
-    )
+    ).set_params(**args.params)
     start = time.perf_counter()
     est.fit(train)
     fit_seconds = time.perf_counter() - start
 
     pred_i = est.predict(test_hist, at=interp_query[["unique_id", "ds"]])
     pred_e = est.predict(extrap_hist, at=extrap_query[["unique_id", "ds"]])
+    linear_i = linear_interpolation(test_hist, interp_query)
     result = {
         "benchmark": "periodic",
         "protocol": f"make_periodic(n_series={n_series}, n_points=100), half observed, 80/20",
@@ -121,9 +129,11 @@ def main() -> None:
         "epochs": est.n_epochs_,
         "best_epoch": est.best_epoch_,
         "interpolation_mse": mse(pred_i["y"], interp_query["y"]),
+        "interpolation_mse_hidden": mse(pred_i["y"][hidden], interp_query["y"][hidden]),
         "extrapolation_mse": mse(pred_e["y"], extrap_query["y"]),
-        "baseline_linear_interpolation_mse": mse(
-            linear_interpolation(test_hist, interp_query), interp_query["y"]
+        "baseline_linear_interpolation_mse": mse(linear_i, interp_query["y"]),
+        "baseline_linear_interpolation_mse_hidden": mse(
+            linear_i[hidden], interp_query["y"][hidden]
         ),
         "baseline_last_value_extrapolation_mse": mse(
             last_value(extrap_hist, extrap_query), extrap_query["y"]
@@ -131,6 +141,10 @@ def main() -> None:
         "targets": {"interpolation_mse": 0.004, "extrapolation_mse": 0.010, "within_s": 240},
         "params": {k: v for k, v in est.get_params().items() if k != "callbacks"},
         "final_epoch": est.history_[-1],
+        "history": [
+            {k: h[k] for k in ("epoch", "seconds", "train_mse", "val_mse", "kl") if k in h}
+            for h in est.history_
+        ],
         "machine": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -146,9 +160,12 @@ def main() -> None:
                 for k in (
                     "fit_seconds",
                     "epochs",
+                    "best_epoch",
                     "interpolation_mse",
+                    "interpolation_mse_hidden",
                     "extrapolation_mse",
                     "baseline_linear_interpolation_mse",
+                    "baseline_linear_interpolation_mse_hidden",
                     "baseline_last_value_extrapolation_mse",
                 )
             },
