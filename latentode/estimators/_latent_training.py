@@ -12,6 +12,7 @@ import torch
 
 from latentode.estimators._tensors import PaddedSeries
 from latentode.models._context import compact_rows, sample_context
+from latentode.nn.solve import NFECounter
 from latentode.training import (
     Trainer,
 )
@@ -31,10 +32,16 @@ def make_trainer(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> Tra
             return 1.0
         return min(1.0, (epoch - 1) / est.kl_warmup_epochs)
 
+    extra_counters = _component_counters(module)
+
     def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
         module.counter.reset()
+        for counter in extra_counters.values():
+            counter.reset()
         metrics = objective(est, train.batch(index), kl_weight(epoch), generator)
         metrics["nfe_forward"] = float(module.counter.forward)
+        for name, counter in extra_counters.items():
+            metrics[name] = float(counter.forward)
         return metrics
 
     def batches(epoch: int):
@@ -67,6 +74,21 @@ def make_trainer(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> Tra
     trainer.owner = est
     trainer.data_summary = data_summary(est, train, val)
     return trainer
+
+
+def _component_counters(module: torch.nn.Module) -> dict[str, NFECounter]:
+    """Evaluation counters besides the decoder's: ODE-RNN encoder, FFJORD posterior flow.
+
+    Reported per epoch as ``nfe_encoder`` / ``nfe_flow`` (forward evaluations per batch);
+    ``nfe_forward`` / ``nfe_backward`` stay the decoder's.
+    """
+    found = {
+        "nfe_encoder": getattr(getattr(module, "encoder", None), "counter", None),
+        "nfe_flow": getattr(
+            getattr(getattr(module, "posterior", None), "flow", None), "counter", None
+        ),
+    }
+    return {name: c for name, c in found.items() if isinstance(c, NFECounter)}
 
 
 def data_summary(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> dict[str, Any]:

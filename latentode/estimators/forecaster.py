@@ -156,7 +156,8 @@ class LatentODEForecaster(BaseTorchEstimator):
     history_ : list of dict
         Per epoch: ``epoch``, ``train_loss`` (negative ELBO per observed value), ``train_mse``,
         ``kl``, ``nfe_forward``, ``nfe_backward`` (decoder evaluations per batch),
-        ``val_loss``, ``val_mse``, ``seconds``.
+        ``nfe_encoder`` (ODE-RNN encoder) and ``nfe_flow`` (FFJORD posterior) where there
+        are such solves, ``val_loss``, ``val_mse``, ``seconds``.
     n_epochs_, best_epoch_ : int
     device_ : torch.device
     """

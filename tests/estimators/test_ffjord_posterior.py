@@ -109,6 +109,9 @@ def test_forecaster_fits_saves_and_loads_with_either_posterior(posterior, spiral
     ).fit(spirals)
     module_type = FFJORDPosterior if posterior == "ffjord" else GaussianPosterior
     assert isinstance(est.module_.posterior, module_type)
+    # The flow's evaluations are reported beside the decoder's (a GRU encoder has none).
+    assert ("nfe_flow" in est.history_[-1]) == (posterior == "ffjord")
+    assert est.history_[-1].get("nfe_flow", 1.0) > 0 and "nfe_encoder" not in est.history_[-1]
     scores = est.score_samples(spirals)
     assert scores.shape == (24,) and np.isfinite(scores).all()
     forecast = est.predict(spirals, horizon=1.0, n_points=3)

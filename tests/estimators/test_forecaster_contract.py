@@ -60,6 +60,7 @@ def test_fit_returns_self_and_sets_fitted_attributes(periodic_df, fast):
     }
     assert expected <= set(est.history_[0])
     assert est.history_[0]["nfe_forward"] > 0
+    assert est.history_[0]["nfe_encoder"] > 0  # the ODE-RNN encoder's, reported apart
 
 
 @pytest.mark.parametrize(
