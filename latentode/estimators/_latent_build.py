@@ -32,6 +32,8 @@ POSTERIORS: dict[str, Any] = {
         n_blocks=est.flow_blocks,
         divergence=est.flow_divergence,
         solver=decoder_solver(est),
+        kinetic_weight=est.flow_kinetic_weight,
+        jacobian_weight=est.flow_jacobian_weight,
     ),
 }
 
@@ -58,6 +60,8 @@ def latent_constraints() -> dict[str, list]:
         "flow_hidden_dims": [PositiveInts()],
         "flow_blocks": [_POS_INT],
         "flow_divergence": [Options(DIVERGENCES)],
+        "flow_kinetic_weight": [Interval(float, 0, None)],
+        "flow_jacobian_weight": [Interval(float, 0, None)],
         "obs_std": [_POS_FLOAT, TypeOf((None,), "None")],
         "decoder_hidden_dim": [_NONNEG_INT],
         "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],

@@ -125,8 +125,15 @@ def objective(
     )
     bound = terms.iwae() if est.bound == "iwae" else terms.elbo(kl_weight)
     n_obs = terms.n_obs.sum()
+    extra: dict[str, float] = {}
+    loss = -bound.sum() / n_obs
+    if terms.penalty is not None:  # FFJORD posterior's kinetic / Jacobian regulariser
+        penalty = terms.penalty.mean(0).sum() / n_obs
+        loss = loss + penalty
+        extra["flow_penalty"] = float(penalty.detach())
     return {
-        "loss": -bound.sum() / n_obs,
+        **extra,
+        "loss": loss,
         "train_mse": float(terms.sq_err.detach().sum() / n_obs),
         "kl": float(terms.kl.detach().mean()),
         "weight": float(n_obs),

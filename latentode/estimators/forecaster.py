@@ -80,6 +80,11 @@ class LatentODEForecaster(BaseTorchEstimator):
         ``posterior="ffjord"``: trace estimator of ``log q`` during training (exact trace:
         ``latent_dim`` Jacobian-vector products per evaluation; Hutchinson: one).
         Evaluation always uses the exact trace. The flow uses the decoder's solver settings.
+    flow_kinetic_weight, flow_jacobian_weight : float, default=0.0
+        ``posterior="ffjord"``: weights of the flow's kinetic-energy and Jacobian-Frobenius
+        regularisers (Finlay et al., 2020), added to the training loss per observed value
+        (reported as ``flow_penalty`` in ``history_``); they keep the flow's evaluations
+        from growing during training. Ignored by the Gaussian posterior.
     obs_std : float or None, default=None
         Observation noise scale in standardised feature units; None learns one per feature.
     decoder_hidden_dim : int, default=0
@@ -187,6 +192,8 @@ class LatentODEForecaster(BaseTorchEstimator):
         flow_hidden_dims: Sequence[int] = (32, 32),
         flow_blocks: int = 1,
         flow_divergence: str = "exact",
+        flow_kinetic_weight: float = 0.0,
+        flow_jacobian_weight: float = 0.0,
         obs_std: float | None = None,
         decoder_hidden_dim: int = 0,
         method: str = "dopri5",
@@ -237,6 +244,8 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.flow_hidden_dims = flow_hidden_dims
         self.flow_blocks = flow_blocks
         self.flow_divergence = flow_divergence
+        self.flow_kinetic_weight = flow_kinetic_weight
+        self.flow_jacobian_weight = flow_jacobian_weight
         self.obs_std = obs_std
         self.decoder_hidden_dim = decoder_hidden_dim
         self.method = method

@@ -24,6 +24,7 @@ class BoundTerms(NamedTuple):
     log_q: torch.Tensor
     sq_err: torch.Tensor  # (B,) summed squared error of the mean prediction
     n_obs: torch.Tensor  # (B,) observed entries in the target
+    penalty: torch.Tensor | None = None  # (n_samples, B) posterior regulariser, or None
 
     def elbo(self, kl_weight: float = 1.0) -> torch.Tensor:
         """ELBO per series ``(B,)``, averaged over samples; ``kl_weight`` anneals the KL."""
@@ -100,6 +101,7 @@ class LatentODE(nn.Module):
             log_q=post.log_q,
             sq_err=sq_err,
             n_obs=t_mask.sum(dim=(-1, -2)),
+            penalty=post.penalty,
         )
 
     @torch.no_grad()

@@ -44,6 +44,10 @@ class FFJORDPosterior(nn.Module):
     activation : {"tanh", "softplus"}, default="tanh"
     mlp_hidden : int, default=64
         Width of the base posterior's MLP.
+    kinetic_weight, jacobian_weight : float, default=0.0
+        Weights of the flow's kinetic energy ``∫ ||f||² dt`` and Jacobian Frobenius norm
+        (Finlay et al., 2020), returned as ``PosteriorSample.penalty`` while training; they
+        keep the flow's dynamics simple, so its evaluations do not grow during training.
 
     Attributes
     ----------
@@ -63,9 +67,14 @@ class FFJORDPosterior(nn.Module):
         solver: SolverConfig | None = None,
         activation: str = "tanh",
         mlp_hidden: int = 64,
+        kinetic_weight: float = 0.0,
+        jacobian_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
+        self.kinetic_weight = float(kinetic_weight)
+        self.jacobian_weight = float(jacobian_weight)
+        regularize = self.kinetic_weight > 0 or self.jacobian_weight > 0
         self.train_divergence = divergence
         self.base = GaussianPosterior(hidden_dim, latent_dim, mlp_hidden=mlp_hidden)
         self.flow = CNF.build(
@@ -76,6 +85,7 @@ class FFJORDPosterior(nn.Module):
             activation=activation,
             divergence=divergence,
             solver=solver if solver is not None else SolverConfig(),
+            regularize=regularize,
         )
 
     def train(self, mode: bool = True) -> FFJORDPosterior:
@@ -130,4 +140,7 @@ class FFJORDPosterior(nn.Module):
         out = self.flow(e0, context, generator=generator)
         log_q = log_q0 + out.delta_logp
         kl = log_q - standard_normal_log_prob(out.z)
-        return PosteriorSample(out.z, log_q, kl)
+        penalty = None
+        if self.training and (self.kinetic_weight > 0 or self.jacobian_weight > 0):
+            penalty = self.kinetic_weight * out.kinetic + self.jacobian_weight * out.frobenius
+        return PosteriorSample(out.z, log_q, kl, penalty)

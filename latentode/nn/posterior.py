@@ -16,12 +16,15 @@ __all__ = ["GaussianPosterior", "PosteriorSample", "standard_normal_log_prob"]
 class PosteriorSample(NamedTuple):
     """Samples of ``z0`` with their log-density and KL contribution.
 
-    z0 : (n_samples, B, latent_dim); log_q, kl : (n_samples, B)
+    z0 : (n_samples, B, latent_dim); log_q, kl : (n_samples, B); penalty : (n_samples, B)
+    or None, a regularisation term to add to the training loss (FFJORD's kinetic energy and
+    Jacobian norm, already weighted).
     """
 
     z0: torch.Tensor
     log_q: torch.Tensor
     kl: torch.Tensor
+    penalty: torch.Tensor | None = None
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:

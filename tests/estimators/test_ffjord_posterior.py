@@ -139,3 +139,30 @@ def test_flow_parameters_are_validated_in_fit(spirals):
     )
     with pytest.raises(ParameterError, match="'flow_divergence' parameter"):
         LatentODEForecaster(posterior="ffjord", flow_divergence="auto").fit(spirals)
+
+
+def test_flow_regularisers_enter_the_loss_and_are_validated(spirals):
+    torch.set_num_threads(1)
+    params = dict(
+        latent_dim=2,
+        encoder="gru",
+        encoder_hidden_dim=8,
+        field_hidden_dim=8,
+        posterior="ffjord",
+        flow_hidden_dims=(8,),
+        max_epochs=2,
+        random_state=0,
+    )
+    plain = LatentODEForecaster(**params).fit(spirals)
+    regular = LatentODEForecaster(**params, flow_kinetic_weight=1e4, flow_jacobian_weight=1e4)
+    regular.fit(spirals)
+    assert "flow_penalty" not in plain.history_[-1]
+    # The flow starts as the identity (zero field): no penalty and no penalty gradient in
+    # the first step, so both fits reach the second epoch with the same weights and its
+    # losses differ by the penalty alone.
+    second = regular.history_[1]
+    assert second["flow_penalty"] > 0.01  # large weights: well above the loss's rounding
+    difference = second["train_loss"] - plain.history_[1]["train_loss"]
+    assert difference == pytest.approx(second["flow_penalty"], rel=0.01)
+    with pytest.raises(ParameterError, match="'flow_kinetic_weight'"):
+        LatentODEForecaster(posterior="ffjord", flow_kinetic_weight=-1.0).fit(spirals)
