@@ -39,13 +39,14 @@ def _scaling(r: dict) -> list[str]:
         "## scaling (`benchmarks/scaling.py`)",
         f"Protocol: {r['protocol']}. Target: {r['target']}.",
         "",
-        "| adjoint | batch | union of times | s/epoch shared | s/epoch different | ratio "
-        "| NFE fwd shared / different | NFE bwd shared / different |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | adjoint | batch | union of times | s/epoch shared | s/epoch different "
+        "| ratio | NFE fwd shared / different | NFE bwd shared / different |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
         lines.append(
-            f"| {row['adjoint']} | {row['batch_size']} | {row['union_size_different']} "
+            f"| {row.get('method', 'dopri5')} | {row['adjoint']} | {row['batch_size']} "
+            f"| {row['union_size_different']} "
             f"| {row['seconds_per_epoch_shared']:.2f} | {row['seconds_per_epoch_different']:.2f} "
             f"| {row['time_ratio_different_over_shared']:.2f} "
             f"| {row['nfe_forward_per_batch_shared']:.0f} / "
