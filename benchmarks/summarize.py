@@ -91,6 +91,10 @@ def _dynamics(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _nll(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
 def _density(r: dict) -> list[str]:
     s, speed = r["summary"], r["speed"]["ffjord"]
     met = "met" if s["eight_gaussians_target_met"] else "**not met**"
@@ -101,8 +105,9 @@ def _density(r: dict) -> list[str]:
         f"after training on {r['n_train']:,}. Quality run: {s['quality_train_seconds']:.0f} s "
         "of FFJORD training per set.",
         "",
-        "| set | FFJORD (quality) | GMM (BIC) | KDE (CV) | FFJORD beats both |",
-        "|---|---|---|---|---|",
+        "| set | FFJORD (quality) | GMM (BIC) | KDE (CV) | FFJORD beats both "
+        "| generating density |",
+        "|---|---|---|---|---|---|",
     ]
     for name, row in r["datasets"].items():
         f, g, k = row["ffjord"], row["gmm_bic"], row["kde_cv"]
@@ -110,7 +115,8 @@ def _density(r: dict) -> list[str]:
             f"| {name} | {f['test_nll']:.3f} ({f['fit_seconds']:.0f} s, {f['epochs']} epochs) "
             f"| {g['test_nll']:.3f} ({g['n_components']} comp., {g['fit_seconds']:.0f} s) "
             f"| {k['test_nll']:.3f} (bw {k['bandwidth']:.3f}, {k['fit_seconds']:.0f} s) "
-            f"| {'yes' if row['ffjord_beats_both'] else 'no'} |"
+            f"| {'yes' if row['ffjord_beats_both'] else 'no'} "
+            f"| {_nll(row.get('true_density_nll'))} |"
         )
     return [
         *lines,
