@@ -221,3 +221,24 @@ def test_invalid_schedule_and_weight_decay_raise_verbatim_messages():
         "The 'weight_decay' parameter of FFJORDDensity must be a float in the range "
         "[0, inf). Got -1.0 instead."
     )
+
+
+def test_eval_method_scores_with_its_own_solver_and_is_validated():
+    x = _two_blobs(200, 10)
+    est = FFJORDDensity(
+        hidden_dims=(8,), method="rk4", n_substeps=2, max_epochs=2, random_state=0
+    ).fit(x)
+    fixed = est.score_samples(x[:20])
+    est.set_params(eval_method="dopri5", eval_rtol=1e-6, eval_atol=1e-6)
+    exact = est.score_samples(x[:20])
+    est.set_params(eval_method="rk4")
+    np.testing.assert_array_equal(est.score_samples(x[:20]), fixed)
+    # The rk4 map (2 steps) and the ODE's exact flow give different log-densities.
+    assert not np.allclose(exact, fixed, rtol=0, atol=1e-7)
+    assert est.module_.blocks[0].solver.method == "rk4"  # training solver restored
+    with pytest.raises(ParameterError) as info:
+        FFJORDDensity(eval_method="rk45").fit(x)
+    assert str(info.value).startswith(
+        "The 'eval_method' parameter of FFJORDDensity must be a str among ["
+    )
+    assert str(info.value).endswith(" or None. Got 'rk45' instead.")
