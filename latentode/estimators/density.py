@@ -100,14 +100,14 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
     method : str, default="dopri5"
         ODE solver (any torchdiffeq method).
     eval_method : str or None, default=None
-        Solver of ``score_samples``, ``score`` and ``sample`` (None: ``method``). After
-        training with a fixed-step ``method``, "dopri5" scores the ODE's exact flow at
-        ``eval_rtol``/``eval_atol``; the fixed-step map with an integrated trace is not
-        an exactly normalised density (measured: a two-moons flow trained with rk4 and 2
-        steps integrates to 1.34 on a grid when scored with rk4, to 1.000 with dopri5 at
-        1e-5, whose test NLL is 0.13 nats higher). With 6 rk4 steps and penalties 0.01 the
-        two scores agreed within 1e-4. A fixed-step ``eval_method`` scores each row
-        independently of its batch-mates.
+        Solver of ``score_samples``, ``score`` and ``sample``. None: an adaptive solver at
+        ``eval_rtol``/``eval_atol`` — ``method`` when it is adaptive, else ``"dopri5"`` —
+        so scores are those of the ODE's exact flow, a normalised density. A fixed-step
+        map with an integrated trace is not exactly normalised (measured: a two-moons flow
+        trained with rk4 and 2 steps integrates to 1.34 on a grid when scored with rk4,
+        to 1.000 with dopri5 at 1e-5, whose test NLL is 0.13 nats higher; with 6 rk4 steps
+        and penalties 0.01 the two agreed within 1e-4). A fixed-step ``eval_method``
+        scores each row independently of its batch-mates.
     rtol, atol : float, default=1e-3
         Training tolerances (loose is fine and fast).
     eval_rtol, eval_atol : float, default=1e-5
@@ -336,6 +336,12 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
             return self.divergence
         return "exact" if self.n_features_in_ <= EXACT_TRACE_MAX_FEATURES else "hutchinson"
 
+    def _eval_method(self) -> str:
+        """``eval_method``, or an adaptive solver: the training one, else dopri5."""
+        if self.eval_method is not None:
+            return self.eval_method
+        return self.method if self.method in ADAPTIVE_METHODS else "dopri5"
+
     def _solver(self, rtol: float, atol: float, method: str | None = None) -> SolverConfig:
         return SolverConfig(
             method=method or self.method,
@@ -443,7 +449,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         """Exact trace and evaluation tolerances for the duration of the block."""
         module = self.module_
         saved = [(b.solver, b.divergence) for b in module.blocks]
-        config = self._solver(self.eval_rtol, self.eval_atol, self.eval_method)
+        config = self._solver(self.eval_rtol, self.eval_atol, self._eval_method())
         try:
             for block in module.blocks:
                 block.solver, block.divergence = config, "exact"

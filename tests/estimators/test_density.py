@@ -17,16 +17,18 @@ from latentode.estimators import ESTIMATORS
 from latentode.estimators.density import SKLEARN_EXPECTED_FAILED_CHECKS, FFJORDDensity
 from latentode.exceptions import ParameterError
 
-#: Cheap configurations for the common checks: a fixed-step solver passes all of them, an
-#: adaptive one all but the declared batch-invariance check.
-_FIXED = FFJORDDensity(hidden_dims=(8,), method="rk4", n_substeps=2, max_epochs=2, batch_size=64)
+#: Cheap configurations for the common checks: a fixed-step solver (training and scoring)
+#: passes all of them, an adaptive one all but the declared batch-invariance check.
+_FIXED = FFJORDDensity(
+    hidden_dims=(8,), method="rk4", eval_method="rk4", n_substeps=2, max_epochs=2, batch_size=64
+)
 _ADAPTIVE = FFJORDDensity(
     hidden_dims=(8,), rtol=1e-3, atol=1e-3, eval_rtol=1e-3, eval_atol=1e-3, max_epochs=2
 )
 
 
 def _expected_failures(estimator: FFJORDDensity) -> dict[str, str]:
-    return {} if estimator.method == "rk4" else SKLEARN_EXPECTED_FAILED_CHECKS
+    return {} if estimator.eval_method == "rk4" else SKLEARN_EXPECTED_FAILED_CHECKS
 
 
 @parametrize_with_checks([_FIXED, _ADAPTIVE], expected_failed_checks=_expected_failures)
@@ -228,11 +230,13 @@ def test_eval_method_scores_with_its_own_solver_and_is_validated():
     est = FFJORDDensity(
         hidden_dims=(8,), method="rk4", n_substeps=2, max_epochs=2, random_state=0
     ).fit(x)
+    default = est.score_samples(x[:20])  # None after fixed-step training: dopri5
+    est.set_params(eval_method="dopri5")
+    np.testing.assert_array_equal(est.score_samples(x[:20]), default)
+    est.set_params(eval_method="rk4")
     fixed = est.score_samples(x[:20])
     est.set_params(eval_method="dopri5", eval_rtol=1e-6, eval_atol=1e-6)
     exact = est.score_samples(x[:20])
-    est.set_params(eval_method="rk4")
-    np.testing.assert_array_equal(est.score_samples(x[:20]), fixed)
     # The rk4 map (2 steps) and the ODE's exact flow give different log-densities.
     assert not np.allclose(exact, fixed, rtol=0, atol=1e-7)
     assert est.module_.blocks[0].solver.method == "rk4"  # training solver restored
