@@ -38,6 +38,13 @@ import torchdiffeq
 from torch import nn
 
 from latentode.exceptions import MaxStepsExceededError, ParameterError, SolverError
+from latentode.nn._fixed_steps import (
+    DIRECT_METHODS,
+    fixed_steps,
+    solve_fixed_direct,
+    solve_on_step_grid,
+    step_counts,
+)
 
 __all__ = [
     "ADAPTIVE_METHODS",
@@ -238,14 +245,6 @@ class _FixedStepField(nn.Module):
         return dz * pace.to(dz.dtype).unsqueeze(-1)
 
 
-def _step_counts(config: SolverConfig, gaps: torch.Tensor) -> torch.Tensor:
-    """Steps each series needs on each segment: ``(B, Q)`` float64 ≥ ``n_substeps``."""
-    n = torch.full_like(gaps, float(config.n_substeps))
-    if config.step_size is not None:
-        n = torch.maximum(n, torch.ceil(gaps.abs() / config.step_size))
-    return n
-
-
 def _pseudo_grid(totals: torch.Tensor) -> torch.Tensor:
     """Pseudo-time grid with ``totals[k]`` equal steps on segment ``[k, k + 1]``."""
     counts = totals.long().cpu().tolist()
@@ -344,17 +343,17 @@ def solve_on_grids(
     if n_times == 0:
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
-    if config.method in _DIRECT_METHODS and not config.adjoint:
+    if config.method in DIRECT_METHODS and not config.adjoint:
         if config.step_size is not None:
-            return _solve_on_step_grid(field, z0, grid, config, counter)
-        return _solve_fixed_direct(field, z0, grid, config, counter)
+            return solve_on_step_grid(field, z0, grid, config, counter)
+        return solve_fixed_direct(field, z0, grid, config, counter)
     grid, positions = _balanced_knots(grid)
     s = torch.arange(grid.shape[1], dtype=torch.float64, device=z0.device)
     if config.adaptive:
         func: nn.Module = _SegmentField(field, grid, counter)
         totals = None
     else:
-        counts = _step_counts(config, grid.diff(dim=1))
+        counts = step_counts(config, grid.diff(dim=1))
         totals = counts.amax(dim=0)
         func = _FixedStepField(field, grid, counts, totals, counter)
     before = counter.calls
@@ -362,150 +361,6 @@ def solve_on_grids(
     counter.forward += counter.calls - before
     index = positions.view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
     return torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
-
-
-_DIRECT_METHODS = ("euler", "midpoint", "rk4")
-
-
-def _direct_steps(
-    config: SolverConfig, grid: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each series' own step sequence, padded with zero steps to the longest one.
-
-    Series ``i`` crosses its gap ``Δ_ik`` (from query ``k - 1`` to query ``k``) in
-    ``n_ik = max(n_substeps, ceil(|Δ_ik| / step_size))`` equal steps (none for a zero gap).
-
-    Returns the start times ``(B, N)`` and sizes ``(B, N)`` of the steps (float64; zero-size
-    steps after a series' own last one) and, per query, the number of steps taken when it
-    is reached ``(B, Q)``.
-    """
-    gaps = grid.diff(dim=1)  # (B, Q)
-    counts = torch.where(gaps != 0, _step_counts(config, gaps), 0.0).long()
-    ends = counts.cumsum(dim=1)  # steps taken on reaching each query
-    totals = ends[:, -1]
-    n_series, n_gaps = counts.shape
-    n_steps = int(totals.max().item()) if n_series else 0
-    # Steps in row-major order: series by series, gap by gap.
-    gap_of_step = torch.repeat_interleave(
-        torch.arange(n_series * n_gaps, device=grid.device), counts.flatten()
-    )
-    row, col = gap_of_step // n_gaps, gap_of_step % n_gaps
-    position = torch.arange(gap_of_step.numel(), device=grid.device) - torch.repeat_interleave(
-        totals.cumsum(0) - totals, totals
-    )
-    k = (position - (ends - counts)[row, col]).to(grid.dtype)  # step number within its gap
-    h = (gaps / counts.clamp(min=1))[row, col]
-    size = grid.new_zeros(n_series, n_steps)
-    start = grid[:, -1:].expand(n_series, n_steps).clone()
-    size[row, position] = h
-    start[row, position] = grid[row, col] + k * h
-    return start, size, ends
-
-
-def _solve_fixed_direct(
-    field: nn.Module,
-    z0: torch.Tensor,
-    grid: torch.Tensor,
-    config: SolverConfig,
-    counter: NFECounter,
-) -> torch.Tensor:
-    """Euler, midpoint or RK4 (3/8 rule, as torchdiffeq's ``rk4``) stepping each series
-    through its own steps at once, without a shared pseudo-time.
-
-    Every series takes exactly the steps it would take alone, then zero-size steps
-    (``z + 0·f = z``): results are independent of the batch, and the number of steps is the
-    longest series' own count, not a count over shared knots. Used for direct
-    back-propagation; the adjoint goes through torchdiffeq.
-    """
-    start, size, ends = _direct_steps(config, grid)
-    states = _fixed_steps(field, z0, start, size, config.method, counter)
-    zs = torch.stack(states, dim=-2)  # (..., B, N + 1, L)
-    index = ends.view(*([1] * (zs.dim() - 3)), *ends.shape, 1)
-    return torch.gather(zs, -2, index.expand(*zs.shape[:-2], ends.shape[1], zs.shape[-1]))
-
-
-def _solve_on_step_grid(
-    field: nn.Module,
-    z0: torch.Tensor,
-    grid: torch.Tensor,
-    config: SolverConfig,
-    counter: NFECounter,
-) -> torch.Tensor:
-    """Fixed steps of exactly ``step_size`` from each series' start, whatever the queries.
-
-    Series ``i`` steps along ``t_i0 ± j·step_size`` (forwards for later queries, backwards
-    for earlier ones); a query between grid points is reached by one partial step of the
-    same method from the grid point before it (all queries at once, as one batch). The
-    trajectory therefore does not depend on which times are asked for — a model trained on
-    one set of target times predicts the same values at any other — and the number of
-    steps is ``span / step_size``, not the number of queries.
-    """
-    t0, times = grid[:, 0], grid[:, 1:]
-    n_series, n_times = times.shape
-    h = float(config.step_size)
-    out = z0.unsqueeze(-2).expand(*z0.shape[:-1], n_times, z0.shape[-1])
-    for sign in (1.0, -1.0):
-        dist = (times - t0.unsqueeze(1)) * sign  # (B, Q), > 0 on this side
-        side = dist > 0
-        if not bool(side.any()):
-            continue
-        dist = dist.clamp(min=0.0)
-        full = torch.floor(dist / h)  # full steps before each query
-        counts = full.amax(dim=1)  # (B,)
-        n_steps = int(counts.max().item())
-        j = torch.arange(n_steps, dtype=grid.dtype, device=grid.device)
-        size = torch.where(j < counts.unsqueeze(1), sign * h, 0.0).expand(n_series, n_steps)
-        start = t0.unsqueeze(1) + sign * h * j
-        zs = torch.stack(_fixed_steps(field, z0, start, size, config.method, counter), dim=-2)
-        index = full.long().view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
-        base = torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
-        # One partial step per query, all queries as one batch of B·Q rows.
-        flat = base.reshape(*base.shape[:-3], n_series * n_times, base.shape[-1])
-        t_base = (t0.unsqueeze(1) + sign * h * full).reshape(-1)
-        partial = ((dist - h * full) * sign).reshape(-1, 1)
-        stepped = _fixed_steps(field, flat, t_base.unsqueeze(1), partial, config.method, counter)[
-            -1
-        ].reshape(base.shape)
-        out = torch.where(side.unsqueeze(-1), stepped, out)
-    return out
-
-
-def _fixed_steps(
-    field: nn.Module,
-    z0: torch.Tensor,
-    start: torch.Tensor,
-    size: torch.Tensor,
-    method: str,
-    counter: NFECounter,
-) -> list[torch.Tensor]:
-    """Take step ``j`` of size ``size[:, j]`` from time ``start[:, j]`` for every series.
-
-    Returns the states before the first and after every step (``N + 1`` tensors).
-    """
-    h_all = size.to(z0.dtype).unsqueeze(-1)  # (B, N, 1)
-    states = [z0]
-    z = z0
-    before = counter.calls
-    for j in range(size.shape[1]):
-        t, h = start[:, j], h_all[:, j]
-        if method == "euler":
-            z = z + h * field(t, z)
-            counter.calls += 1
-        elif method == "midpoint":
-            k1 = field(t, z)
-            z = z + h * field(t + 0.5 * size[:, j], z + 0.5 * h * k1)
-            counter.calls += 2
-        else:  # rk4: the 3/8 rule, as torchdiffeq's "rk4"
-            third = size[:, j] / 3
-            k1 = field(t, z)
-            k2 = field(t + third, z + h * k1 / 3)
-            k3 = field(t + 2 * third, z + h * (k2 - k1 / 3))
-            k4 = field(t + size[:, j], z + h * (k1 - k2 + k3))
-            z = z + h * (k1 + 3 * (k2 + k3) + k4) / 8
-            counter.calls += 4
-        states.append(z)
-    counter.forward += counter.calls - before
-    return states
 
 
 def _balanced_knots(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -572,16 +427,16 @@ def solve_intervals(
     -------
     Tensor of shape (..., n, dim): the states at ``start + delta``.
     """
-    if config.method in _DIRECT_METHODS and not config.adjoint:
+    if config.method in DIRECT_METHODS and not config.adjoint:
         counter = counter if counter is not None else NFECounter()
         delta = delta.to(torch.float64)
-        counts = torch.where(delta != 0, _step_counts(config, delta), 0.0)
+        counts = torch.where(delta != 0, step_counts(config, delta), 0.0)
         n_steps = int(counts.max().item()) if counts.numel() else 0
         j = torch.arange(n_steps, dtype=torch.float64, device=delta.device)
         h = (delta / counts.clamp(min=1)).unsqueeze(1)  # (n, 1)
         size = torch.where(j < counts.unsqueeze(1), h, 0.0)
         steps_start = start.to(torch.float64).unsqueeze(1) + j * h
-        return _fixed_steps(field, z, steps_start, size, config.method, counter)[-1]
+        return fixed_steps(field, z, steps_start, size, config.method, counter)[-1]
     times = (start.to(torch.float64) + delta.to(torch.float64)).unsqueeze(1)
     out = solve_on_grids(field, z, start.to(torch.float64), times, config, counter)
     return out[..., 0, :]
