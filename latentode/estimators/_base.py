@@ -112,6 +112,37 @@ class BaseTorchEstimator(BaseEstimator):
             callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
         return callbacks + list(self.callbacks or ()) + global_callbacks(self)
 
+    def _trainer(
+        self,
+        module: Any,
+        optimizer: Any,
+        step: Any,
+        batches: Any,
+        validate: Any = None,
+        *,
+        counter: Any,
+        scheduler: Any = None,
+        data_summary: dict[str, Any] | None = None,
+    ) -> Any:
+        """A :class:`~latentode.training.Trainer` with this estimator's callbacks, epoch
+        budget and owner; ``counter`` (an ``NFECounter``) reports adjoint evaluations."""
+        from latentode.training import Trainer
+
+        trainer = Trainer(
+            module,
+            optimizer,
+            step,
+            batches,
+            validate=validate,
+            callbacks=self._fit_callbacks(has_validation=validate is not None),
+            max_epochs=self.max_epochs,
+            scheduler=scheduler,
+            after_backward=lambda: {"nfe_backward": float(counter.backward)},
+        )
+        trainer.owner = self
+        trainer.data_summary = data_summary or {}
+        return trainer
+
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Save the fitted estimator to directory ``path`` (atomically; see ``latentode.load``).

@@ -83,21 +83,16 @@ def make_trainer(est: Any, train: IrregularDataset, val: IrregularDataset | None
         order = torch.randperm(len(windows), generator=cpu_generator)
         return order.split(est.batch_size)
 
-    callbacks = est._fit_callbacks(has_validation=val is not None)
-    trainer = Trainer(
+    return est._trainer(
         objective,
         optimizer,
         step,
         batches,
-        validate=None if val is None else validator(est, val),
-        callbacks=callbacks,
-        max_epochs=est.max_epochs,
+        None if val is None else validator(est, val),
+        counter=module.counter,
         scheduler=scheduler,
-        after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
+        data_summary=data_summary(est, train, val),
     )
-    trainer.owner = est
-    trainer.data_summary = data_summary(est, train, val)
-    return trainer
 
 
 def validator(est: Any, val: IrregularDataset):

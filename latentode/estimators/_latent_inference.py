@@ -13,7 +13,14 @@ from latentode.data import from_pandas
 from latentode.estimators._tensors import PaddedSeries, pad_queries, plan_queries
 from latentode.exceptions import QueryError
 
-__all__ = ["assemble", "check_levels", "common_noise", "resolve_queries", "sample_paths"]
+__all__ = [
+    "assemble",
+    "check_levels",
+    "common_noise",
+    "iwae_bounds",
+    "resolve_queries",
+    "sample_paths",
+]
 
 
 def common_noise(est: Any, n_samples: int, offset: int = 7) -> tuple[torch.Tensor, torch.Generator]:
@@ -96,3 +103,26 @@ def check_levels(values: Any, name: str) -> list[float]:
     if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
         raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
     return levels
+
+
+def iwae_bounds(est: Any, padded: PaddedSeries) -> np.ndarray:
+    """Per-series IWAE bound ``(n_series,)`` of the observed values in original units.
+
+    ``n_iwae_samples`` common-random-number samples, so a series' bound does not depend on
+    its batch-mates; the Jacobian of the feature scaling is subtracted per observed value.
+    """
+    k = est.n_iwae_samples
+    eps, _ = common_noise(est, k, offset=11)
+    log_scale = torch.as_tensor(
+        np.log(est.data_.scaler_.scale_), device=est.device_, dtype=torch.float32
+    )
+    out = []
+    with torch.no_grad():
+        for index in padded.batches(max(est.batch_size, 256)):
+            times, values, mask, lengths = padded.batch(index)
+            terms = est.module_.bound_terms(
+                (times, values, mask, lengths), (times, values, mask), k, eps=eps
+            )
+            jacobian = (mask * log_scale).sum(dim=(-1, -2))
+            out.append((terms.iwae() - jacobian).cpu().numpy())
+    return np.concatenate(out).astype(np.float64)

@@ -58,21 +58,17 @@ def make_trainer(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> Tra
                 obs += m["weight"]
         return {"val_loss": total / obs, "val_mse": sq / obs}
 
-    callbacks = est._fit_callbacks(has_validation=val is not None)
-    trainer = Trainer(
+    trainer = est._trainer(
         module,
         optimizer,
         step,
         batches,
-        validate=validate if val is not None else None,
-        callbacks=callbacks,
-        max_epochs=est.max_epochs,
+        validate if val is not None else None,
+        counter=module.counter,
         scheduler=scheduler,
-        after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
+        data_summary=data_summary(est, train, val),
     )
     trainer.generators = {"noise": generator, "batches": cpu_generator}
-    trainer.owner = est
-    trainer.data_summary = data_summary(est, train, val)
     return trainer
 
 

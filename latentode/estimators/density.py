@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,6 +15,8 @@ from sklearn.base import DensityMixin
 from sklearn.utils.validation import validate_data
 
 from latentode.estimators._base import BaseTorchEstimator, resolve_device
+from latentode.estimators._density_training import CHUNK as _CHUNK
+from latentode.estimators._density_training import make_trainer
 from latentode.estimators._params import Interval, Options, TypeOf, validate_params
 from latentode.exceptions import ParameterError
 from latentode.nn.cnf import ACTIVATIONS, CNF, NOISES, CNFOutput
@@ -24,9 +25,7 @@ from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.training import (
     Callback,
     Checkpoint,
-    Trainer,
 )
-from latentode.training.schedules import CosineSchedule
 
 __all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "FFJORDDensity", "PositiveInts"]
 
@@ -36,7 +35,6 @@ LR_SCHEDULES = ("constant", "cosine")
 
 #: ``divergence="auto"`` trains with the exact trace up to this many features.
 EXACT_TRACE_MAX_FEATURES = 8
-_CHUNK = 8192
 
 #: scikit-learn common checks that cannot pass with an adaptive solver (``method="dopri5"``
 #: etc.), with the reason (for ``parametrize_with_checks(expected_failed_checks=...)``).
@@ -302,7 +300,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         data = self._standardise(X)
         train, val = self._split(data)
         self.module_ = self._build_module().to(self.device_)
-        trainer = self._make_trainer(train, val)
+        trainer = make_trainer(self, train, val)
         if resume:
             trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
         trainer.fit()
@@ -373,73 +371,6 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
     @property
     def _log_scale(self) -> float:
         return float(np.log(self.scale_).sum())
-
-    def _make_trainer(self, train: torch.Tensor, val: torch.Tensor | None) -> Trainer:
-        module = self.module_
-        generator = torch.Generator(device=self.device_).manual_seed(self.seed_)
-        cpu_generator = torch.Generator().manual_seed(self.seed_ + 1)
-        optimizer = torch.optim.AdamW(
-            module.parameters(), lr=self.lr, weight_decay=self.weight_decay
-        )
-        penalised = self.kinetic_weight > 0 or self.jacobian_weight > 0
-        schedule = None
-        if self.lr_schedule == "cosine":
-            schedule = CosineSchedule(
-                optimizer,
-                self.lr,
-                max_epochs=self.max_epochs,
-                steps_per_epoch=math.ceil(train.shape[0] / self.batch_size),
-                seconds=self.max_time,
-            )
-
-        def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
-            if schedule is not None:
-                schedule.update(epoch)
-            module.counter.reset()
-            logp, out = self._log_density(train[index.to(self.device_)], generator)
-            nll = -logp.mean()
-            loss = nll
-            metrics: dict[str, Any] = {"train_nll": float(nll.detach())}
-            if penalised:
-                kinetic, frobenius = out.kinetic.mean(), out.frobenius.mean()
-                loss = loss + self.kinetic_weight * kinetic + self.jacobian_weight * frobenius
-                metrics.update(kinetic=float(kinetic.detach()), frobenius=float(frobenius.detach()))
-            metrics.update(
-                loss=loss, nfe_forward=float(module.counter.forward), weight=float(len(index))
-            )
-            return metrics
-
-        def batches(epoch: int) -> Iterator[torch.Tensor]:
-            order = torch.randperm(train.shape[0], generator=cpu_generator)
-            return iter(order.split(self.batch_size))
-
-        def validate(epoch: int) -> dict[str, float]:
-            gen = torch.Generator(device=self.device_).manual_seed(self.seed_ + 2)
-            with torch.no_grad():
-                total = sum(
-                    float(self._log_density(chunk, gen)[0].sum()) for chunk in val.split(_CHUNK)
-                )
-            return {"val_loss": -total / val.shape[0]}
-
-        callbacks = self._fit_callbacks(has_validation=val is not None)
-        trainer = Trainer(
-            module,
-            optimizer,
-            step,
-            batches,
-            validate=validate if val is not None else None,
-            callbacks=callbacks,
-            max_epochs=self.max_epochs,
-            after_backward=lambda: {"nfe_backward": float(module.counter.backward)},
-        )
-        trainer.owner = self
-        trainer.data_summary = {
-            "n_samples": train.shape[0] + (0 if val is None else val.shape[0]),
-            "n_train_samples": train.shape[0],
-            "n_val_samples": 0 if val is None else val.shape[0],
-            "n_features": self.n_features_in_,
-        }
-        return trainer
 
     # ------------------------------------------------------------------ inference
     @contextlib.contextmanager

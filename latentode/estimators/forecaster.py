@@ -17,7 +17,7 @@ from latentode.estimators._latent_build import build_latent_ode, latent_constrai
 from latentode.estimators._latent_inference import (
     assemble,
     check_levels,
-    common_noise,
+    iwae_bounds,
     resolve_queries,
     sample_paths,
 )
@@ -455,21 +455,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         shape ``(n_series,)`` in the order in which series first appear in ``X``.
         """
         _, padded, _ = self._history(X)
-        k = self.n_iwae_samples
-        eps, _ = common_noise(self, k, offset=11)
-        log_scale = torch.as_tensor(
-            np.log(self.data_.scaler_.scale_), device=self.device_, dtype=torch.float32
-        )
-        out = []
-        with torch.no_grad():
-            for index in padded.batches(max(self.batch_size, 256)):
-                times, values, mask, lengths = padded.batch(index)
-                terms = self.module_.bound_terms(
-                    (times, values, mask, lengths), (times, values, mask), k, eps=eps
-                )
-                jacobian = (mask * log_scale).sum(dim=(-1, -2))
-                out.append((terms.iwae() - jacobian).cpu().numpy())
-        return np.concatenate(out).astype(np.float64)
+        return iwae_bounds(self, padded)
 
     def score(self, X: Any, y: None = None) -> float:
         """Mean log-likelihood bound per observed value (higher is better).
