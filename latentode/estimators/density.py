@@ -445,6 +445,9 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
     def _fitted_config(self) -> dict:
         return {
             "n_features_in": self.n_features_in_,
+            "feature_names_in": (
+                self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None
+            ),
             "mean": self.mean_.tolist(),
             "scale": self.scale_.tolist(),
             "history": self.history_,
@@ -455,6 +458,8 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
 
     def _restore_fitted(self, config: dict) -> None:
         self.n_features_in_ = int(config["n_features_in"])
+        if config.get("feature_names_in") is not None:
+            self.feature_names_in_ = np.asarray(config["feature_names_in"], dtype=object)
         self.mean_ = np.asarray(config["mean"], dtype=np.float64)
         self.scale_ = np.asarray(config["scale"], dtype=np.float64)
         self.history_ = config["history"]

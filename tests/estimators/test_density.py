@@ -246,3 +246,15 @@ def test_eval_method_scores_with_its_own_solver_and_is_validated():
         "The 'eval_method' parameter of FFJORDDensity must be a str among ["
     )
     assert str(info.value).endswith(" or None. Got 'rk45' instead.")
+
+
+def test_feature_names_survive_save_and_load(tmp_path, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    monkeypatch.setitem(ESTIMATORS, "FFJORDDensity", FFJORDDensity)
+    frame = pd.DataFrame(_two_blobs(80, 6), columns=["glucose", "lactate"])
+    est = FFJORDDensity(hidden_dims=(8,), max_epochs=1, random_state=0).fit(frame)
+    loaded = latentode.load(est.save(tmp_path / "model"))
+    assert list(loaded.feature_names_in_) == ["glucose", "lactate"]
+    # The loaded model keeps checking column names, as the fitted one does.
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.score_samples(frame.rename(columns={"lactate": "ph"}))
