@@ -12,7 +12,12 @@ Hierarchy (each subclasses a builtin so callers may catch the builtin)::
     │   │                               ``max_num_steps`` exceeded
     │   └── MaxStepsExceededError
     ├── NonFiniteLossError(FloatingPointError)  training produced NaN / inf
-    └── ModelFileError(OSError)         a saved model directory is missing or corrupt
+    ├── ModelFileError(OSError)         a saved model directory is missing or corrupt
+    └── RegistryError(LookupError)      a registered model, version, alias or metric
+                                        is missing (MLflow model registry)
+
+Warnings: ``TrackingWarning(UserWarning)``: MLflow tracking failed and the fit went on
+without it.
 
 ``sklearn.exceptions.NotFittedError`` is raised (not redefined) when an unfitted
 estimator is used.
@@ -28,7 +33,9 @@ __all__ = [
     "NonFiniteLossError",
     "ParameterError",
     "QueryError",
+    "RegistryError",
     "SolverError",
+    "TrackingWarning",
 ]
 
 
@@ -62,3 +69,11 @@ class NonFiniteLossError(LatentODEError, FloatingPointError):
 
 class ModelFileError(LatentODEError, OSError):
     """A saved model directory is missing, incomplete or of an unknown format."""
+
+
+class RegistryError(LatentODEError, LookupError):
+    """A registered model, version, alias or the metric to compare is missing."""
+
+
+class TrackingWarning(UserWarning):
+    """MLflow tracking failed (store unreachable, disk full, ...); the fit went on without it."""

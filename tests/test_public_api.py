@@ -35,3 +35,16 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_error_and_warning_lives_in_exceptions():
+    """Callers catch latentode's errors from one module; tracking re-exports the same classes."""
+    from latentode import exceptions, tracking
+
+    assert tracking.RegistryError is exceptions.RegistryError
+    assert tracking.TrackingWarning is exceptions.TrackingWarning
+    assert issubclass(exceptions.RegistryError, (exceptions.LatentODEError, LookupError))
+    for name in exceptions.__all__:
+        cls = getattr(exceptions, name)
+        assert issubclass(cls, (exceptions.LatentODEError, Warning)), name
+        assert cls.__module__ == "latentode.exceptions", name

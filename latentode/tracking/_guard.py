@@ -7,15 +7,13 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from latentode.exceptions import TrackingWarning
+
 __all__ = ["TrackingGuard", "TrackingWarning"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class TrackingWarning(UserWarning):
-    """MLflow tracking failed (store unreachable, disk full, ...); the fit went on without it."""
 
 
 class TrackingGuard:

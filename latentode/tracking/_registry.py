@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from latentode.exceptions import LatentODEError
+from latentode.exceptions import RegistryError
 
 __all__ = ["Promotion", "RegistryError", "model_uri", "promote", "register", "set_alias"]
 
@@ -15,10 +15,6 @@ logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-
-
-class RegistryError(LatentODEError, LookupError):
-    """A registered model, version, alias or the metric to compare is missing."""
 
 
 @dataclass(frozen=True)
