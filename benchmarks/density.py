@@ -27,6 +27,11 @@ FFJORD is always scored at rtol = atol = 1e-5 with the exact trace.
   and were worse at 90 s; batch 64 or 256 was no better than 128 (moons 2.411, 2.405).
   Early stopping on 1,000 held-out points picked noisy dips mid-anneal (moons, 360 s:
   epoch 46 of 55, test NLL 2.404 at the training tolerance; the last epoch: 2.400).
+  On two moons, ``benchmarks/density_ablation.py`` (epoch budgets, so contention does not
+  matter) found no variant that closes the gap to the mixture (2.393): weight decay 0.01,
+  an average of the weights, penalties 0.003, 128-unit layers, two blocks and 150 instead
+  of 60 epochs all land within 2.398-2.401; stronger regularisation (penalties 0.05,
+  weight decay 0.1, 32-unit layers) underfits (2.403-2.410).
 * ``GaussianMixture`` (full covariances) with the number of components minimising BIC over
   ``{1, 2, 4, 8, 12, 16, 24, 32}``.
 * ``KernelDensity`` (Gaussian kernel) with the bandwidth maximising 3-fold CV likelihood on

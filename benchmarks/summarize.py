@@ -128,6 +128,23 @@ def _density(r: dict) -> list[str]:
     ]
 
 
+def _density_ablation(r: dict) -> list[str]:
+    lines = [
+        "### two moons: quality-run variants (`benchmarks/density_ablation.py`)",
+        r.get("note", ""),
+        "",
+        "| variant | epochs | train NLL (last epoch) | test NLL | test NLL, EMA 0.999 |",
+        "|---|---|---|---|---|",
+    ]
+    for row in sorted(r["runs"], key=lambda row: row["test_nll"]):
+        ema = "–" if row.get("test_nll_ema") is None else f"{row['test_nll_ema']:.4f}"
+        lines.append(
+            f"| {row['variant']} | {row['epochs']} | {row['train_nll_last_epoch']:.4f} "
+            f"| {row['test_nll']:.4f} | {ema} |"
+        )
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -145,7 +162,13 @@ def main() -> None:
         "`python benchmarks/summarize.py`.",
         "",
     ]
-    for name, render in (("periodic", _periodic), ("scaling", _scaling), ("density", _density)):
+    renderers = (
+        ("periodic", _periodic),
+        ("scaling", _scaling),
+        ("density", _density),
+        ("density_ablation", _density_ablation),
+    )
+    for name, render in renderers:
         r = _load(name)
         if r is not None:
             lines += render(r)
