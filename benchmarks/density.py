@@ -30,7 +30,7 @@ FFJORD is always scored at rtol = atol = 1e-5 with the exact trace.
   On two moons, ``benchmarks/density_ablation.py`` (epoch budgets, so contention does not
   matter) found no variant that closes the gap to the mixture (2.393): weight decay 0.01,
   an average of the weights, penalties 0.003, 128-unit layers, two blocks and 150 instead
-  of 60 epochs all land within 2.398-2.401; stronger regularisation (penalties 0.05,
+  of 60 epochs all land within 2.398-2.402; stronger regularisation (penalties 0.05,
   weight decay 0.1, 32-unit layers) underfits (2.403-2.410).
 * ``GaussianMixture`` (full covariances) with the number of components minimising BIC over
   ``{1, 2, 4, 8, 12, 16, 24, 32}``.
