@@ -63,6 +63,7 @@ def latent_constraints() -> dict[str, list]:
         "flow_kinetic_weight": [Interval(float, 0, None)],
         "flow_jacobian_weight": [Interval(float, 0, None)],
         "obs_std": [_POS_FLOAT, TypeOf((None,), "None")],
+        "calibrate_noise": [_BOOL],
         "decoder_hidden_dim": [_NONNEG_INT],
         "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
         "rtol": [_POS_FLOAT],

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentode.data import from_pandas
+from latentode.data import from_pandas, to_pandas
 from latentode.estimators._tensors import PaddedSeries, pad_queries, plan_queries
 from latentode.exceptions import QueryError
 
@@ -19,6 +19,7 @@ __all__ = [
     "common_noise",
     "iwae_bounds",
     "resolve_queries",
+    "sample_frame",
     "sample_paths",
 ]
 
@@ -65,6 +66,24 @@ def sample_paths(
                 means_out.append(m[:, b, :count])
                 draws_out.append(d[:, b, :count])
     return means_out, draws_out
+
+
+def sample_frame(
+    est: Any, X: Any, at: Any, horizon: Any, n_points: int | None, n_samples: int
+) -> Any:
+    """``est.sample``: ``n_samples`` predictive draws as one long frame with a ``sample``
+    column, in the library of ``X``."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise QueryError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
+    dataset, padded, library, queries, order = resolve_queries(est, X, at, horizon, n_points)
+    _, samples = sample_paths(est, padded, queries, n_samples)
+    frames = []
+    for k in range(n_samples):
+        columns = {name: [s[k, :, d] for s in samples] for d, name in enumerate(est.feature_cols_)}
+        frame = to_pandas(assemble(est, dataset, library, queries, order, columns))
+        frame.insert(2, "sample", k)
+        frames.append(frame)
+    return from_pandas(pd.concat(frames, ignore_index=True), library)
 
 
 def resolve_queries(

@@ -8,23 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from latentode.data import LongFrameEncoder, LongFrameSpec, frame_library, to_pandas
+from latentode.data import LongFrameEncoder, LongFrameSpec, frame_library
 from latentode.estimators._base import BaseTorchEstimator, resolve_device, split_series
 from latentode.estimators._latent_build import build_latent_ode, latent_constraints
+from latentode.estimators._latent_calibration import calibrate_noise
 from latentode.estimators._latent_inference import (
     assemble,
     check_levels,
     iwae_bounds,
     resolve_queries,
+    sample_frame,
     sample_paths,
 )
 from latentode.estimators._latent_training import make_trainer
 from latentode.estimators._params import validate_params
 from latentode.estimators._tensors import PaddedSeries
-from latentode.exceptions import ParameterError, QueryError
+from latentode.exceptions import ParameterError
 from latentode.training import (
     Callback,
     Checkpoint,
@@ -87,6 +88,11 @@ class LatentODEForecaster(BaseTorchEstimator):
         from growing during training. Ignored by the Gaussian posterior.
     obs_std : float or None, default=None
         Observation noise scale in standardised feature units; None learns one per feature.
+    calibrate_noise : bool, default=True
+        With a learned noise scale and validation series, re-fit it after training to
+        maximise the validation series' predictive likelihood (the ELBO's scale also
+        absorbs the posterior's spread, which predictive draws add again; see
+        ``noise_calibration_``).
     decoder_hidden_dim : int, default=0
         Hidden width of the observation map (0: linear).
     method : str, default="dopri5"
@@ -171,6 +177,9 @@ class LatentODEForecaster(BaseTorchEstimator):
         ``nfe_encoder`` (ODE-RNN encoder) and ``nfe_flow`` (FFJORD posterior) where there
         are such solves, ``val_loss``, ``val_mse``, ``seconds``.
     n_epochs_, best_epoch_ : int
+    noise_calibration_ : dict or None
+        ``trained_std`` / ``calibrated_std`` per feature and the validation predictive NLL
+        per observed value with each; None when no calibration ran.
     device_ : torch.device
     """
 
@@ -195,6 +204,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         flow_kinetic_weight: float = 0.0,
         flow_jacobian_weight: float = 0.0,
         obs_std: float | None = None,
+        calibrate_noise: bool = True,
         decoder_hidden_dim: int = 0,
         method: str = "dopri5",
         rtol: float = 1e-3,
@@ -247,6 +257,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.flow_kinetic_weight = flow_kinetic_weight
         self.flow_jacobian_weight = flow_jacobian_weight
         self.obs_std = obs_std
+        self.calibrate_noise = calibrate_noise
         self.decoder_hidden_dim = decoder_hidden_dim
         self.method = method
         self.rtol = rtol
@@ -315,19 +326,20 @@ class LatentODEForecaster(BaseTorchEstimator):
             len(dataset), self.validation_fraction, self.early_stopping, self.seed_, logger
         )
         self.module_ = self._build_module().to(self.device_)
-        trainer = make_trainer(
-            self,
-            PaddedSeries(dataset.subset(train_idx), self.device_, self.time_span),
-            PaddedSeries(dataset.subset(val_idx), self.device_, self.time_span)
-            if len(val_idx)
-            else None,
-        )
+        train = PaddedSeries(dataset.subset(train_idx), self.device_, self.time_span)
+        val = None
+        if len(val_idx):
+            val = PaddedSeries(dataset.subset(val_idx), self.device_, self.time_span)
+        trainer = make_trainer(self, train, val)
         if resume:
             trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
         trainer.fit()
         self.history_ = trainer.history
         self.n_epochs_ = trainer.epoch
         self.best_epoch_ = trainer.best_epoch or trainer.epoch
+        self.noise_calibration_ = None
+        if self.calibrate_noise and self.obs_std is None and val is not None:
+            self.noise_calibration_ = calibrate_noise(self, val)
         self.module_.eval()
         return self
 
@@ -432,21 +444,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         n_points: int | None = None,
     ) -> Any:
         """Draws from the predictive distribution: a long frame with a ``sample`` column."""
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-            raise QueryError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
-        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
-        _, samples = sample_paths(self, padded, queries, n_samples)
-        frames = []
-        for k in range(n_samples):
-            columns = {
-                name: [s[k, :, d] for s in samples] for d, name in enumerate(self.feature_cols_)
-            }
-            frame = to_pandas(assemble(self, dataset, library, queries, order, columns))
-            frame.insert(2, "sample", k)
-            frames.append(frame)
-        from latentode.data import from_pandas
-
-        return from_pandas(pd.concat(frames, ignore_index=True), library)
+        return sample_frame(self, X, at, horizon, n_points, n_samples)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-series log-likelihood lower bound (IWAE, ``n_iwae_samples``), in nats.
@@ -485,6 +483,7 @@ class LatentODEForecaster(BaseTorchEstimator):
             "n_epochs": self.n_epochs_,
             "best_epoch": self.best_epoch_,
             "seed": self.seed_,
+            "noise_calibration": self.noise_calibration_,
         }
 
     def _restore_fitted(self, config: dict) -> None:
@@ -494,3 +493,4 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.n_epochs_ = config["n_epochs"]
         self.best_epoch_ = config["best_epoch"]
         self.seed_ = config["seed"]
+        self.noise_calibration_ = config.get("noise_calibration")

@@ -1,0 +1,95 @@
+"""Post-fit calibration of the learned observation noise on the validation series.
+
+The ELBO's optimal noise variance is the mean squared residual *over posterior samples*:
+``σ² = residual² + Var_q``. Predictive draws then add both the posterior spread and σ, so
+the spread of the posterior is counted twice and predictive bands are too wide (the demo's
+80 % bands covered 0.96 of held-out points). After training, ``calibrate_noise`` picks, per
+feature, the σ that maximises the Monte-Carlo predictive likelihood
+``log mean_s N(y; m_s, σ²)`` of the validation series' observations, each reconstructed
+from a context drawn as in training (random subsets and prefixes), which is exactly the
+distribution ``predict_interval`` and ``sample`` draw from.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentode.estimators._tensors import PaddedSeries
+from latentode.models._context import compact_rows, sample_context
+
+__all__ = ["best_noise_scale", "calibrate_noise"]
+
+#: Candidate noise scales, as multiples of the root-mean-square residual.
+_GRID = np.exp(np.linspace(math.log(1e-3), math.log(3.0), 241))
+
+
+def best_noise_scale(residuals: np.ndarray) -> tuple[float, float]:
+    """σ maximising ``mean_n log mean_s N(r_sn; 0, σ²)`` and that mean log-likelihood.
+
+    ``residuals``: ``(S, N)``, observation minus each of ``S`` posterior-sample means.
+    """
+    rms = math.sqrt(float(np.mean(residuals.astype(np.float64) ** 2))) or 1.0
+    ll, sigma = max((_mean_log_lik(residuals, s), float(s)) for s in _GRID * rms)
+    return sigma, ll
+
+
+def calibrate_noise(est: Any, val: PaddedSeries, n_samples: int = 16) -> dict[str, Any]:
+    """Set ``est.module_``'s per-feature noise scale from ``val``; returns a summary."""
+    module = est.module_
+    gen = torch.Generator(device=est.device_).manual_seed(est.seed_ + 3)
+    residuals: list[list[np.ndarray]] = [[] for _ in est.feature_cols_]
+    module.eval()
+    with torch.no_grad():
+        for index in val.batches(max(est.batch_size, 256)):
+            times, values, mask, lengths = val.batch(index)
+            keep = sample_context(
+                times,
+                lengths,
+                extrap_prob=est.extrap_prob,
+                min_prefix=est.min_prefix,
+                dropout=est.context_dropout,
+                generator=gen,
+            )
+            context = compact_rows(keep, times, values, mask)
+            means = module.sample_means(context, times, n_samples)  # (S, B, K, D)
+            r = (values.unsqueeze(0) - means).cpu().numpy()
+            observed = mask.bool().cpu().numpy()
+            for d in range(r.shape[-1]):
+                residuals[d].append(r[..., d][:, observed[..., d]])
+    trained = module.observation.std.detach().cpu().numpy().astype(np.float64)
+    calibrated = trained.copy()
+    nll_before, nll_after = [], []
+    for d, parts in enumerate(residuals):
+        r = np.concatenate(parts, axis=1)
+        if r.shape[1] == 0:  # never observed in the validation series: keep the trained σ
+            continue
+        sigma, ll = best_noise_scale(r)
+        nll_before.append(-_mean_log_lik(r, trained[d]))
+        nll_after.append(-ll)
+        calibrated[d] = sigma
+    with torch.no_grad():
+        module.observation.log_std.copy_(
+            torch.as_tensor(
+                np.log(calibrated),
+                dtype=module.observation.log_std.dtype,
+                device=module.observation.log_std.device,
+            )
+        )
+    return {
+        "trained_std": trained.tolist(),
+        "calibrated_std": calibrated.tolist(),
+        "val_predictive_nll_trained": float(np.mean(nll_before)) if nll_before else None,
+        "val_predictive_nll_calibrated": float(np.mean(nll_after)) if nll_after else None,
+        "n_samples": n_samples,
+    }
+
+
+def _mean_log_lik(residuals: np.ndarray, sigma: float) -> float:
+    r2 = residuals.astype(np.float64) ** 2
+    elem = -0.5 * r2 / sigma**2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    top = elem.max(axis=0)
+    return float((top + np.log(np.exp(elem - top).mean(axis=0))).mean())
