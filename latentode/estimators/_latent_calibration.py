@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentode.estimators._latent_training import random_context
 from latentode.estimators._tensors import PaddedSeries
-from latentode.models._context import compact_rows, sample_context
 
 __all__ = ["best_noise_scale", "calibrate_noise"]
 
@@ -45,16 +45,9 @@ def calibrate_noise(est: Any, val: PaddedSeries, n_samples: int = 16) -> dict[st
     module.eval()
     with torch.no_grad():
         for index in val.batches(max(est.batch_size, 256)):
-            times, values, mask, lengths = val.batch(index)
-            keep = sample_context(
-                times,
-                lengths,
-                extrap_prob=est.extrap_prob,
-                min_prefix=est.min_prefix,
-                dropout=est.context_dropout,
-                generator=gen,
-            )
-            context = compact_rows(keep, times, values, mask)
+            batch = val.batch(index)
+            times, values, mask, _ = batch
+            context = random_context(est, batch, gen)
             means = module.sample_means(context, times, n_samples)  # (S, B, K, D)
             r = (values.unsqueeze(0) - means).cpu().numpy()
             observed = mask.bool().cpu().numpy()

@@ -17,7 +17,7 @@ from latentode.training import (
     Trainer,
 )
 
-__all__ = ["data_summary", "make_trainer", "objective"]
+__all__ = ["data_summary", "make_trainer", "objective", "random_context"]
 
 
 def make_trainer(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> Trainer:
@@ -103,9 +103,8 @@ def data_summary(est: Any, train: PaddedSeries, val: PaddedSeries | None) -> dic
     }
 
 
-def objective(
-    est: Any, batch: tuple, kl_weight: float, generator: torch.Generator
-) -> dict[str, Any]:
+def random_context(est: Any, batch: tuple, generator: torch.Generator) -> tuple:
+    """The context a training step encodes: a random subset (or prefix) of ``batch``'s rows."""
     times, values, mask, lengths = batch
     keep = sample_context(
         times,
@@ -115,7 +114,14 @@ def objective(
         dropout=est.context_dropout,
         generator=generator,
     )
-    context = compact_rows(keep, times, values, mask)
+    return compact_rows(keep, times, values, mask)
+
+
+def objective(
+    est: Any, batch: tuple, kl_weight: float, generator: torch.Generator
+) -> dict[str, Any]:
+    times, values, mask, _ = batch
+    context = random_context(est, batch, generator)
     terms = est.module_.bound_terms(
         context, (times, values, mask), est.n_train_samples, generator=generator
     )
