@@ -1,10 +1,8 @@
 """latentode: forecasting irregularly sampled time series with latent ODEs."""
 
 from latentode import datasets
-from latentode._persist import load
-from latentode.estimators import FFJORDDensity, LatentODEForecaster, NeuralODEDynamics
-
-__version__ = "0.1.0"
+from latentode._version import __version__
+from latentode.estimators import FFJORDDensity, LatentODEForecaster, NeuralODEDynamics, load
 
 __all__ = [
     "FFJORDDensity",

@@ -25,7 +25,13 @@ import torch
 
 from latentode.exceptions import ModelFileError
 
-__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "atomic_write_dir", "load", "read_model_dir"]
+__all__ = [
+    "CONFIG_FILE",
+    "WEIGHTS_FILE",
+    "atomic_write_dir",
+    "read_model_dir",
+    "write_model_dir",
+]
 
 CONFIG_FILE = "latentode.json"
 WEIGHTS_FILE = "weights.pt"
@@ -69,7 +75,7 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
 def write_model_dir(
     directory: Path, cls_name: str, params: dict, fitted: dict, state: dict[str, torch.Tensor]
 ) -> None:
-    from latentode import __version__
+    from latentode._version import __version__
 
     config = {
         "format": FORMAT,
@@ -116,26 +122,3 @@ def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tenso
     except Exception as exc:  # a truncated or foreign file: name it, keep the cause
         raise ModelFileError(f"Cannot read weights from '{weights}': {exc}") from exc
     return config, state
-
-
-def load(path: str | os.PathLike, *, device: str | None = None) -> Any:
-    """Load an estimator saved with ``estimator.save(path)``.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The model directory.
-    device : str, optional
-        Where to put the module (default: the estimator's ``device`` parameter, falling
-        back to CPU when that device is unavailable).
-    """
-    from latentode.estimators import ESTIMATORS
-
-    config, state = read_model_dir(path)
-    name = config.get("class")
-    if name not in ESTIMATORS:
-        raise ModelFileError(
-            f"'{path}' holds a {name!r}, which this version of latentode does not know "
-            f"(known: {sorted(ESTIMATORS)})."
-        )
-    return ESTIMATORS[name]._from_saved(config, state, device=device)

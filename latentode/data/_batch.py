@@ -2,61 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from latentode.batch import IrregularBatch
 from latentode.data._series import Series
 
 __all__ = ["IrregularBatch", "collate"]
-
-
-@dataclass
-class IrregularBatch:
-    """A padded batch of irregularly sampled series.
-
-    Attributes
-    ----------
-    times : torch.Tensor of shape (n_series, max_len), float64
-        Normalised times; padding repeats the series' last time (0.0 for an empty series),
-        so every row is non-decreasing.
-    values : torch.Tensor of shape (n_series, max_len, n_features), float32
-        Scaled values; 0.0 where unobserved and in the padding.
-    mask : torch.Tensor of shape (n_series, max_len, n_features), float32
-        1.0 where observed, 0.0 where unobserved and in the padding.
-    lengths : torch.Tensor of shape (n_series,), long
-        Number of real time points of each series.
-    ids : list
-        Series ids, in batch order.
-    """
-
-    times: torch.Tensor
-    values: torch.Tensor
-    mask: torch.Tensor
-    lengths: torch.Tensor
-    ids: list[Hashable]
-
-    @property
-    def n_series(self) -> int:
-        """Batch size B."""
-        return int(self.times.shape[0])
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the tensors."""
-        return self.values.device
-
-    def to(self, device: torch.device | str) -> IrregularBatch:
-        """Return a copy of the batch with every tensor on ``device``."""
-        return IrregularBatch(
-            times=self.times.to(device),
-            values=self.values.to(device),
-            mask=self.mask.to(device),
-            lengths=self.lengths.to(device),
-            ids=list(self.ids),
-        )
 
 
 def collate(series: Sequence[Series], device: torch.device | str | None = None) -> IrregularBatch:

@@ -1,11 +1,25 @@
-"""What every latentode estimator shares: device, seeding, persistence, pickling."""
+"""What every latentode estimator shares: the fit skeleton, device, seeding, persistence.
+
+``fit`` is written once, here::
+
+    validate parameters → device and seed → (global torch RNG forked) →
+    _prepare(X) → _build_module() → _make_trainer(prepared) → resume or
+    _before_training(prepared) → trainer.fit() → _after_fit(prepared)
+
+A subclass implements those hooks and declares its fitted state in ``_fitted``: attribute
+name → :class:`Fitted` codec. Saving, loading and pickling are derived from that table, and a
+fit that raises or is interrupted restores the estimator's previous fitted state.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -13,9 +27,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from latentode._persist import atomic_write_dir, write_model_dir
+from latentode.estimators._params import validate_params
+from latentode.estimators._seeds import isolated_rng, seed_from
 from latentode.exceptions import ParameterError
+from latentode.training import Checkpoint, Trainer
 
-__all__ = ["BaseTorchEstimator", "resolve_device", "split_series"]
+__all__ = ["BaseTorchEstimator", "Fitted", "resolve_device", "split_series"]
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_device(device: str | torch.device, owner: str = "estimator") -> torch.device:
@@ -41,7 +60,7 @@ def resolve_device(device: str | torch.device, owner: str = "estimator") -> torc
 
 
 def split_series(
-    n_series: int, fraction: float, enabled: bool, seed: int, logger: Any
+    n_series: int, fraction: float, enabled: bool, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of training and validation series (validation empty when disabled)."""
     order = np.random.default_rng(seed).permutation(n_series)
@@ -53,6 +72,41 @@ def split_series(
         )
         n_val = 0
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitted:
+    """How one fitted attribute is written to and read from a model's JSON config.
+
+    ``encode`` makes the attribute JSON-able; ``decode`` rebuilds it. ``optional``
+    attributes may be missing from a config (older files) and are then None, or — with
+    ``absent_is_unset`` — not set at all (as scikit-learn's ``feature_names_in_``).
+    """
+
+    encode: Callable[[Any], Any] = _same
+    decode: Callable[[Any], Any] = _same
+    optional: bool = False
+    absent_is_unset: bool = False
+
+
+#: Codecs of common kinds of fitted state.
+AS_IS = Fitted()
+TUPLE = Fitted(list, tuple)
+ARRAY = Fitted(lambda a: np.asarray(a).tolist(), lambda v: np.asarray(v, dtype=np.float64))
+INT = Fitted(int, int)
+FLOAT = Fitted(float, float)
+
+#: Fitted state every estimator has (besides ``module_`` and ``device_``).
+COMMON_FITTED: dict[str, Fitted] = {
+    "history_": AS_IS,
+    "n_epochs_": INT,
+    "best_epoch_": INT,
+    "seed_": INT,
+}
 
 
 def _restore_tuples(cls: type, params: dict[str, Any]) -> dict[str, Any]:
@@ -69,31 +123,83 @@ def _restore_tuples(cls: type, params: dict[str, Any]) -> dict[str, Any]:
 class BaseTorchEstimator(BaseEstimator):
     """Base of estimators that wrap a torch module in ``module_``.
 
-    Subclasses implement ``_build_module()`` (from fitted attributes), ``_fitted_config()``
-    (JSON-able fitted state other than weights) and ``_restore_fitted(config)``.
+    Subclasses declare ``_parameter_constraints`` and ``_fitted`` and implement
+    ``_prepare``, ``_build_module`` and ``_make_trainer`` (``_before_training`` and
+    ``_after_fit`` are optional).
     """
 
-    _module_attr = "module_"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    _fitted: ClassVar[dict[str, Fitted]] = {}
 
-    # -- seeding -------------------------------------------------------------------------
-    def _seed_from(self, random_state: Any) -> int:
-        if isinstance(random_state, np.random.Generator):
-            return int(random_state.integers(2**31 - 1))
-        if isinstance(random_state, np.random.RandomState):
-            return int(random_state.randint(2**31 - 1))
-        if random_state is None:
-            return int(np.random.default_rng().integers(2**31 - 1))
-        return int(random_state)
+    # -- the fit skeleton ----------------------------------------------------------------
+    def fit(self, X: Any, y: None = None, *, resume: bool = False) -> Any:
+        """Fit on ``X``; ``resume=True`` continues from the checkpoint in ``checkpoint_dir``.
 
+        Returns ``self``. If the fit raises (or is interrupted), the estimator keeps the
+        fitted state it had before the call.
+        """
+        validate_params(self, self._parameter_constraints)
+        if resume and self.checkpoint_dir is None:
+            raise ParameterError("fit(resume=True) needs the 'checkpoint_dir' parameter set.")
+        previous = self._fitted_snapshot()
+        try:
+            self.device_ = resolve_device(self.device, type(self).__name__)
+            self.seed_ = seed_from(self.random_state)
+            with isolated_rng(self.seed_, self.device_):
+                prepared = self._prepare(X)
+                self.module_ = self._build_module().to(self.device_)
+                trainer = self._make_trainer(prepared)
+                if resume:
+                    trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
+                else:
+                    self._before_training(prepared)
+                trainer.fit()
+                self.history_ = trainer.history
+                self.n_epochs_ = trainer.epoch
+                self.best_epoch_ = trainer.best_epoch or trainer.epoch
+                self._after_fit(prepared)
+            self.module_.eval()
+        except BaseException:
+            self._restore_snapshot(previous)
+            raise
+        return self
+
+    def _prepare(self, X: Any) -> Any:  # pragma: no cover - abstract
+        """Validate and encode ``X``, set the data-derived fitted state, split it."""
+        raise TypeError(f"{type(self).__name__} must define _prepare().")
+
+    def _build_module(self) -> torch.nn.Module:  # pragma: no cover - abstract
+        """The torch module described by the parameters and the fitted state."""
+        raise TypeError(f"{type(self).__name__} must define _build_module().")
+
+    def _make_trainer(self, prepared: Any) -> Trainer:  # pragma: no cover - abstract
+        """The :class:`~latentode.training.Trainer` of ``module_`` on ``prepared`` data."""
+        raise TypeError(f"{type(self).__name__} must define _make_trainer().")
+
+    def _before_training(self, prepared: Any) -> None:
+        """Runs before the first epoch of a fresh (not resumed) fit."""
+
+    def _after_fit(self, prepared: Any) -> None:
+        """Runs after training, with the kept weights loaded."""
+
+    def _fitted_snapshot(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def _restore_snapshot(self, snapshot: dict[str, Any]) -> None:
+        for name in list(self._fitted_snapshot()):
+            delattr(self, name)
+        for name, value in snapshot.items():
+            setattr(self, name, value)
+
+    # -- helpers for subclasses ----------------------------------------------------------
     def _check_fitted(self) -> None:
-        check_is_fitted(self, self._module_attr)
+        check_is_fitted(self, "module_")
 
     def _fit_callbacks(self, has_validation: bool) -> list[Any]:
         """The fit loop's callbacks from the shared parameters ``early_stopping``,
         ``patience``, ``max_time``, ``checkpoint_dir``, ``checkpoint_every``, ``verbose`` and
         ``callbacks``, then those of :func:`latentode.training.add_global_callback`."""
         from latentode.training import (
-            Checkpoint,
             EarlyStopping,
             EpochLogger,
             ProgressBar,
@@ -114,31 +220,27 @@ class BaseTorchEstimator(BaseEstimator):
 
     def _trainer(
         self,
-        module: Any,
-        optimizer: Any,
-        step: Any,
-        batches: Any,
-        validate: Any = None,
+        module: torch.nn.Module,
+        parts: Any,
         *,
         counter: Any,
-        scheduler: Any = None,
         data_summary: dict[str, Any] | None = None,
-    ) -> Any:
-        """A :class:`~latentode.training.Trainer` with this estimator's callbacks, epoch
-        budget and owner; ``counter`` (an ``NFECounter``) reports adjoint evaluations."""
-        from latentode.training import Trainer
-
+    ) -> Trainer:
+        """A :class:`~latentode.training.Trainer` of ``module`` from ``parts`` (a
+        :class:`~latentode.training.TrainingParts`) with this estimator's callbacks,
+        epoch budget and owner; ``counter`` (an ``NFECounter``) reports adjoint evaluations."""
         trainer = Trainer(
-            module,
-            optimizer,
-            step,
-            batches,
-            validate=validate,
-            callbacks=self._fit_callbacks(has_validation=validate is not None),
+            module if parts.model is None else parts.model,
+            parts.optimizer,
+            parts.step,
+            parts.batches,
+            validate=parts.validate,
+            callbacks=self._fit_callbacks(has_validation=parts.validate is not None),
             max_epochs=self.max_epochs,
-            scheduler=scheduler,
+            scheduler=parts.scheduler,
             after_backward=lambda: {"nfe_backward": float(counter.backward)},
         )
+        trainer.generators = dict(parts.generators)
         trainer.owner = self
         trainer.data_summary = data_summary or {}
         return trainer
@@ -151,16 +253,36 @@ class BaseTorchEstimator(BaseEstimator):
         the new one is completely written.
         """
         self._check_fitted()
-        module = getattr(self, self._module_attr)
         # Callbacks are live objects of this session (progress bars, tracking runs), not
         # part of the model: a loaded estimator starts without them.
         params = {k: v for k, v in self.get_params(deep=False).items() if k != "callbacks"}
+        if isinstance(params.get("random_state"), (np.random.RandomState, np.random.Generator)):
+            params["random_state"] = None  # a generator's state is not JSON; seed_ is kept
         fitted = self._fitted_config()
+        state = self.module_.state_dict()
 
         def write(tmp: Path) -> None:
-            write_model_dir(tmp, type(self).__name__, params, fitted, module.state_dict())
+            write_model_dir(tmp, type(self).__name__, params, fitted, state)
 
         return atomic_write_dir(path, write)
+
+    def _fitted_config(self) -> dict[str, Any]:
+        """The JSON-able fitted state, keyed by attribute name without the ``_``."""
+        table = {**COMMON_FITTED, **self._fitted}
+        return {
+            name[:-1]: codec.encode(getattr(self, name))
+            for name, codec in table.items()
+            if hasattr(self, name) or not codec.absent_is_unset
+        }
+
+    def _restore_fitted(self, config: dict[str, Any]) -> None:
+        for name, codec in {**COMMON_FITTED, **self._fitted}.items():
+            key = name[:-1]
+            if config.get(key) is None and codec.optional:
+                if not codec.absent_is_unset:
+                    setattr(self, name, None)
+                continue
+            setattr(self, name, codec.decode(config[key]))
 
     @classmethod
     def _from_saved(
@@ -180,13 +302,12 @@ class BaseTorchEstimator(BaseEstimator):
         except ParameterError:
             target = torch.device("cpu")
         self.device_ = target
-        module.to(target).eval()
-        setattr(self, self._module_attr, module)
+        self.module_ = module.to(target).eval()
 
     # -- pickling: weights travel as CPU tensors, the module is rebuilt on unpickling ---
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # sklearn may return __dict__ itself
-        module = state.pop(self._module_attr, None)
+        module = state.pop("module_", None)
         if module is not None:
             state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
         return state
@@ -196,13 +317,3 @@ class BaseTorchEstimator(BaseEstimator):
         super().__setstate__(state)
         if module_state is not None:
             self._load_module(module_state, None)
-
-    # -- hooks for subclasses ------------------------------------------------------------
-    def _build_module(self) -> torch.nn.Module:  # pragma: no cover - abstract
-        raise TypeError(f"{type(self).__name__} must define _build_module().")
-
-    def _fitted_config(self) -> dict:  # pragma: no cover - abstract
-        raise TypeError(f"{type(self).__name__} must define _fitted_config().")
-
-    def _restore_fitted(self, config: dict) -> None:  # pragma: no cover - abstract
-        raise TypeError(f"{type(self).__name__} must define _restore_fitted().")

@@ -18,7 +18,21 @@ import numpy as np
 
 from latentode.exceptions import ParameterError
 
-__all__ = ["Interval", "Options", "TypeOf", "validate_params"]
+__all__ = [
+    "BOOL",
+    "NONE",
+    "NONNEG_INT",
+    "POS_FLOAT",
+    "POS_INT",
+    "STR",
+    "UNIT",
+    "Interval",
+    "Options",
+    "PositiveInts",
+    "RandomStateLike",
+    "TypeOf",
+    "validate_params",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +99,47 @@ class TypeOf:
 
     def describe(self) -> str:
         return self.name
+
+
+@dataclasses.dataclass(frozen=True)
+class PositiveInts:
+    """A non-empty tuple or list of ints >= 1 (e.g. hidden layer widths)."""
+
+    def accepts(self, value: Any) -> bool:
+        return (
+            isinstance(value, (tuple, list))
+            and len(value) > 0
+            and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                for v in value
+            )
+        )
+
+    def describe(self) -> str:
+        return "a non-empty tuple of ints >= 1"
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomStateLike:
+    """What scikit-learn accepts as ``random_state``: None, an int >= 0, a
+    ``numpy.random.RandomState`` or a ``numpy.random.Generator``."""
+
+    def accepts(self, value: Any) -> bool:
+        if value is None or isinstance(value, (np.random.RandomState, np.random.Generator)):
+            return True
+        return Interval(int, 0, 2**32 - 1).accepts(value)
+
+    def describe(self) -> str:
+        return "None, an int in the range [0, 2**32 - 1], a numpy RandomState or Generator"
+
+
+POS_INT = Interval(int, 1, None)
+NONNEG_INT = Interval(int, 0, None)
+POS_FLOAT = Interval(float, 0, None, closed="neither")
+UNIT = Interval(float, 0, 1, closed="both")
+BOOL = TypeOf((bool,), "a bool")
+STR = TypeOf((str,), "a str")
+NONE = TypeOf((None,), "None")
 
 
 def validate_params(estimator: Any, constraints: dict[str, list[Any]]) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from latentode.batch import IrregularBatch
 from latentode.data import IrregularDataset, LongFrameEncoder, collate
 from latentode.exceptions import QueryError
 
@@ -19,34 +20,45 @@ class PaddedSeries:
     """All series of a dataset padded once, on one device; batches are trimmed slices.
 
     ``time_scale`` multiplies the (already normalised) times: the solver's time unit.
+    ``full`` is the whole padded :class:`~latentode.batch.IrregularBatch`.
     """
 
     def __init__(
         self, dataset: IrregularDataset, device: torch.device, time_scale: float = 1.0
     ) -> None:
-        batch = collate(list(dataset), device=device)
-        self.times = batch.times * time_scale
-        self.values = batch.values
-        self.mask = batch.mask
-        self.lengths = batch.lengths
-        self.ids = list(batch.ids)
+        self.full = collate(list(dataset), device=device).scale_time(time_scale)
+
+    @property
+    def times(self) -> torch.Tensor:
+        return self.full.times
+
+    @property
+    def values(self) -> torch.Tensor:
+        return self.full.values
+
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.full.mask
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.full.lengths
+
+    @property
+    def ids(self) -> list[Any]:
+        return list(self.full.ids)
 
     def __len__(self) -> int:
-        return self.times.shape[0]
+        return self.full.n_series
 
-    def batch(
-        self, index: torch.Tensor | Sequence[int]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(times, values, mask, lengths)`` of the series at ``index``, trimmed."""
-        index = torch.as_tensor(index, device=self.times.device, dtype=torch.long)
-        lengths = self.lengths.index_select(0, index)
-        k = int(lengths.max().item())
-        return (
-            self.times.index_select(0, index)[:, :k],
-            self.values.index_select(0, index)[:, :k],
-            self.mask.index_select(0, index)[:, :k],
-            lengths,
-        )
+    def batch(self, index: torch.Tensor | Sequence[int]) -> IrregularBatch:
+        """The series at ``index``, trimmed to their longest length."""
+        return self.full.select(torch.as_tensor(index, dtype=torch.long))
+
+    def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, IrregularBatch]]:
+        """Consecutive ``(index, batch)`` pairs of at most ``size`` series."""
+        for index in self.batches(size):
+            yield index, self.batch(index)
 
     def batches(
         self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = False

@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
-__all__ = ["compact_rows", "sample_context"]
+from latentode.batch import IrregularBatch
+
+__all__ = ["ContextConfig", "compact_rows", "random_context", "sample_context"]
 
 
-def compact_rows(
-    keep: torch.Tensor, times: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+@dataclasses.dataclass(frozen=True)
+class ContextConfig:
+    """How training picks the encoder's observations (see :func:`sample_context`)."""
+
+    extrap_prob: float = 0.5
+    min_prefix: float = 0.3
+    dropout: float = 0.5
+
+
+def random_context(
+    batch: IrregularBatch, config: ContextConfig, generator: torch.Generator | None
+) -> IrregularBatch:
+    """The context a training step encodes: a random subset (or prefix) of ``batch``'s rows."""
+    keep = sample_context(
+        batch.times,
+        batch.lengths,
+        extrap_prob=config.extrap_prob,
+        min_prefix=config.min_prefix,
+        dropout=config.dropout,
+        generator=generator,
+    )
+    return compact_rows(keep, batch)
+
+
+def compact_rows(keep: torch.Tensor, batch: IrregularBatch) -> IrregularBatch:
     """Move the kept steps of each row to the front, preserving their order.
 
     Parameters
     ----------
     keep : bool Tensor of shape (B, K)
         Steps to keep (at least one per row).
-    times : (B, K); values, mask : (B, K, D)
+    batch : IrregularBatch
+        ``times (B, K)``; ``values``, ``mask`` ``(B, K, D)``.
 
     Returns
     -------
-    times, values, mask, lengths
-        Compacted to ``K' = max(lengths)`` steps; padding repeats a row's last kept time and
-        has zero values and mask.
+    IrregularBatch
+        The same series compacted to ``K' = max(lengths)`` steps; padding repeats a row's
+        last kept time and has zero values and mask.
     """
+    times, values, mask = batch.times, batch.values, batch.mask
     lengths = keep.sum(1)
     n_steps = int(lengths.max().item())
     steps = torch.arange(keep.shape[1], device=keep.device)
@@ -36,7 +64,7 @@ def compact_rows(
     idx = order.unsqueeze(-1).expand(-1, -1, values.shape[-1])
     v = torch.gather(values, 1, idx) * valid.unsqueeze(-1)
     m = torch.gather(mask, 1, idx) * valid.unsqueeze(-1)
-    return t, v, m, lengths
+    return batch.with_steps(t, v, m, lengths)
 
 
 def sample_context(

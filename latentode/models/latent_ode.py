@@ -8,8 +8,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from latentode.batch import IrregularBatch
 from latentode.nn.observation import GaussianObservation
 from latentode.nn.posterior import standard_normal_log_prob
+from latentode.nn.protocols import Encoder, Posterior
 from latentode.nn.solve import NFECounter, SolverConfig, solve_on_grids
 
 __all__ = ["BoundTerms", "LatentODE"]
@@ -41,11 +43,12 @@ class LatentODE(nn.Module):
 
     Parameters
     ----------
-    encoder : nn.Module
-        ``encoder(times, values, mask, lengths) -> h`` of shape ``(B, H)``, a summary at
-        each series' first observation.
-    posterior : nn.Module
-        ``posterior(h, n_samples) -> PosteriorSample``, ``posterior.mean(h)``.
+    encoder : Encoder
+        ``encoder(batch) -> h`` of shape ``(B, H)``, a summary at each series' first
+        observation (see :class:`~latentode.nn.protocols.Encoder`).
+    posterior : Posterior
+        ``posterior(h, n_samples) -> PosteriorSample``, ``posterior.mean(h)`` (see
+        :class:`~latentode.nn.protocols.Posterior`).
     field : nn.Module
         Latent vector field ``f(t, z)``.
     observation : GaussianObservation
@@ -55,8 +58,8 @@ class LatentODE(nn.Module):
 
     def __init__(
         self,
-        encoder: nn.Module,
-        posterior: nn.Module,
+        encoder: Encoder,
+        posterior: Posterior,
         field: nn.Module,
         observation: GaussianObservation,
         solver: SolverConfig,
@@ -76,22 +79,18 @@ class LatentODE(nn.Module):
 
     def bound_terms(
         self,
-        context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-        target: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        context: IrregularBatch,
+        target: IrregularBatch,
         n_samples: int = 1,
         *,
         generator: torch.Generator | None = None,
         eps: torch.Tensor | None = None,
     ) -> BoundTerms:
-        """Encode ``context`` (times, values, mask, lengths), reconstruct ``target``.
-
-        ``target`` is ``(times (B, Q), values (B, Q, D), mask (B, Q, D))``.
-        """
-        times, values, mask, lengths = context
-        h = self.encoder(times, values, mask, lengths)
+        """Encode ``context``, reconstruct ``target`` (its times, values and mask)."""
+        h = self.encoder(context)
         post = self.posterior(h, n_samples, generator=generator, eps=eps)
-        t_times, t_values, t_mask = target
-        mean = self.decode(post.z0, times[:, 0], t_times)
+        t_times, t_values, t_mask = target.times, target.values, target.mask
+        mean = self.decode(post.z0, context.times[:, 0], t_times)
         log_px = self.observation.log_prob(mean, t_values, t_mask)
         sq_err = ((mean.mean(0) - t_values).pow(2) * t_mask).sum(dim=(-1, -2))
         return BoundTerms(
@@ -107,7 +106,7 @@ class LatentODE(nn.Module):
     @torch.no_grad()
     def sample_means(
         self,
-        context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        context: IrregularBatch,
         times: torch.Tensor,
         n_samples: int,
         *,
@@ -117,14 +116,10 @@ class LatentODE(nn.Module):
 
         ``eps`` fixes the posterior's base noise (see ``GaussianPosterior.forward``).
         """
-        c_times, values, mask, lengths = context
-        h = self.encoder(c_times, values, mask, lengths)
-        z0 = self.posterior(h, n_samples, eps=eps).z0
-        return self.decode(z0, c_times[:, 0], times)
+        z0 = self.posterior(self.encoder(context), n_samples, eps=eps).z0
+        return self.decode(z0, context.times[:, 0], times)
 
     @torch.no_grad()
-    def latent_mean(
-        self, context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-    ) -> torch.Tensor:
+    def latent_mean(self, context: IrregularBatch) -> torch.Tensor:
         """Posterior mean of ``z0`` ``(B, latent_dim)`` (for flows: mean of the base)."""
-        return self.posterior.mean(self.encoder(*context))
+        return self.posterior.mean(self.encoder(context))

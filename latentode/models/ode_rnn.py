@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from latentode.batch import IrregularBatch
 from latentode.models.latent_ode import BoundTerms
 from latentode.nn.observation import GaussianObservation
 from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
@@ -43,10 +44,9 @@ class ODERNN(nn.Module):
         self.solver = solver or SolverConfig()
         self.counter = NFECounter()
 
-    def states(
-        self, times: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
-    ) -> torch.Tensor:
+    def states(self, batch: IrregularBatch) -> torch.Tensor:
         """Hidden states ``(B, K, H)`` just after each observation (padding repeats the last)."""
+        times, values, mask, lengths = batch.times, batch.values, batch.mask, batch.lengths
         n_series, n_steps = times.shape
         valid = torch.arange(n_steps, device=times.device).unsqueeze(0) < lengths.unsqueeze(1)
         inputs = torch.cat([values * mask, mask], dim=-1)
@@ -64,13 +64,13 @@ class ODERNN(nn.Module):
 
     def _hidden_at(
         self,
-        context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        context: IrregularBatch,
         queries: torch.Tensor,
         strict: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Hidden state at each query ``(B, Q, H)`` and whether an observation preceded it."""
-        times, values, mask, lengths = context
-        states = self.states(times, values, mask, lengths)
+        times = context.times
+        states = self.states(context)
         index = torch.searchsorted(times.contiguous(), queries.contiguous(), right=not strict) - 1
         seen = index >= 0
         idx = index.clamp(min=0)
@@ -90,15 +90,15 @@ class ODERNN(nn.Module):
 
     def bound_terms(
         self,
-        context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-        target: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        context: IrregularBatch,
+        target: IrregularBatch,
         n_samples: int = 1,
         *,
         generator: torch.Generator | None = None,
         eps: torch.Tensor | None = None,
     ) -> BoundTerms:
         """Log-likelihood of ``target`` values, each predicted from strictly earlier context."""
-        t_times, t_values, t_mask = target
+        t_times, t_values, t_mask = target.times, target.values, target.mask
         hidden, seen = self._hidden_at(context, t_times, strict=True)
         mean = self.observation(hidden).unsqueeze(0)
         t_mask = t_mask * seen.unsqueeze(-1)  # nothing precedes the first observation
@@ -116,7 +116,7 @@ class ODERNN(nn.Module):
     @torch.no_grad()
     def sample_means(
         self,
-        context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        context: IrregularBatch,
         times: torch.Tensor,
         n_samples: int,
         *,
@@ -128,10 +128,7 @@ class ODERNN(nn.Module):
         return mean.unsqueeze(0).expand(n_samples, *mean.shape)
 
     @torch.no_grad()
-    def latent_mean(
-        self, context: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-    ) -> torch.Tensor:
+    def latent_mean(self, context: IrregularBatch) -> torch.Tensor:
         """Hidden state after each series' last observation ``(B, H)``."""
-        times, values, mask, lengths = context
-        states = self.states(times, values, mask, lengths)
-        return states[torch.arange(times.shape[0]), lengths - 1]
+        states = self.states(context)
+        return states[torch.arange(context.n_series), context.lengths - 1]

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from latentode.batch import IrregularBatch
 from latentode.nn._reverse import reverse_padded
 
 __all__ = ["GRUDeltaTEncoder"]
@@ -24,10 +25,9 @@ class GRUDeltaTEncoder(nn.Module):
         self.gru = nn.GRU(2 * n_features + 1, hidden_dim, batch_first=True)
         self.counter = None
 
-    def forward(
-        self, times: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
-    ) -> torch.Tensor:
-        """Encode ``(B, K)`` times, ``(B, K, D)`` values and mask → ``(B, hidden_dim)``."""
+    def forward(self, batch: IrregularBatch) -> torch.Tensor:
+        """Encode a batch (``(B, K)`` times, ``(B, K, D)`` values and mask) → ``(B, hidden_dim)``."""
+        times, values, mask, lengths = batch.times, batch.values, batch.mask, batch.lengths
         _, (t_rev, x_rev, m_rev) = reverse_padded(lengths, times, values, mask)
         gaps = (t_rev[:, :-1] - t_rev[:, 1:]).abs()
         gaps = torch.cat([torch.zeros_like(t_rev[:, :1]), gaps], dim=1).to(values.dtype)

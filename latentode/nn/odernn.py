@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from latentode.batch import IrregularBatch
 from latentode.nn._reverse import reverse_padded
 from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
 from latentode.nn.vector_field import MLPVectorField
@@ -47,13 +48,12 @@ class ODERNNEncoder(nn.Module):
         self.solver = solver or SolverConfig(method="euler")
         self.counter = NFECounter()
 
-    def forward(
-        self, times: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
-    ) -> torch.Tensor:
-        """Encode ``(B, K)`` times, ``(B, K, D)`` values and mask → ``(B, hidden_dim)``.
+    def forward(self, batch: IrregularBatch) -> torch.Tensor:
+        """Encode a batch (``(B, K)`` times, ``(B, K, D)`` values and mask) → ``(B, hidden_dim)``.
 
         The returned state sits at each series' first observation time ``times[:, 0]``.
         """
+        times, values, mask, lengths = batch.times, batch.values, batch.mask, batch.lengths
         valid, (t_rev, x_rev, m_rev) = reverse_padded(lengths, times, values, mask)
         inputs = torch.cat([x_rev * m_rev, m_rev], dim=-1)
         h = values.new_zeros(values.shape[0], self.hidden_dim)

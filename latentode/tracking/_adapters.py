@@ -13,8 +13,9 @@ estimator                   request (one pandas frame)                 response
 ``FFJORDDensity``           one row per point, feature columns         ``log_density``
 ==========================  =========================================  ======================
 
-Adapters are looked up by class name, so this module imports no estimator module and no
-MLflow at import time (MLflow types are imported inside :meth:`signature`).
+Adapters are looked up by the estimator's registered task (see
+:func:`latentode.estimators.estimator_task`); MLflow types are imported inside
+:meth:`signature`, so importing this module does not import MLflow.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from latentode.data import to_pandas
+from latentode.estimators import ESTIMATORS, estimator_task
 from latentode.exceptions import LongFrameError, ParameterError
 from latentode.tracking._payload import (
     DEFAULT_QUANTILES,
@@ -128,20 +130,15 @@ class LongFrameAdapter:
         )
         if self.task == "dynamics":
             return to_pandas(est.predict(history, **where))
-        samples = request.num_samples
-        out = to_pandas(est.predict(history, **where, n_samples=samples))
-        keys = [est.id_col, est.time_col]
-        if request.quantiles:
-            alpha = list(request.quantiles)
-            qs = est.predict_quantiles(history, **where, alpha=alpha, n_samples=samples)
-            out = _join(out, to_pandas(qs), keys)
-        if request.coverage > 0:
-            iv = est.predict_interval(
-                history, **where, coverage=request.coverage, n_samples=samples
-            )
-            bounds = [f"{f}_{side}" for f in est.feature_cols_ for side in ("lower", "upper")]
-            out = _join(out, to_pandas(iv)[keys + bounds], keys)
-        return out
+        # One pass of predictive samples gives the mean, quantiles and interval.
+        frame = est.predict_distribution(
+            history,
+            **where,
+            alpha=list(request.quantiles),
+            coverage=request.coverage if request.coverage > 0 else None,
+            n_samples=request.num_samples,
+        )
+        return to_pandas(frame)
 
     def signature(self, est: Any, example: pd.DataFrame | None) -> Any:
         from mlflow.models import ModelSignature
@@ -241,12 +238,13 @@ class DensityAdapter:
         return to_pandas(data)[cols].head(5).reset_index(drop=True)
 
 
+#: Estimator task → adapter.
 ADAPTERS: dict[str, Adapter] = {
-    "LatentODEForecaster": LongFrameAdapter(
+    "forecast": LongFrameAdapter(
         "forecast", ("num_samples", "quantiles", "coverage", "horizon", "n_points")
     ),
-    "NeuralODEDynamics": LongFrameAdapter("dynamics", ("horizon", "n_points")),
-    "FFJORDDensity": DensityAdapter(),
+    "dynamics": LongFrameAdapter("dynamics", ("horizon", "n_points")),
+    "density": DensityAdapter(),
 }
 
 
@@ -258,12 +256,13 @@ def adapter_for(est: Any) -> Adapter:
     ParameterError
         If the class has none.
     """
-    name = type(est).__name__
-    if name not in ADAPTERS:
+    task = estimator_task(est)
+    if task is None:
         raise ParameterError(
-            f"Cannot log a {name} as an MLflow model; expected one of {sorted(ADAPTERS)}."
+            f"Cannot log a {type(est).__name__} as an MLflow model; expected one of "
+            f"{sorted(ESTIMATORS)}."
         )
-    return ADAPTERS[name]
+    return ADAPTERS[task]
 
 
 def output_columns(meta: Mapping[str, Any], params: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -307,15 +306,3 @@ def _check_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
             f"The {what} is missing column(s) {missing}; expected {list(cols)} (got "
             f"{list(frame.columns)}). Rename the columns or send them."
         )
-
-
-def _join(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Columns of ``right`` next to ``left`` (same rows in the same order, as both come from
-    the same queries); checked rather than merged, as duplicate query rows are allowed."""
-    if len(left) != len(right) or not left[keys].equals(right[keys]):
-        raise RuntimeError(
-            "latentode bug: the mean and quantile frames of one request differ in their "
-            "rows; please report this with the request."
-        )
-    extra = right.drop(columns=keys).reset_index(drop=True)
-    return pd.concat([left.reset_index(drop=True), extra], axis=1)

@@ -14,20 +14,16 @@ import numpy as np
 import pandas as pd
 
 from latentode.data import to_pandas
+from latentode.estimators import estimator_task
 
 __all__ = ["close", "figures_for", "task_of", "training_figure"]
 
-_TASKS = {
-    "LatentODEForecaster": "forecast",
-    "NeuralODEDynamics": "dynamics",
-    "FFJORDDensity": "density",
-}
 _MAX_FEATURES = 4
 
 
 def task_of(estimator: Any) -> str | None:
     """``"forecast"``, ``"dynamics"``, ``"density"`` or None for another estimator."""
-    return _TASKS.get(type(estimator).__name__)
+    return estimator_task(estimator)
 
 
 def figures_for(estimator: Any, data: Any, n_series: int) -> dict[str, Any]:

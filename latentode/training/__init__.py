@@ -11,7 +11,7 @@ from latentode.training.callbacks import (
     global_callbacks,
     remove_global_callback,
 )
-from latentode.training.loop import Trainer
+from latentode.training.loop import Trainer, TrainingParts
 
 __all__ = [
     "Callback",
@@ -21,6 +21,7 @@ __all__ = [
     "ProgressBar",
     "TimeLimit",
     "Trainer",
+    "TrainingParts",
     "add_global_callback",
     "global_callbacks",
     "remove_global_callback",

@@ -44,6 +44,11 @@ class Callback:
     time span, missing fraction).
     """
 
+    def reset(self) -> None:
+        """Forget what an earlier fit left behind; called when a new fit is set up
+        (before a resume loads the saved state). The same instance can then serve
+        several fits."""
+
     def on_fit_start(self, trainer: Trainer) -> None:
         """Called once before the first epoch (also when resuming)."""
 
@@ -108,6 +113,9 @@ class EarlyStopping(Callback):
         self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
+        self.reset()
+
+    def reset(self) -> None:
         self.best = float("inf")
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -209,7 +217,10 @@ class Checkpoint(Callback):
             self.save(trainer)
 
     def on_fit_end(self, trainer: Trainer) -> None:
-        self.save(trainer)
+        # After an exception or an interrupt the weights, optimizer and random state are
+        # mid-epoch: keep the last complete epoch's checkpoint instead of overwriting it.
+        if trainer.completed:
+            self.save(trainer)
 
     def save(self, trainer: Trainer) -> None:
         atomic_torch_save(trainer.state_dict(), self.path)

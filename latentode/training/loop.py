@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
@@ -16,13 +17,33 @@ from latentode.exceptions import ModelFileError, NonFiniteLossError, SolverError
 from latentode.nn.solve import translate_solver_errors
 from latentode.training.callbacks import Callback
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "TrainingParts"]
 
 logger = logging.getLogger(__name__)
 
 #: ``step(batch, epoch) -> metrics``; ``metrics["loss"]`` is the tensor to minimise, other
 #: entries are floats averaged over the epoch (weighted by ``metrics.get("weight", 1)``).
 StepFn = Callable[[Any, int], dict[str, Any]]
+
+
+@dataclasses.dataclass
+class TrainingParts:
+    """What an estimator's training module hands to the :class:`Trainer`.
+
+    ``step(batch, epoch) -> metrics`` computes one batch's loss; ``batches(epoch)`` yields
+    the epoch's batches; ``validate(epoch)`` (optional) the validation metrics;
+    ``generators`` are the random streams the steps draw from (saved in checkpoints).
+    """
+
+    optimizer: torch.optim.Optimizer
+    step: StepFn
+    batches: Callable[[int], Iterable[Any]]
+    validate: Callable[[int], dict[str, float]] | None = None
+    scheduler: Any = None
+    generators: dict[str, torch.Generator] = dataclasses.field(default_factory=dict)
+    #: What the trainer optimises and checkpoints, when it is not the estimator's module
+    #: itself (e.g. the module together with learned shooting nodes).
+    model: torch.nn.Module | None = None
 
 
 class Trainer:
@@ -79,6 +100,12 @@ class Trainer:
         self.best_epoch: int | None = None
         self.history: list[dict[str, Any]] = []
         self.stop = False
+        #: True once the epochs ran to their end (not stopped by an exception).
+        self.completed = False
+        # A trainer is one fit: callbacks shared between fits start afresh (a resume then
+        # loads their saved state over this).
+        for cb in self.callbacks:
+            cb.reset()
 
     # -- one epoch -----------------------------------------------------------------------
     def _run_epoch(self, epoch: int) -> dict[str, Any]:
@@ -117,6 +144,7 @@ class Trainer:
     def fit(self) -> Trainer:
         """Train from the current epoch until ``max_epochs`` or a callback stops."""
         self.stop = False
+        self.completed = False
         for cb in self.callbacks:
             cb.on_fit_start(self)
         try:
@@ -136,6 +164,7 @@ class Trainer:
                 self.history.append(logs)
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, logs)
+            self.completed = True
         finally:
             for cb in self.callbacks:
                 cb.on_fit_end(self)

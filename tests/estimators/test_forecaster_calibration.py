@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from latentode import LatentODEForecaster, load
-from latentode.estimators._latent_calibration import _mean_log_lik, best_noise_scale
+from latentode.estimators.forecaster._calibration import _mean_log_lik, best_noise_scale
 
 
 @pytest.mark.parametrize("spread", [0.0, 0.3])

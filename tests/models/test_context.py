@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from latentode.batch import IrregularBatch
 from latentode.models._context import compact_rows, sample_context
 
 
@@ -45,7 +46,10 @@ def test_compact_rows_moves_kept_steps_to_the_front_in_order():
     values = torch.arange(4.0).view(1, 4, 1)
     mask = torch.ones(1, 4, 1)
     keep = torch.tensor([[False, True, False, True]])
-    t, v, m, lengths = compact_rows(keep, times, values, mask)
+    batch = IrregularBatch(times, values, mask, torch.tensor([4]), ids=["a"])
+    out = compact_rows(keep, batch)
+    t, v, m, lengths = out.times, out.values, out.mask, out.lengths
+    assert out.ids == ["a"]
     assert lengths.tolist() == [2]
     assert t.tolist() == [[1.0, 3.0]] and v.view(-1).tolist() == [1.0, 3.0]
     assert m.view(-1).tolist() == [1.0, 1.0]

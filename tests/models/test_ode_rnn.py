@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from latentode import LatentODEForecaster
+from latentode.batch import IrregularBatch
 from latentode.models.ode_rnn import ODERNN
 from latentode.nn.observation import GaussianObservation
 from latentode.nn.solve import SolverConfig
@@ -22,15 +23,19 @@ def test_training_targets_only_see_strictly_earlier_observations():
     values = torch.randn(1, 4, 1)
     mask = torch.ones(1, 4, 1)
     lengths = torch.tensor([4])
-    context = (times, values, mask, lengths)
-    base = model.bound_terms(context, (times, values, mask))
+    context = IrregularBatch(times, values, mask, lengths)
+    base = model.bound_terms(context, context)
     # changing the last value cannot change the likelihood of the earlier ones
     changed = values.clone()
     changed[0, 3, 0] += 10.0
+    changed_context = IrregularBatch(times, changed, mask, lengths)
     terms = model.bound_terms(
-        (times, changed, mask, lengths), (times[:, :3], changed[:, :3], mask[:, :3])
+        changed_context,
+        changed_context.with_steps(times[:, :3], changed[:, :3], mask[:, :3], torch.tensor([3])),
     )
-    first3 = model.bound_terms(context, (times[:, :3], values[:, :3], mask[:, :3]))
+    first3 = model.bound_terms(
+        context, context.with_steps(times[:, :3], values[:, :3], mask[:, :3], torch.tensor([3]))
+    )
     torch.testing.assert_close(terms.log_px, first3.log_px)
     assert base.n_obs.item() == 3  # the first observation has nothing before it
     assert torch.all(base.kl == 0)

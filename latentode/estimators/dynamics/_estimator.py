@@ -4,54 +4,52 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from latentode.data import (
-    LongFrameEncoder,
-    LongFrameSpec,
-    frame_library,
-)
-from latentode.estimators._base import BaseTorchEstimator, resolve_device, split_series
-from latentode.estimators._dynamics_inference import (
+from latentode.data import IrregularDataset, LongFrameEncoder, LongFrameSpec, frame_library
+from latentode.estimators._base import FLOAT, TUPLE, BaseTorchEstimator, Fitted, split_series
+from latentode.estimators._frames import output_frame, series_summary
+from latentode.estimators._param_groups import document, store_params
+from latentode.estimators._registry import register
+from latentode.estimators._tensors import pad_queries, plan_queries
+from latentode.estimators.dynamics._inference import (
     affine_coefficients,
     field_times,
     start_states,
 )
-from latentode.estimators._dynamics_support import (
+from latentode.estimators.dynamics._inputs import (
     CHUNK,
-    _arrays,
-    _constraints,
-    _library_of,
-    _trajectories,
+    CONSTRAINTS,
+    arrays,
     as_states,
     as_times,
-    assemble_frame,
+    library_of,
+    trajectories,
 )
-from latentode.estimators._dynamics_training import make_trainer, warm_start
-from latentode.estimators._params import validate_params
-from latentode.estimators._tensors import pad_queries, plan_queries
-from latentode.exceptions import ParameterError, QueryError
-from latentode.models.dynamics import (
-    LinearVectorField,
-    ODEDynamics,
-    secant_rate,
-)
+from latentode.estimators.dynamics._training import ShootingTraining, training_parts, warm_start
+from latentode.exceptions import QueryError
+from latentode.models.dynamics import LinearVectorField, ODEDynamics, secant_rate
 from latentode.nn.solve import SolverConfig
 from latentode.nn.vector_field import MLPVectorField
-from latentode.training import (
-    Callback,
-    Checkpoint,
-)
+from latentode.training import Callback, Trainer
 
 __all__ = ["NeuralODEDynamics"]
 
 logger = logging.getLogger(__name__)
 
+RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 
+
+class _Prepared(NamedTuple):
+    train: IrregularDataset
+    val: IrregularDataset | None
+
+
+@register("dynamics")
+@document
 class NeuralODEDynamics(BaseTorchEstimator):
     """Learn the law ``dx/dt = f(x[, t])`` behind observed trajectories (a Neural ODE).
 
@@ -124,14 +122,8 @@ class NeuralODEDynamics(BaseTorchEstimator):
         weights.
     validation_fraction : float, default=0.2
     patience : int, default=20
-    id_col, time_col : str, default="unique_id", "ds"
-    feature_cols : sequence of str or None, default=None
-        State columns; None takes every other column.
-    time_unit : {"s", "min", "h", "D", "W"} or None, default=None
-        For datetime time columns: the time unit of derivatives and float horizons (None:
-        days).
-    device, random_state, verbose, checkpoint_dir, checkpoint_every, callbacks
-        As in :class:`~latentode.LatentODEForecaster`.
+    {frame_params}
+    {runtime_params}
 
     Attributes
     ----------
@@ -145,8 +137,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
     history_ : list of dict
         Per epoch: ``epoch``, ``train_loss`` (window MSE in scaled units), ``nfe_forward``,
         ``nfe_backward``, ``val_loss`` (held-out window MSE), ``seconds``.
-    n_epochs_, best_epoch_ : int
-    device_ : torch.device
+    {fitted_common}
 
     Notes
     -----
@@ -167,7 +158,12 @@ class NeuralODEDynamics(BaseTorchEstimator):
     column (per ``time_unit`` for datetimes).
     """
 
-    _parameter_constraints = _constraints()
+    _parameter_constraints = CONSTRAINTS
+    _fitted = {
+        "data_": Fitted(lambda e: e.to_dict(), LongFrameEncoder.from_dict),
+        "feature_cols_": TUPLE,
+        "rate_": FLOAT,
+    }
 
     def __init__(
         self,
@@ -203,95 +199,42 @@ class NeuralODEDynamics(BaseTorchEstimator):
         feature_cols: Sequence[str] | None = None,
         time_unit: str | None = None,
         device: str = "auto",
-        random_state: int | None = None,
+        random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 1,
         callbacks: Sequence[Callback] | None = None,
     ) -> None:
-        self.field = field
-        self.fit_intercept = fit_intercept
-        self.hidden_dim = hidden_dim
-        self.n_layers = n_layers
-        self.activation = activation
-        self.time_dependent = time_dependent
-        self.augment_dim = augment_dim
-        self.window_size = window_size
-        self.learn_initial_states = learn_initial_states
-        self.initial_state = initial_state
-        self.state_fit_steps = state_fit_steps
-        self.warm_start_steps = warm_start_steps
-        self.method = method
-        self.rtol = rtol
-        self.atol = atol
-        self.adjoint = adjoint
-        self.max_num_steps = max_num_steps
-        self.n_substeps = n_substeps
-        self.lr = lr
-        self.lr_decay = lr_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.max_time = max_time
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.id_col = id_col
-        self.time_col = time_col
-        self.feature_cols = feature_cols
-        self.time_unit = time_unit
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.callbacks = callbacks
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: None = None, *, resume: bool = False) -> NeuralODEDynamics:
-        """Fit the vector field on a long frame of trajectories.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or polars.DataFrame
-            ``id_col``, ``time_col`` and state columns; one trajectory per id, at least two
-            observation times each (single-point trajectories are dropped with a warning).
-        y : None
-            Ignored.
-        resume : bool, default=False
-            Continue from the checkpoint in ``checkpoint_dir`` (same data and parameters).
-
-        Returns
-        -------
-        self
-        """
-        validate_params(self, self._parameter_constraints)
-        if resume and self.checkpoint_dir is None:
-            raise ParameterError("fit(resume=True) needs the 'checkpoint_dir' parameter set.")
-        self.device_ = resolve_device(self.device, type(self).__name__)
-        self.seed_ = self._seed_from(self.random_state)
-        torch.manual_seed(self.seed_)
+    def _prepare(self, X: Any) -> _Prepared:
         feature_cols = None if self.feature_cols is None else tuple(self.feature_cols)
         spec = LongFrameSpec(self.id_col, self.time_col, feature_cols)
         self.data_ = LongFrameEncoder(spec, time_unit=self.time_unit).fit(X)
         self.feature_cols_ = tuple(self.data_.feature_cols_)
-        dataset = _trajectories(self.data_.transform(X))
+        dataset = trajectories(self.data_.transform(X))
         train_idx, val_idx = split_series(
-            len(dataset), self.validation_fraction, self.early_stopping, self.seed_, logger
+            len(dataset), self.validation_fraction, self.early_stopping, self.seed_
         )
         train, val = dataset.subset(train_idx), dataset.subset(val_idx)
-        self.rate_ = secant_rate(_arrays(train))
-        self.module_ = self._build_module().to(self.device_)
-        trainer = make_trainer(self, train, val if len(val) else None)
-        if resume:
-            trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
-        else:
-            warm_start(self, train)
-        trainer.fit()
-        self.history_ = trainer.history
-        self.n_epochs_ = trainer.epoch
-        self.best_epoch_ = trainer.best_epoch or trainer.epoch
-        self.module_.eval()
-        return self
+        self.rate_ = secant_rate(arrays(train))
+        return _Prepared(train, val if len(val) else None)
+
+    def _make_trainer(self, prepared: _Prepared) -> Trainer:
+        config = ShootingTraining.from_params(self)
+        parts = training_parts(
+            self.module_, prepared.train, prepared.val, config, self.seed_, self.device_
+        )
+        summary = series_summary(
+            prepared.train, prepared.val, self.feature_cols_, self.data_.time_.scale
+        )
+        return self._trainer(
+            self.module_, parts, counter=self.module_.counter, data_summary=summary
+        )
+
+    def _before_training(self, prepared: _Prepared) -> None:
+        warm_start(self.module_, prepared.train, ShootingTraining.from_params(self), self.seed_)
 
     def _build_module(self) -> ODEDynamics:
         dim = len(self.feature_cols_) + self.augment_dim
@@ -315,18 +258,37 @@ class NeuralODEDynamics(BaseTorchEstimator):
         )
         return ODEDynamics(field, len(self.feature_cols_), self.augment_dim, solver, self.rate_)
 
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        if self.field != "linear":
+            raise AttributeError(
+                "coef_ and intercept_ exist only for field='linear'; this estimator has "
+                f"field={self.field!r}. Use vector_field() to evaluate an MLP field."
+            )
+        return affine_coefficients(self.module_, self.data_, len(self.feature_cols_))
+
+    def _start_states(self, dataset: IrregularDataset, anchor: str) -> Any:
+        return start_states(
+            self.module_,
+            dataset,
+            anchor=anchor,
+            window_size=self.window_size,
+            fit_steps=self.state_fit_steps if self.initial_state == "fit" else 0,
+            device=self.device_,
+        )
+
     @property
     def coef_(self) -> np.ndarray:
         """``A`` of ``f(x) = A x + b`` in original units, ``(D, D)`` (``field="linear"``).
 
         With ``augment_dim > 0`` this is the block acting on the observed coordinates.
         """
-        return affine_coefficients(self)[0]
+        return self._affine()[0]
 
     @property
     def intercept_(self) -> np.ndarray:
         """``b`` of ``f(x) = A x + b`` in original units, ``(D,)`` (``field="linear"``)."""
-        return affine_coefficients(self)[1]
+        return self._affine()[1]
 
     def vector_field(self, states: Any, t: Any = None) -> np.ndarray:
         """Evaluate the learned ``dx/dt`` at given states, in original units.
@@ -346,7 +308,9 @@ class NeuralODEDynamics(BaseTorchEstimator):
         """
         self._check_fitted()
         x, _ = as_states(states, self.feature_cols_, self.id_col)
-        tn = field_times(self, t, len(x))
+        tn = field_times(
+            t, len(x), data=self.data_, time_dependent=self.time_dependent, device=self.device_
+        )
         scaler = self.data_.scaler_
         z = torch.as_tensor(scaler.transform(x), dtype=torch.float32, device=self.device_)
         with torch.no_grad():
@@ -384,7 +348,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         ids = list(ids) if ids is not None else frame_ids or list(range(len(x)))
         if len(ids) != len(x):
             raise QueryError(f"Expected {len(x)} ids (one per initial state); got {len(ids)}.")
-        library = _library_of(initial_states, self.data_.library_)
+        library = library_of(initial_states, self.data_.library_)
         z0 = torch.as_tensor(self.data_.scaler_.transform(x), dtype=torch.float32)
         grid = torch.as_tensor(tn, dtype=torch.float64, device=self.device_)
         out = []
@@ -423,7 +387,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         library = frame_library(X)
         dataset = self.data_.transform(X)
         queries, order = plan_queries(self.data_, dataset, at, horizon, n_points)
-        _, t0, z0 = start_states(self, dataset, anchor="last")
+        _, t0, z0 = self._start_states(dataset, anchor="last")
         d = len(self.feature_cols_)
         per_series: list[np.ndarray] = []
         with torch.no_grad():
@@ -433,9 +397,8 @@ class NeuralODEDynamics(BaseTorchEstimator):
                 arr = self.data_.inverse_values(states.cpu().numpy())
                 per_series.extend(arr[b, : counts[b]] for b in range(len(counts)))
         columns = {name: [s[:, j] for s in per_series] for j, name in enumerate(self.feature_cols_)}
-        if order is None:
-            return self.data_.decode_frame(list(dataset.ids), queries, columns, library)
-        return assemble_frame(order, (self.id_col, self.time_col), columns, library)
+        keys = (self.id_col, self.time_col)
+        return output_frame(self.data_, keys, dataset.ids, queries, order, columns, library)
 
     def score(self, X: Any, y: None = None) -> float:
         """Negative mean squared error of multi-step simulation (higher is better).
@@ -448,34 +411,13 @@ class NeuralODEDynamics(BaseTorchEstimator):
         """
         self._check_fitted()
         dataset = self.data_.transform(X)
-        padded, t0, z0 = start_states(self, dataset, anchor="first")
+        padded, t0, z0 = self._start_states(dataset, anchor="first")
         d = len(self.feature_cols_)
         sq = count = 0.0
         with torch.no_grad():
             for index in torch.arange(len(dataset)).split(CHUNK):
-                times, values, mask, _ = padded.batch(index)
-                pred = self.module_.simulate(z0[index], t0[index], times)[..., :d]
-                sq += float(((pred - values) ** 2 * mask).sum())
-                count += float(mask.sum())
+                batch = padded.batch(index)
+                pred = self.module_.simulate(z0[index], t0[index], batch.times)[..., :d]
+                sq += float(((pred - batch.values) ** 2 * batch.mask).sum())
+                count += float(batch.mask.sum())
         return -sq / count
-
-    # ------------------------------------------------------------------ persistence
-    def _fitted_config(self) -> dict:
-        return {
-            "data": self.data_.to_dict(),
-            "feature_cols": list(self.feature_cols_),
-            "rate": self.rate_,
-            "history": self.history_,
-            "n_epochs": self.n_epochs_,
-            "best_epoch": self.best_epoch_,
-            "seed": self.seed_,
-        }
-
-    def _restore_fitted(self, config: dict) -> None:
-        self.data_ = LongFrameEncoder.from_dict(config["data"])
-        self.feature_cols_ = tuple(config["feature_cols"])
-        self.rate_ = float(config["rate"])
-        self.history_ = config["history"]
-        self.n_epochs_ = config["n_epochs"]
-        self.best_epoch_ = config["best_epoch"]
-        self.seed_ = config["seed"]

@@ -4,38 +4,64 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 
-from latentode.data import LongFrameEncoder, LongFrameSpec, frame_library
-from latentode.estimators._base import BaseTorchEstimator, resolve_device, split_series
-from latentode.estimators._latent_build import build_latent_ode, latent_constraints
-from latentode.estimators._latent_calibration import calibrate_noise
-from latentode.estimators._latent_inference import (
-    assemble,
+from latentode.data import (
+    IrregularDataset,
+    LongFrameEncoder,
+    LongFrameSpec,
+    frame_library,
+    from_pandas,
+    to_pandas,
+)
+from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted, split_series
+from latentode.estimators._frames import output_frame, series_summary
+from latentode.estimators._param_groups import document, store_params
+from latentode.estimators._registry import register
+from latentode.estimators._tensors import PaddedSeries, plan_queries
+from latentode.estimators.forecaster._build import CONSTRAINTS, build_latent_ode
+from latentode.estimators.forecaster._calibration import calibrate_noise
+from latentode.estimators.forecaster._inference import (
+    Predictive,
     check_levels,
     iwae_bounds,
-    resolve_queries,
-    sample_frame,
-    sample_paths,
+    predictive_samples,
 )
-from latentode.estimators._latent_training import make_trainer
-from latentode.estimators._params import validate_params
-from latentode.estimators._tensors import PaddedSeries
-from latentode.exceptions import ParameterError
-from latentode.training import (
-    Callback,
-    Checkpoint,
-)
+from latentode.estimators.forecaster._training import LatentTraining, training_parts
+from latentode.exceptions import QueryError
+from latentode.training import Callback, Trainer
 
 __all__ = ["LatentODEForecaster"]
 
 logger = logging.getLogger(__name__)
 
+RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 
+_ENCODER = Fitted(lambda e: e.to_dict(), LongFrameEncoder.from_dict)
+
+
+class _Prepared(NamedTuple):
+    train: PaddedSeries
+    val: PaddedSeries | None
+    summary: dict[str, Any]
+
+
+class _Queries(NamedTuple):
+    """Where a prediction call asks for values: the history, its queries, the output order."""
+
+    dataset: IrregularDataset
+    padded: PaddedSeries
+    library: str
+    times: list[np.ndarray]
+    order: pd.DataFrame | None
+
+
+@register("forecast")
+@document
 class LatentODEForecaster(BaseTorchEstimator):
     """Probabilistic forecaster for irregularly sampled, partially observed series.
 
@@ -143,26 +169,8 @@ class LatentODEForecaster(BaseTorchEstimator):
         Posterior samples used by ``predict`` and the quantile methods.
     n_iwae_samples : int, default=16
         Importance samples of ``score_samples``.
-    id_col, time_col : str, default="unique_id", "ds"
-    feature_cols : sequence of str or None, default=None
-        Feature columns; None takes every other column.
-    time_unit : str or None, default=None
-        Unit of float horizons for datetime time columns ("s", "min", "h", "D", "W";
-        None means days).
-    device : str, default="auto"
-        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
-    random_state : int or None, default=None
-        Seeds initialisation, batching, training noise and prediction samples.
-    verbose : bool, default=False
-        Show a progress bar and log each epoch at INFO level.
-    checkpoint_dir : str or None, default=None
-        Write the full training state there after every ``checkpoint_every`` epochs;
-        ``fit(X, resume=True)`` continues from it.
-    checkpoint_every : int, default=1
-    callbacks : list of Callback or None, default=None
-        Extra fit-loop callbacks (see :mod:`latentode.training`); callbacks registered
-        with :func:`latentode.training.add_global_callback` (e.g. by
-        ``latentode.tracking.autolog()``) are added too.
+    {frame_params}
+    {runtime_params}
 
     Attributes
     ----------
@@ -176,14 +184,18 @@ class LatentODEForecaster(BaseTorchEstimator):
         ``kl``, ``nfe_forward``, ``nfe_backward`` (decoder evaluations per batch),
         ``nfe_encoder`` (ODE-RNN encoder) and ``nfe_flow`` (FFJORD posterior) where there
         are such solves, ``val_loss``, ``val_mse``, ``seconds``.
-    n_epochs_, best_epoch_ : int
     noise_calibration_ : dict or None
         ``trained_std`` / ``calibrated_std`` per feature and the validation predictive NLL
         per observed value with each; None when no calibration ran.
-    device_ : torch.device
+    {fitted_common}
     """
 
-    _parameter_constraints = latent_constraints()
+    _parameter_constraints = CONSTRAINTS
+    _fitted = {
+        "data_": _ENCODER,
+        "feature_cols_": TUPLE,
+        "noise_calibration_": Fitted(optional=True),
+    }
 
     def __init__(
         self,
@@ -235,123 +247,83 @@ class LatentODEForecaster(BaseTorchEstimator):
         feature_cols: Sequence[str] | None = None,
         time_unit: str | None = None,
         device: str = "auto",
-        random_state: int | None = None,
+        random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 1,
         callbacks: Sequence[Callback] | None = None,
     ) -> None:
-        self.model = model
-        self.latent_dim = latent_dim
-        self.encoder = encoder
-        self.encoder_hidden_dim = encoder_hidden_dim
-        self.field_hidden_dim = field_hidden_dim
-        self.field_layers = field_layers
-        self.activation = activation
-        self.time_dependent = time_dependent
-        self.time_span = time_span
-        self.posterior = posterior
-        self.flow_hidden_dims = flow_hidden_dims
-        self.flow_blocks = flow_blocks
-        self.flow_divergence = flow_divergence
-        self.flow_kinetic_weight = flow_kinetic_weight
-        self.flow_jacobian_weight = flow_jacobian_weight
-        self.obs_std = obs_std
-        self.calibrate_noise = calibrate_noise
-        self.decoder_hidden_dim = decoder_hidden_dim
-        self.method = method
-        self.rtol = rtol
-        self.atol = atol
-        self.adjoint = adjoint
-        self.max_num_steps = max_num_steps
-        self.n_substeps = n_substeps
-        self.step_size = step_size
-        self.encoder_method = encoder_method
-        self.lr = lr
-        self.lr_decay = lr_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.max_time = max_time
-        self.n_train_samples = n_train_samples
-        self.bound = bound
-        self.kl_warmup_epochs = kl_warmup_epochs
-        self.extrap_prob = extrap_prob
-        self.min_prefix = min_prefix
-        self.context_dropout = context_dropout
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.n_samples = n_samples
-        self.n_iwae_samples = n_iwae_samples
-        self.id_col = id_col
-        self.time_col = time_col
-        self.feature_cols = feature_cols
-        self.time_unit = time_unit
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.callbacks = callbacks
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: None = None, *, resume: bool = False) -> LatentODEForecaster:
-        """Fit on a long frame of series.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or polars.DataFrame
-            Long frame: ``id_col``, ``time_col`` and feature columns (NaN = unobserved).
-        y : None
-            Ignored (present for scikit-learn compatibility).
-        resume : bool, default=False
-            Continue from the checkpoint in ``checkpoint_dir`` (same data and parameters).
-
-        Returns
-        -------
-        self
-        """
-        validate_params(self, self._parameter_constraints)
-        if resume and self.checkpoint_dir is None:
-            raise ParameterError("fit(resume=True) needs the 'checkpoint_dir' parameter set.")
-        self.device_ = resolve_device(self.device, type(self).__name__)
-        self.seed_ = self._seed_from(self.random_state)
-        torch.manual_seed(self.seed_)
+    def _prepare(self, X: Any) -> _Prepared:
         feature_cols = None if self.feature_cols is None else tuple(self.feature_cols)
         spec = LongFrameSpec(self.id_col, self.time_col, feature_cols)
         self.data_ = LongFrameEncoder(spec, time_unit=self.time_unit).fit(X)
         self.feature_cols_ = tuple(self.data_.feature_cols_)
+        self.noise_calibration_ = None
         dataset = self.data_.transform(X)
         train_idx, val_idx = split_series(
-            len(dataset), self.validation_fraction, self.early_stopping, self.seed_, logger
+            len(dataset), self.validation_fraction, self.early_stopping, self.seed_
         )
-        self.module_ = self._build_module().to(self.device_)
-        train = PaddedSeries(dataset.subset(train_idx), self.device_, self.time_span)
-        val = None
-        if len(val_idx):
-            val = PaddedSeries(dataset.subset(val_idx), self.device_, self.time_span)
-        trainer = make_trainer(self, train, val)
-        if resume:
-            trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
-        trainer.fit()
-        self.history_ = trainer.history
-        self.n_epochs_ = trainer.epoch
-        self.best_epoch_ = trainer.best_epoch or trainer.epoch
-        self.noise_calibration_ = None
-        if self.calibrate_noise and self.obs_std is None and val is not None:
-            self.noise_calibration_ = calibrate_noise(self, val)
-        self.module_.eval()
-        return self
+        train, val = dataset.subset(train_idx), dataset.subset(val_idx) if len(val_idx) else None
+        return _Prepared(
+            PaddedSeries(train, self.device_, self.time_span),
+            None if val is None else PaddedSeries(val, self.device_, self.time_span),
+            series_summary(train, val, self.feature_cols_, self.data_.time_.scale),
+        )
 
     def _build_module(self) -> torch.nn.Module:
         return build_latent_ode(self, len(self.feature_cols_))
 
+    def _make_trainer(self, prepared: _Prepared) -> Trainer:
+        config = LatentTraining.from_params(self)
+        parts = training_parts(
+            self.module_, prepared.train, prepared.val, config, self.seed_, self.device_
+        )
+        return self._trainer(
+            self.module_, parts, counter=self.module_.counter, data_summary=prepared.summary
+        )
+
+    def _after_fit(self, prepared: _Prepared) -> None:
+        if self.calibrate_noise and self.obs_std is None and prepared.val is not None:
+            config = LatentTraining.from_params(self)
+            self.noise_calibration_ = calibrate_noise(
+                self.module_,
+                prepared.val,
+                config.context,
+                self.seed_,
+                batch_size=config.eval_batch_size,
+            )
+
     # ------------------------------------------------------------------ inference
-    def _history(self, X: Any) -> tuple[Any, PaddedSeries, str]:
+    def _history(self, X: Any) -> tuple[IrregularDataset, PaddedSeries, str]:
         self._check_fitted()
         library = frame_library(X)
         dataset = self.data_.transform(X)
         return dataset, PaddedSeries(dataset, self.device_, self.time_span), library
+
+    def _queries(self, X: Any, at: Any, horizon: Any, n_points: int | None) -> _Queries:
+        dataset, padded, library = self._history(X)
+        times, order = plan_queries(self.data_, dataset, at, horizon, n_points)
+        return _Queries(dataset, padded, library, times, order)
+
+    def _predictive(self, q: _Queries, n_samples: int | None) -> Predictive:
+        return predictive_samples(
+            self.module_,
+            q.padded,
+            q.times,
+            _check_n_samples(n_samples, self.n_samples),
+            data=self.data_,
+            time_span=self.time_span,
+            latent_dim=self.latent_dim,
+            seed=self.seed_,
+            batch_size=max(self.batch_size, 256),
+        )
+
+    def _frame(self, q: _Queries, columns: dict[str, list[np.ndarray]]) -> Any:
+        keys = (self.id_col, self.time_col)
+        return output_frame(self.data_, keys, q.dataset.ids, q.times, q.order, columns, q.library)
 
     def predict(
         self,
@@ -381,12 +353,9 @@ class LatentODEForecaster(BaseTorchEstimator):
         -------
         Long frame (the library of ``X``): ``id_col, time_col, <features>``.
         """
-        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
-        means, _ = sample_paths(self, padded, queries, n_samples or self.n_samples)
-        columns = {
-            name: [s[..., d].mean(0) for s in means] for d, name in enumerate(self.feature_cols_)
-        }
-        return assemble(self, dataset, library, queries, order, columns)
+        return self.predict_distribution(
+            X, at, horizon=horizon, n_points=n_points, n_samples=n_samples
+        )
 
     def predict_quantiles(
         self,
@@ -403,14 +372,10 @@ class LatentODEForecaster(BaseTorchEstimator):
         Returns a long frame with ``<feature>_q<alpha>`` columns, e.g. ``y_q0.1``.
         """
         levels = check_levels(alpha, "alpha")
-        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
-        _, samples = sample_paths(self, padded, queries, n_samples or self.n_samples)
-        columns: dict[str, list[np.ndarray]] = {}
-        for d, name in enumerate(self.feature_cols_):
-            qs = [np.quantile(s[..., d], levels, axis=0) for s in samples]
-            for j, level in enumerate(levels):
-                columns[f"{name}_q{level:g}"] = [q[j] for q in qs]
-        return assemble(self, dataset, library, queries, order, columns)
+        q = self._queries(X, at, horizon, n_points)
+        return self._frame(
+            q, self._predictive(q, n_samples).quantile_columns(self.feature_cols_, levels)
+        )
 
     def predict_interval(
         self,
@@ -424,15 +389,45 @@ class LatentODEForecaster(BaseTorchEstimator):
     ) -> Any:
         """Central predictive interval: ``<feature>``, ``<feature>_lower``, ``<feature>_upper``."""
         (level,) = check_levels([coverage], "coverage")
-        lo, hi = (1 - level) / 2, (1 + level) / 2
-        dataset, padded, library, queries, order = resolve_queries(self, X, at, horizon, n_points)
-        means, samples = sample_paths(self, padded, queries, n_samples or self.n_samples)
-        columns: dict[str, list[np.ndarray]] = {}
-        for d, name in enumerate(self.feature_cols_):
-            columns[name] = [s[..., d].mean(0) for s in means]
-            columns[f"{name}_lower"] = [np.quantile(s[..., d], lo, axis=0) for s in samples]
-            columns[f"{name}_upper"] = [np.quantile(s[..., d], hi, axis=0) for s in samples]
-        return assemble(self, dataset, library, queries, order, columns)
+        q = self._queries(X, at, horizon, n_points)
+        pred = self._predictive(q, n_samples)
+        mean = pred.mean_columns(self.feature_cols_)
+        bounds = pred.interval_columns(self.feature_cols_, level)
+        columns = {
+            c: (mean if c in mean else bounds)[c]
+            for f in self.feature_cols_
+            for c in (f, f"{f}_lower", f"{f}_upper")
+        }
+        return self._frame(q, columns)
+
+    def predict_distribution(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        alpha: Sequence[float] = (),
+        coverage: float | None = None,
+        horizon: Any = None,
+        n_points: int | None = None,
+        n_samples: int | None = None,
+    ) -> Any:
+        """Mean, quantiles and a central interval from one pass of predictive samples.
+
+        Returns a long frame ``id_col, time_col, <features>``, then ``<feature>_q<alpha>``
+        for each level of ``alpha`` (none by default) and, with ``coverage``,
+        ``<feature>_lower``, ``<feature>_upper``. Each part equals what :meth:`predict`,
+        :meth:`predict_quantiles` and :meth:`predict_interval` return.
+        """
+        levels = check_levels(alpha, "alpha") if len(alpha) else []
+        level = None if coverage is None else check_levels([coverage], "coverage")[0]
+        q = self._queries(X, at, horizon, n_points)
+        pred = self._predictive(q, n_samples)
+        columns = pred.mean_columns(self.feature_cols_)
+        if levels:
+            columns.update(pred.quantile_columns(self.feature_cols_, levels))
+        if level is not None:
+            columns.update(pred.interval_columns(self.feature_cols_, level))
+        return self._frame(q, columns)
 
     def sample(
         self,
@@ -444,7 +439,16 @@ class LatentODEForecaster(BaseTorchEstimator):
         n_points: int | None = None,
     ) -> Any:
         """Draws from the predictive distribution: a long frame with a ``sample`` column."""
-        return sample_frame(self, X, at, horizon, n_points, n_samples)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+            raise QueryError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
+        q = self._queries(X, at, horizon, n_points)
+        pred = self._predictive(q, n_samples)
+        frames = []
+        for k in range(n_samples):
+            frame = to_pandas(self._frame(q, pred.draw_columns(self.feature_cols_, k)))
+            frame.insert(2, "sample", k)
+            frames.append(frame)
+        return from_pandas(pd.concat(frames, ignore_index=True), q.library)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-series log-likelihood lower bound (IWAE, ``n_iwae_samples``), in nats.
@@ -453,7 +457,15 @@ class LatentODEForecaster(BaseTorchEstimator):
         shape ``(n_series,)`` in the order in which series first appear in ``X``.
         """
         _, padded, _ = self._history(X)
-        return iwae_bounds(self, padded)
+        return iwae_bounds(
+            self.module_,
+            padded,
+            self.n_iwae_samples,
+            log_scale=np.log(self.data_.scaler_.scale_),
+            latent_dim=self.latent_dim,
+            seed=self.seed_,
+            batch_size=max(self.batch_size, 256),
+        )
 
     def score(self, X: Any, y: None = None) -> float:
         """Mean log-likelihood bound per observed value (higher is better).
@@ -468,29 +480,18 @@ class LatentODEForecaster(BaseTorchEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Posterior mean of the latent initial state, ``(n_series, latent_dim)``."""
         _, padded, _ = self._history(X)
-        out = []
         with torch.no_grad():
-            for index in padded.batches(max(self.batch_size, 256)):
-                out.append(self.module_.latent_mean(padded.batch(index)).cpu().numpy())
+            out = [
+                self.module_.latent_mean(batch).cpu().numpy()
+                for _, batch in padded.chunks(max(self.batch_size, 256))
+            ]
         return np.concatenate(out)
 
-    # ------------------------------------------------------------------ persistence
-    def _fitted_config(self) -> dict:
-        return {
-            "data": self.data_.to_dict(),
-            "feature_cols": list(self.feature_cols_),
-            "history": self.history_,
-            "n_epochs": self.n_epochs_,
-            "best_epoch": self.best_epoch_,
-            "seed": self.seed_,
-            "noise_calibration": self.noise_calibration_,
-        }
 
-    def _restore_fitted(self, config: dict) -> None:
-        self.data_ = LongFrameEncoder.from_dict(config["data"])
-        self.feature_cols_ = tuple(config["feature_cols"])
-        self.history_ = config["history"]
-        self.n_epochs_ = config["n_epochs"]
-        self.best_epoch_ = config["best_epoch"]
-        self.seed_ = config["seed"]
-        self.noise_calibration_ = config.get("noise_calibration")
+def _check_n_samples(value: Any, default: int) -> int:
+    """``n_samples`` of an inference call: None means the estimator's parameter."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise QueryError(f"'n_samples' must be an int >= 1. Got {value!r} instead.")
+    return int(value)

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentode.estimators._latent_training import random_context
+from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries
+from latentode.models._context import ContextConfig, random_context
 
 __all__ = ["best_noise_scale", "calibrate_noise"]
 
@@ -37,20 +38,29 @@ def best_noise_scale(residuals: np.ndarray) -> tuple[float, float]:
     return sigma, ll
 
 
-def calibrate_noise(est: Any, val: PaddedSeries, n_samples: int = 16) -> dict[str, Any]:
-    """Set ``est.module_``'s per-feature noise scale from ``val``; returns a summary."""
-    module = est.module_
-    gen = torch.Generator(device=est.device_).manual_seed(est.seed_ + 3)
-    residuals: list[list[np.ndarray]] = [[] for _ in est.feature_cols_]
+def calibrate_noise(
+    module: Any,
+    val: PaddedSeries,
+    context: ContextConfig,
+    seed: int,
+    *,
+    batch_size: int = 256,
+    n_samples: int = 16,
+) -> dict[str, Any]:
+    """Set ``module``'s per-feature noise scale from the series ``val``; returns a summary.
+
+    Contexts are drawn as in training (``context``), from the ``"calibration"`` stream.
+    """
+    device = val.times.device
+    gen = generator(seed, "calibration", device)
+    residuals: list[list[np.ndarray]] = [[] for _ in range(val.values.shape[-1])]
     module.eval()
     with torch.no_grad():
-        for index in val.batches(max(est.batch_size, 256)):
-            batch = val.batch(index)
-            times, values, mask, _ = batch
-            context = random_context(est, batch, gen)
-            means = module.sample_means(context, times, n_samples)  # (S, B, K, D)
-            r = (values.unsqueeze(0) - means).cpu().numpy()
-            observed = mask.bool().cpu().numpy()
+        for _, batch in val.chunks(batch_size):
+            ctx = random_context(batch, context, gen)
+            means = module.sample_means(ctx, batch.times, n_samples)  # (S, B, K, D)
+            r = (batch.values.unsqueeze(0) - means).cpu().numpy()
+            observed = batch.mask.bool().cpu().numpy()
             for d in range(r.shape[-1]):
                 residuals[d].append(r[..., d][:, observed[..., d]])
     trained = module.observation.std.detach().cpu().numpy().astype(np.float64)

@@ -8,82 +8,79 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentode.data import (
-    IrregularDataset,
-)
-from latentode.estimators._dynamics_support import (
-    CHUNK,
-    _arrays,
-    as_times,
-)
+from latentode.data import IrregularDataset, LongFrameEncoder
 from latentode.estimators._tensors import PaddedSeries
+from latentode.estimators.dynamics._inputs import CHUNK, arrays, as_times
 from latentode.exceptions import QueryError
-from latentode.models.dynamics import (
-    fit_window_states,
-    gather_windows,
-    padded_fills,
-)
+from latentode.models.dynamics import ODEDynamics, fit_window_states, gather_windows, padded_fills
 
 __all__ = ["affine_coefficients", "field_times", "start_states"]
 
 
-def affine_coefficients(est: Any) -> tuple[np.ndarray, np.ndarray]:
-    est._check_fitted()
-    if est.field != "linear":
-        raise AttributeError(
-            "coef_ and intercept_ exist only for field='linear'; this estimator has "
-            f"field={est.field!r}. Use vector_field() to evaluate an MLP field."
-        )
-    d = len(est.feature_cols_)
-    linear = est.module_.field.linear
-    rate = float(est.module_.rate)
+def affine_coefficients(
+    module: ODEDynamics, data: LongFrameEncoder, n_features: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(A, b)`` of a linear field ``dx/dt = A x + b`` in the data's original units."""
+    d = n_features
+    linear = module.field.linear
+    rate = float(module.rate)
     weight = linear.weight.detach().cpu().double().numpy()[:d, :d] * rate
     bias = np.zeros(d) if linear.bias is None else linear.bias.detach().cpu().double().numpy()
-    mean, std = est.data_.scaler_.mean_, est.data_.scaler_.scale_
-    tscale = est.data_.time_.scale
+    mean, std = data.scaler_.mean_, data.scaler_.scale_
+    tscale = data.time_.scale
     coef = std[:, None] * weight / std[None, :] / tscale
     intercept = std * rate * bias[:d] / tscale - coef @ mean
     return coef, intercept
 
 
-def field_times(est: Any, t: Any, n: int) -> torch.Tensor:
+def field_times(
+    t: Any, n: int, *, data: LongFrameEncoder, time_dependent: bool, device: torch.device
+) -> torch.Tensor:
+    """Normalised times ``(n,)`` at which to evaluate the field for ``n`` states."""
     if t is None:
-        if est.time_dependent:
+        if time_dependent:
             raise QueryError(
                 "This NeuralODEDynamics has time_dependent=True, so vector_field needs "
                 "the time(s) 't' at which to evaluate the field. Pass t=..."
             )
         tn = np.zeros(n)
     else:
-        tn = as_times(t, est.data_.time_, allow_scalar=True)
+        tn = as_times(t, data.time_, allow_scalar=True)
         if tn.size == 1:
             tn = np.full(n, tn[0])
         elif tn.size != n:
             raise QueryError(
                 f"Expected one time per state or a single time; got {tn.size} times for {n} states."
             )
-    return torch.as_tensor(tn, dtype=torch.float64, device=est.device_)
+    return torch.as_tensor(tn, dtype=torch.float64, device=device)
 
 
 def start_states(
-    est: Any, dataset: IrregularDataset, anchor: str
+    module: ODEDynamics,
+    dataset: IrregularDataset,
+    *,
+    anchor: str,
+    window_size: int,
+    fit_steps: int,
+    device: torch.device,
 ) -> tuple[PaddedSeries, torch.Tensor, torch.Tensor]:
     """Estimated state at the first time of each series' first or last window.
 
-    Returns the padded series, window start times ``(N,)`` and states ``(N, L)``.
+    ``fit_steps`` Gauss–Newton iterations through the learned dynamics (0: the observed,
+    interpolated state). Returns the padded series, window start times ``(N,)`` and
+    states ``(N, L)``.
     """
-    padded = PaddedSeries(dataset, est.device_)
-    fills = padded_fills(_arrays(dataset), est.device_)
+    padded = PaddedSeries(dataset, device)
+    fills = padded_fills(arrays(dataset), device)
     lengths = padded.lengths
-    width = min(est.window_size, int(lengths.max()))
+    width = min(window_size, int(lengths.max()))
     starts = torch.clamp(lengths - width, min=0) if anchor == "last" else lengths * 0
-    steps = est.state_fit_steps if est.initial_state == "fit" else 0
     t0, z0 = [], []
-    for index in torch.arange(len(dataset), device=est.device_).split(CHUNK):
+    for index in torch.arange(len(dataset), device=device).split(CHUNK):
         batch = gather_windows(
             padded.times, padded.values, padded.mask, lengths, index, starts[index], width
         )
-        init = est.module_.lift(fills[index, starts[index]])
-        z0.append(fit_window_states(est.module_, batch, init, steps=steps))
+        init = module.lift(fills[index, starts[index]])
+        z0.append(fit_window_states(module, batch, init, steps=fit_steps))
         t0.append(batch.times[:, 0])
     return padded, torch.cat(t0), torch.cat(z0)

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import validate_data
 
-from latentode.estimators._base import BaseTorchEstimator, resolve_device
-from latentode.estimators._density_training import CHUNK as _CHUNK
-from latentode.estimators._density_training import make_trainer
-from latentode.estimators._params import Interval, Options, TypeOf, validate_params
+from latentode.estimators._base import ARRAY, INT, BaseTorchEstimator, Fitted
+from latentode.estimators._param_groups import RUNTIME, TRAINING, document, store_params
+from latentode.estimators._params import NONE, POS_FLOAT, Interval, Options, PositiveInts, TypeOf
+from latentode.estimators._registry import register
+from latentode.estimators._seeds import seed_from
+from latentode.estimators.density._flow import evaluation, log_density
+from latentode.estimators.density._training import CHUNK, FlowTraining, training_parts
 from latentode.exceptions import ParameterError
-from latentode.nn.cnf import ACTIVATIONS, CNF, NOISES, CNFOutput
-from latentode.nn.posterior import standard_normal_log_prob
+from latentode.nn.cnf import ACTIVATIONS, CNF, NOISES
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
-from latentode.training import (
-    Callback,
-    Checkpoint,
-)
+from latentode.training import Callback, Trainer
 
-__all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "FFJORDDensity", "PositiveInts"]
+__all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "FFJORDDensity"]
+
+RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 
 logger = logging.getLogger(__name__)
 
@@ -48,30 +46,22 @@ SKLEARN_EXPECTED_FAILED_CHECKS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class PositiveInts:
-    """A non-empty tuple or list of ints >= 1 (e.g. hidden layer widths)."""
-
-    def accepts(self, value: Any) -> bool:
-        return (
-            isinstance(value, (tuple, list))
-            and len(value) > 0
-            and all(
-                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-                for v in value
-            )
-        )
-
-    def describe(self) -> str:
-        return "a non-empty tuple of ints >= 1"
-
-
-_POS_INT = Interval(int, 1, None)
-_POS_FLOAT = Interval(float, 0, None, closed="neither")
 _NONNEG_FLOAT = Interval(float, 0, None, closed="left")
-_BOOL = TypeOf((bool,), "a bool")
+_NAMES = Fitted(
+    lambda names: [str(n) for n in names],
+    lambda names: np.asarray(names, dtype=object),
+    optional=True,
+    absent_is_unset=True,
+)
 
 
+class _Rows(NamedTuple):
+    train: torch.Tensor
+    val: torch.Tensor | None
+
+
+@register("density")
+@document
 class FFJORDDensity(DensityMixin, BaseTorchEstimator):
     """Density estimator: a FFJORD continuous normalising flow on standardised features.
 
@@ -171,37 +161,32 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
+        **RUNTIME,
+        **TRAINING,
         "hidden_dims": [PositiveInts()],
-        "n_blocks": [_POS_INT],
+        "n_blocks": [Interval(int, 1, None)],
         "activation": [Options(ACTIVATIONS)],
         "divergence": [Options(("auto", "exact", "hutchinson"))],
         "noise": [Options(NOISES)],
         "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
-        "eval_method": [Options(ADAPTIVE_METHODS + FIXED_METHODS), TypeOf((None,), "None")],
-        "rtol": [_POS_FLOAT],
-        "atol": [_POS_FLOAT],
-        "eval_rtol": [_POS_FLOAT],
-        "eval_atol": [_POS_FLOAT],
-        "n_substeps": [_POS_INT],
-        "max_num_steps": [_POS_INT],
-        "adjoint": [_BOOL],
+        "eval_method": [Options(ADAPTIVE_METHODS + FIXED_METHODS), NONE],
+        "rtol": [POS_FLOAT],
+        "atol": [POS_FLOAT],
+        "eval_rtol": [POS_FLOAT],
+        "eval_atol": [POS_FLOAT],
+        "n_substeps": [Interval(int, 1, None)],
+        "max_num_steps": [Interval(int, 1, None)],
+        "adjoint": [TypeOf((bool,), "a bool")],
         "kinetic_weight": [_NONNEG_FLOAT],
         "jacobian_weight": [_NONNEG_FLOAT],
-        "lr": [_POS_FLOAT],
         "lr_schedule": [Options(LR_SCHEDULES)],
         "weight_decay": [_NONNEG_FLOAT],
-        "batch_size": [_POS_INT],
-        "max_epochs": [_POS_INT],
-        "max_time": [_POS_FLOAT, TypeOf((None,), "None")],
-        "early_stopping": [_BOOL],
-        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
-        "patience": [_POS_INT],
-        "device": [TypeOf((str,), "a str such as 'auto', 'cpu' or 'cuda'")],
-        "random_state": [Interval(int, 0, None), TypeOf((None,), "None")],
-        "verbose": [_BOOL],
-        "checkpoint_dir": [TypeOf((str, None), "a str path or None")],
-        "checkpoint_every": [_POS_INT],
-        "callbacks": [TypeOf((list, tuple, None), "a list of callbacks or None")],
+    }
+    _fitted: ClassVar[dict[str, Fitted]] = {
+        "n_features_in_": INT,
+        "feature_names_in_": _NAMES,
+        "mean_": ARRAY,
+        "scale_": ARRAY,
     }
 
     def __init__(
@@ -233,88 +218,49 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         validation_fraction: float = 0.1,
         patience: int = 10,
         device: str = "auto",
-        random_state: int | None = None,
+        random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 1,
         callbacks: Sequence[Callback] | None = None,
     ) -> None:
-        self.hidden_dims = hidden_dims
-        self.n_blocks = n_blocks
-        self.activation = activation
-        self.divergence = divergence
-        self.noise = noise
-        self.method = method
-        self.eval_method = eval_method
-        self.rtol = rtol
-        self.atol = atol
-        self.eval_rtol = eval_rtol
-        self.eval_atol = eval_atol
-        self.n_substeps = n_substeps
-        self.max_num_steps = max_num_steps
-        self.adjoint = adjoint
-        self.kinetic_weight = kinetic_weight
-        self.jacobian_weight = jacobian_weight
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.max_time = max_time
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.callbacks = callbacks
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: None = None, *, resume: bool = False) -> FFJORDDensity:
-        """Fit the flow to the rows of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored (scikit-learn compatibility).
-        resume : bool, default=False
-            Continue from the checkpoint in ``checkpoint_dir`` (same data and parameters).
-
-        Returns
-        -------
-        self
-        """
-        validate_params(self, self._parameter_constraints)
-        if resume and self.checkpoint_dir is None:
-            raise ParameterError("fit(resume=True) needs the 'checkpoint_dir' parameter set.")
+    def _prepare(self, X: Any) -> _Rows:
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        self.device_ = resolve_device(self.device, type(self).__name__)
-        self.seed_ = self._seed_from(self.random_state)
-        torch.manual_seed(self.seed_)
         self.mean_ = X.mean(axis=0).astype(np.float64)
         std = X.std(axis=0).astype(np.float64)
         self.scale_ = np.where(std > 10 * np.finfo(np.float64).eps, std, 1.0)
-        data = self._standardise(X)
-        train, val = self._split(data)
-        self.module_ = self._build_module().to(self.device_)
-        trainer = make_trainer(self, train, val)
-        if resume:
-            trainer.resume(Path(self.checkpoint_dir) / Checkpoint.filename)
-        trainer.fit()
-        self.history_ = trainer.history
-        self.n_epochs_ = trainer.epoch
-        self.best_epoch_ = trainer.best_epoch or trainer.epoch
-        self.module_.eval()
-        return self
+        return self._split(self._standardise(X))
+
+    def _make_trainer(self, prepared: _Rows) -> Trainer:
+        parts = training_parts(
+            self.module_,
+            prepared.train,
+            prepared.val,
+            FlowTraining.from_params(self),
+            log_scale=self._log_scale,
+            seed=self.seed_,
+            device=self.device_,
+        )
+        n_train = prepared.train.shape[0]
+        n_val = 0 if prepared.val is None else prepared.val.shape[0]
+        summary = {
+            "n_samples": n_train + n_val,
+            "n_train_samples": n_train,
+            "n_val_samples": n_val,
+            "n_features": self.n_features_in_,
+        }
+        return self._trainer(
+            self.module_, parts, counter=self.module_.counter, data_summary=summary
+        )
 
     def _standardise(self, X: np.ndarray) -> torch.Tensor:
         z = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
         return torch.tensor(z, dtype=torch.float32, device=self.device_)
 
-    def _split(self, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _split(self, data: torch.Tensor) -> _Rows:
         n = data.shape[0]
         n_val = round(self.validation_fraction * n) if self.early_stopping else 0
         if self.early_stopping and (n_val < 1 or n - n_val < 1):
@@ -325,7 +271,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         order = torch.as_tensor(np.random.default_rng(self.seed_).permutation(n))
         order = order.to(self.device_)
         val = data[order[:n_val]] if n_val else None
-        return data[order[n_val:]], val
+        return _Rows(data[order[n_val:]], val)
 
     def _train_divergence(self) -> str:
         if self.divergence != "auto":
@@ -360,33 +306,16 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
             regularize=self.kinetic_weight > 0 or self.jacobian_weight > 0,
         )
 
-    def _log_density(
-        self, x: torch.Tensor, generator: torch.Generator | None
-    ) -> tuple[torch.Tensor, CNFOutput]:
-        """Log-density ``(n,)`` of standardised rows ``x`` in original units, and the flow."""
-        out = self.module_(x, reverse=True, generator=generator)
-        logp = standard_normal_log_prob(out.z) - out.delta_logp - self._log_scale
-        return logp, out
-
     @property
     def _log_scale(self) -> float:
         return float(np.log(self.scale_).sum())
 
     # ------------------------------------------------------------------ inference
-    @contextlib.contextmanager
-    def _evaluation(self) -> Iterator[None]:
+    def _evaluation(self) -> Any:
         """Exact trace and evaluation tolerances for the duration of the block."""
-        module = self.module_
-        saved = [(b.solver, b.divergence) for b in module.blocks]
-        config = self._solver(self.eval_rtol, self.eval_atol, self._eval_method())
-        try:
-            for block in module.blocks:
-                block.solver, block.divergence = config, "exact"
-            with torch.no_grad():
-                yield
-        finally:
-            for block, (solver, divergence) in zip(module.blocks, saved):
-                block.solver, block.divergence = solver, divergence
+        return evaluation(
+            self.module_, self._solver(self.eval_rtol, self.eval_atol, self._eval_method())
+        )
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-density of each row, in nats (original units of ``X``).
@@ -403,7 +332,10 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         data = self._standardise(X)
         with self._evaluation():
-            parts = [self._log_density(chunk, None)[0] for chunk in data.split(_CHUNK)]
+            parts = [
+                log_density(self.module_, chunk, self._log_scale, None)[0]
+                for chunk in data.split(CHUNK)
+            ]
         return torch.cat(parts).cpu().numpy().astype(np.float64)
 
     def score(self, X: Any, y: None = None) -> float:
@@ -414,7 +346,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def sample(self, n_samples: int = 1, random_state: int | None = None) -> np.ndarray:
+    def sample(self, n_samples: int = 1, random_state: RandomStateLike = None) -> np.ndarray:
         """Draw rows from the fitted density.
 
         Parameters
@@ -432,37 +364,11 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
             raise ParameterError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
         if n_samples < 1:
             raise ParameterError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
-        gen = torch.Generator(device=self.device_).manual_seed(self._seed_from(random_state))
+        gen = torch.Generator(device=self.device_).manual_seed(seed_from(random_state))
         base = torch.randn(
             (int(n_samples), self.n_features_in_), generator=gen, device=self.device_
         )
         with self._evaluation():
-            parts = [self.module_(chunk).z for chunk in base.split(_CHUNK)]
+            parts = [self.module_(chunk).z for chunk in base.split(CHUNK)]
         z = torch.cat(parts).cpu().numpy().astype(np.float64)
         return z * self.scale_ + self.mean_
-
-    # ------------------------------------------------------------------ persistence
-    def _fitted_config(self) -> dict:
-        return {
-            "n_features_in": self.n_features_in_,
-            "feature_names_in": (
-                self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None
-            ),
-            "mean": self.mean_.tolist(),
-            "scale": self.scale_.tolist(),
-            "history": self.history_,
-            "n_epochs": self.n_epochs_,
-            "best_epoch": self.best_epoch_,
-            "seed": self.seed_,
-        }
-
-    def _restore_fitted(self, config: dict) -> None:
-        self.n_features_in_ = int(config["n_features_in"])
-        if config.get("feature_names_in") is not None:
-            self.feature_names_in_ = np.asarray(config["feature_names_in"], dtype=object)
-        self.mean_ = np.asarray(config["mean"], dtype=np.float64)
-        self.scale_ = np.asarray(config["scale"], dtype=np.float64)
-        self.history_ = config["history"]
-        self.n_epochs_ = config["n_epochs"]
-        self.best_epoch_ = config["best_epoch"]
-        self.seed_ = config["seed"]

@@ -1,5 +1,5 @@
-"""Helpers of ``NeuralODEDynamics``: parameter constraints, trajectory arrays, state and
-time inputs, output frames."""
+"""Inputs of ``NeuralODEDynamics``: parameter constraints, trajectories and their windows,
+state and time arguments."""
 
 from __future__ import annotations
 
@@ -11,73 +11,55 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentode.data import (
-    QUERY_IDX_COL,
-    SERIES_IDX_COL,
-    IrregularDataset,
-    TimeEncoder,
-    frame_library,
-    from_pandas,
-    to_pandas,
+from latentode.data import IrregularDataset, TimeEncoder, frame_library, to_pandas
+from latentode.estimators._param_groups import (
+    ACTIVATION,
+    FRAME,
+    LR_DECAY,
+    RUNTIME,
+    SOLVER,
+    TRAINING,
 )
-from latentode.estimators._params import Interval, Options, TypeOf
+from latentode.estimators._params import BOOL, NONNEG_INT, POS_INT, Interval, Options
 from latentode.exceptions import LongFrameError, QueryError
-from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS
 
-__all__ = ["CHUNK", "as_states", "as_times", "assemble_frame"]
+__all__ = [
+    "CHUNK",
+    "CONSTRAINTS",
+    "arrays",
+    "as_states",
+    "as_times",
+    "library_of",
+    "trajectories",
+    "window_starts",
+]
 
 #: Rows per batch when evaluating many windows / states at once.
 CHUNK = 256
 
 
-def _constraints() -> dict[str, list]:
-    pos_int = Interval(int, 1, None)
-    nonneg_int = Interval(int, 0, None)
-    pos_float = Interval(float, 0, None, closed="neither")
-    boolean = TypeOf((bool,), "a bool")
-    string = TypeOf((str,), "a str")
-    none = TypeOf((None,), "None")
-    return {
-        "field": [Options(("mlp", "linear"))],
-        "fit_intercept": [boolean],
-        "hidden_dim": [pos_int],
-        "n_layers": [nonneg_int],
-        "activation": [Options(("tanh", "softplus", "relu", "elu"))],
-        "time_dependent": [boolean],
-        "augment_dim": [nonneg_int],
-        "window_size": [Interval(int, 2, None)],
-        "learn_initial_states": [boolean],
-        "initial_state": [Options(("fit", "observed"))],
-        "state_fit_steps": [nonneg_int],
-        "warm_start_steps": [nonneg_int],
-        "method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
-        "rtol": [pos_float],
-        "atol": [pos_float],
-        "adjoint": [boolean],
-        "max_num_steps": [pos_int],
-        "n_substeps": [pos_int],
-        "lr": [pos_float],
-        "lr_decay": [Interval(float, 0, 1, closed="right")],
-        "batch_size": [pos_int],
-        "max_epochs": [pos_int],
-        "max_time": [pos_float, none],
-        "early_stopping": [boolean],
-        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
-        "patience": [pos_int],
-        "id_col": [string],
-        "time_col": [string],
-        "feature_cols": [TypeOf((list, tuple, None), "a list of str or None")],
-        "time_unit": [Options(("s", "min", "h", "D", "W")), none],
-        "device": [TypeOf((str,), "a str such as 'auto', 'cpu' or 'cuda'")],
-        "random_state": [Interval(int, 0, None), none],
-        "verbose": [boolean],
-        "checkpoint_dir": [TypeOf((str, None), "a str path or None")],
-        "checkpoint_every": [pos_int],
-        "callbacks": [TypeOf((list, tuple, None), "a list of callbacks or None")],
-    }
+#: ``NeuralODEDynamics``'s parameter constraints: the shared groups and its own.
+CONSTRAINTS: dict[str, list[Any]] = {
+    **RUNTIME,
+    **TRAINING,
+    **SOLVER,
+    **FRAME,
+    **LR_DECAY,
+    **ACTIVATION,
+    "field": [Options(("mlp", "linear"))],
+    "fit_intercept": [BOOL],
+    "hidden_dim": [POS_INT],
+    "n_layers": [NONNEG_INT],
+    "augment_dim": [NONNEG_INT],
+    "window_size": [Interval(int, 2, None)],
+    "learn_initial_states": [BOOL],
+    "initial_state": [Options(("fit", "observed"))],
+    "state_fit_steps": [NONNEG_INT],
+    "warm_start_steps": [NONNEG_INT],
+}
 
 
-def _trajectories(dataset: IrregularDataset) -> IrregularDataset:
+def trajectories(dataset: IrregularDataset) -> IrregularDataset:
     """Keep trajectories with >= 2 observation times; error when none has."""
     short = dataset.lengths < 2
     if not short.any():
@@ -93,12 +75,12 @@ def _trajectories(dataset: IrregularDataset) -> IrregularDataset:
     warnings.warn(
         f"{len(ids)} trajectory(ies) have a single observation time and are ignored: {shown}.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=4,  # user → fit → _prepare → here
     )
     return dataset.subset(np.flatnonzero(~short))
 
 
-def _window_starts(lengths: np.ndarray, stride: int, device: torch.device) -> torch.Tensor:
+def window_starts(lengths: np.ndarray, stride: int, device: torch.device) -> torch.Tensor:
     """``(n_windows, 2)`` long tensor of (series, first observation) pairs."""
     pairs = [
         (i, k) for i, n in enumerate(lengths.tolist()) for k in range(0, max(n - 1, 1), stride)
@@ -106,14 +88,14 @@ def _window_starts(lengths: np.ndarray, stride: int, device: torch.device) -> to
     return torch.as_tensor(pairs, dtype=torch.long, device=device).reshape(-1, 2)
 
 
-def _library_of(obj: Any, default: str) -> str:
+def library_of(obj: Any, default: str) -> str:
     try:
         return frame_library(obj)
     except LongFrameError:
         return default
 
 
-def _arrays(dataset: IrregularDataset) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def arrays(dataset: IrregularDataset) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return [(s.times, s.values, s.mask) for s in dataset]
 
 
@@ -184,20 +166,3 @@ def as_times(t: Any, encoder: TimeEncoder, *, allow_scalar: bool) -> np.ndarray:
             "infinite time(s)."
         )
     return tn
-
-
-def assemble_frame(
-    order: pd.DataFrame,
-    key_cols: tuple[str, str],
-    columns: dict[str, list[np.ndarray]],
-    library: str,
-) -> Any:
-    """Output rows in the order of the query frame ``order`` (see ``query_times``)."""
-    out = order[list(key_cols)].reset_index(drop=True).copy()
-    s_idx = order[SERIES_IDX_COL].to_numpy()
-    q_idx = order[QUERY_IDX_COL].to_numpy()
-    for name, per_series in columns.items():
-        flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
-        offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
-        out[name] = flat[offsets[s_idx] + q_idx]
-    return from_pandas(out, library)

@@ -1,0 +1,146 @@
+"""How ``LatentODEForecaster`` predicts and scores: one predictive-sampling pass, bounds.
+
+:func:`predictive_samples` draws every series' posterior-sample means and predictive draws
+once; the estimator's ``predict``, ``predict_quantiles``, ``predict_interval``, ``sample``
+and ``predict_distribution`` (which the MLflow model serves) are column views of that one
+:class:`Predictive`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentode.data import LongFrameEncoder
+from latentode.estimators._seeds import generator
+from latentode.estimators._tensors import PaddedSeries, pad_queries
+from latentode.exceptions import QueryError
+
+__all__ = ["Predictive", "check_levels", "common_noise", "iwae_bounds", "predictive_samples"]
+
+Columns = dict[str, list[np.ndarray]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictive:
+    """Per series, in original units at its query times: ``means[i]`` ``(S, Q_i, D)`` are
+    the posterior samples' observation means, ``draws[i]`` add observation noise."""
+
+    means: list[np.ndarray]
+    draws: list[np.ndarray]
+
+    def mean_columns(self, features: Sequence[str]) -> Columns:
+        return {name: [s[..., d].mean(0) for s in self.means] for d, name in enumerate(features)}
+
+    def quantile_columns(self, features: Sequence[str], levels: Sequence[float]) -> Columns:
+        """``<feature>_q<level>`` columns, feature by feature."""
+        columns: Columns = {}
+        for d, name in enumerate(features):
+            qs = [np.quantile(s[..., d], levels, axis=0) for s in self.draws]
+            for j, level in enumerate(levels):
+                columns[f"{name}_q{level:g}"] = [q[j] for q in qs]
+        return columns
+
+    def interval_columns(self, features: Sequence[str], coverage: float) -> Columns:
+        """``<feature>_lower`` / ``<feature>_upper`` of the central ``coverage`` interval."""
+        lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
+        columns: Columns = {}
+        for d, name in enumerate(features):
+            columns[f"{name}_lower"] = [np.quantile(s[..., d], lo, axis=0) for s in self.draws]
+            columns[f"{name}_upper"] = [np.quantile(s[..., d], hi, axis=0) for s in self.draws]
+        return columns
+
+    def draw_columns(self, features: Sequence[str], k: int) -> Columns:
+        """The ``k``-th predictive draw of every series."""
+        return {name: [s[k, :, d] for s in self.draws] for d, name in enumerate(features)}
+
+
+def common_noise(
+    seed: int, purpose: str, n_samples: int, latent_dim: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Generator]:
+    """Common random numbers: one base-noise draw ``(S, 1, latent_dim)`` shared by every
+    series (so a series' samples depend neither on its batch-mates nor on its position),
+    and the generator to draw further shared noise from."""
+    gen = generator(seed, purpose, device)
+    eps = torch.randn((n_samples, 1, latent_dim), generator=gen, device=device)
+    return eps, gen
+
+
+def predictive_samples(
+    module: Any,
+    padded: PaddedSeries,
+    queries: list[np.ndarray],
+    n_samples: int,
+    *,
+    data: LongFrameEncoder,
+    time_span: float,
+    latent_dim: int,
+    seed: int,
+    batch_size: int = 256,
+) -> Predictive:
+    """Sample each series' predictive distribution at its (normalised) query times."""
+    device = padded.times.device
+    eps, gen = common_noise(seed, "predict", n_samples, latent_dim, device)
+    means_out: list[np.ndarray] = []
+    draws_out: list[np.ndarray] = []
+    std = module.observation.std
+    with torch.no_grad():
+        for index, context in padded.chunks(batch_size):
+            q, counts = pad_queries(
+                [queries[i] * time_span for i in index.tolist()], context.times[:, 0], device
+            )
+            means = module.sample_means(context, q, n_samples, eps=eps)
+            # Observation noise is shared across series too (common random numbers), so
+            # a series' draws do not depend on its batch-mates or its position.
+            z = torch.randn((n_samples, 1, *means.shape[2:]), generator=gen, device=device)
+            draws = means + z * std
+            m = data.inverse_values(means.cpu().numpy())
+            d = data.inverse_values(draws.cpu().numpy())
+            for b, count in enumerate(counts):
+                means_out.append(m[:, b, :count])
+                draws_out.append(d[:, b, :count])
+    return Predictive(means_out, draws_out)
+
+
+def check_levels(values: Any, name: str) -> list[float]:
+    """Probability levels in (0, 1) from a number or a sequence, or a :class:`QueryError`."""
+    try:
+        levels = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
+    except (TypeError, ValueError) as exc:
+        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.") from exc
+    if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
+        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
+    return levels
+
+
+def iwae_bounds(
+    module: Any,
+    padded: PaddedSeries,
+    n_samples: int,
+    *,
+    log_scale: np.ndarray,
+    latent_dim: int,
+    seed: int,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Per-series IWAE bound ``(n_series,)`` of the observed values in original units.
+
+    ``n_samples`` common-random-number samples, so a series' bound does not depend on its
+    batch-mates; ``log_scale`` (the log of each feature's scale) is the Jacobian of the
+    feature scaling, subtracted per observed value.
+    """
+    device = padded.times.device
+    eps, _ = common_noise(seed, "score", n_samples, latent_dim, device)
+    jac = torch.as_tensor(log_scale, device=device, dtype=torch.float32)
+    out = []
+    with torch.no_grad():
+        for _, batch in padded.chunks(batch_size):
+            terms = module.bound_terms(batch, batch, n_samples, eps=eps)
+            jacobian = (batch.mask * jac).sum(dim=(-1, -2))
+            out.append((terms.iwae() - jacobian).cpu().numpy())
+    return np.concatenate(out).astype(np.float64)

@@ -1,0 +1,69 @@
+"""Registries of the Latent ODE's extension points: encoders and posteriors.
+
+Each entry maps the name a user passes (``LatentODEForecaster(encoder="gru")``) to a
+builder of the module from a small frozen spec. Adding an encoder is one module in
+``latentode/nn`` plus one line in :data:`ENCODERS`; the estimator's parameter check reads
+the registry, so the new name is accepted everywhere at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from latentode.nn.ffjord_posterior import FFJORDPosterior
+from latentode.nn.gru_encoder import GRUDeltaTEncoder
+from latentode.nn.odernn import ODERNNEncoder
+from latentode.nn.posterior import GaussianPosterior
+from latentode.nn.protocols import Encoder, Posterior
+from latentode.nn.solve import SolverConfig
+
+__all__ = ["ENCODERS", "POSTERIORS", "EncoderSpec", "PosteriorSpec"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderSpec:
+    """What an encoder builder gets: feature and summary widths and the encoder's solver."""
+
+    n_features: int
+    hidden_dim: int
+    solver: SolverConfig
+    n_static: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PosteriorSpec:
+    """What a posterior builder gets (the flow options matter only to flows)."""
+
+    hidden_dim: int
+    latent_dim: int
+    solver: SolverConfig
+    flow_hidden_dims: tuple[int, ...] = (32, 32)
+    flow_blocks: int = 1
+    flow_divergence: str = "exact"
+    kinetic_weight: float = 0.0
+    jacobian_weight: float = 0.0
+
+
+#: Encoder name → builder.
+ENCODERS: dict[str, Callable[[EncoderSpec], Encoder]] = {
+    "odernn": lambda s: ODERNNEncoder(
+        s.n_features, s.hidden_dim, field_hidden_dim=s.hidden_dim, solver=s.solver
+    ),
+    "gru": lambda s: GRUDeltaTEncoder(s.n_features, s.hidden_dim),
+}
+
+#: Posterior family name → builder.
+POSTERIORS: dict[str, Callable[[PosteriorSpec], Posterior]] = {
+    "gaussian": lambda s: GaussianPosterior(s.hidden_dim, s.latent_dim),
+    "ffjord": lambda s: FFJORDPosterior(
+        s.hidden_dim,
+        s.latent_dim,
+        flow_hidden_dims=s.flow_hidden_dims,
+        n_blocks=s.flow_blocks,
+        divergence=s.flow_divergence,
+        solver=s.solver,
+        kinetic_weight=s.kinetic_weight,
+        jacobian_weight=s.jacobian_weight,
+    ),
+}
