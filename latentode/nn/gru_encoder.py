@@ -26,7 +26,7 @@ class GRUDeltaTEncoder(nn.Module):
         self.counter = None
 
     def forward(self, batch: IrregularBatch) -> torch.Tensor:
-        """Encode a batch (``(B, K)`` times, ``(B, K, D)`` values and mask) → ``(B, hidden_dim)``."""
+        """Encode a batch (``(B, K)`` times, ``(B, K, D)`` values, mask) → ``(B, hidden_dim)``."""
         times, values, mask, lengths = batch.times, batch.values, batch.mask, batch.lengths
         _, (t_rev, x_rev, m_rev) = reverse_padded(lengths, times, values, mask)
         gaps = (t_rev[:, :-1] - t_rev[:, 1:]).abs()

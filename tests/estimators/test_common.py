@@ -316,7 +316,6 @@ def test_refit_with_own_early_stopping_is_a_fresh_fit(case):
     assert_outputs_equal(case.outputs(est, X), case.outputs(reference, X), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="EarlyStopping does not reset between fits (issue 10)")
 def test_refit_with_the_same_callback_instances_is_a_fresh_fit(case):
     X = case.data()
     params = dict(early_stopping=True, patience=10, max_epochs=4)
@@ -332,18 +331,12 @@ def test_refit_with_the_same_callback_instances_is_a_fresh_fit(case):
 
 
 # ------------------------------------------------------------------------------ seeding
-_XFAIL_RNG_OBJECTS = pytest.mark.xfail(
-    strict=True,
-    reason="random_state accepts only int or None: numpy RandomState / Generator rejected",
-)
-
-
 @pytest.mark.parametrize(
     "make_state",
     [
         pytest.param(lambda: 0, id="int"),
-        pytest.param(lambda: np.random.RandomState(0), id="RandomState", marks=_XFAIL_RNG_OBJECTS),
-        pytest.param(lambda: np.random.default_rng(0), id="Generator", marks=_XFAIL_RNG_OBJECTS),
+        pytest.param(lambda: np.random.RandomState(0), id="RandomState"),
+        pytest.param(lambda: np.random.default_rng(0), id="Generator"),
     ],
 )
 def test_random_state_is_accepted_and_reproducible(case, make_state):
@@ -363,7 +356,6 @@ def test_random_state_none_is_accepted(case):
         assert np.isfinite(value).all()
 
 
-@pytest.mark.xfail(strict=True, reason="fit calls torch.manual_seed: reseeds the global torch RNG")
 def test_fit_does_not_reseed_the_global_torch_rng(case):
     X = case.data()
     est = case.make()

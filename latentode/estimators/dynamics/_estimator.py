@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -158,8 +158,8 @@ class NeuralODEDynamics(BaseTorchEstimator):
     column (per ``time_unit`` for datetimes).
     """
 
-    _parameter_constraints = CONSTRAINTS
-    _fitted = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
+    _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": Fitted(lambda e: e.to_dict(), LongFrameEncoder.from_dict),
         "feature_cols_": TUPLE,
         "rate_": FLOAT,

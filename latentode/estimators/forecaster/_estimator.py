@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -190,8 +190,8 @@ class LatentODEForecaster(BaseTorchEstimator):
     {fitted_common}
     """
 
-    _parameter_constraints = CONSTRAINTS
-    _fitted = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
+    _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": _ENCODER,
         "feature_cols_": TUPLE,
         "noise_calibration_": Fitted(optional=True),
