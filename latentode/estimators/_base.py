@@ -32,7 +32,7 @@ from latentode.estimators._seeds import isolated_rng, seed_from
 from latentode.exceptions import ParameterError
 from latentode.training import Checkpoint, Trainer
 
-__all__ = ["BaseTorchEstimator", "Fitted", "resolve_device", "split_series"]
+__all__ = ["BaseTorchEstimator", "Fitted", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,21 +57,6 @@ def resolve_device(device: str | torch.device, owner: str = "estimator") -> torc
             "here. Use device='auto' or 'cpu'."
         )
     return resolved
-
-
-def split_series(
-    n_series: int, fraction: float, enabled: bool, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of training and validation series (validation empty when disabled)."""
-    order = np.random.default_rng(seed).permutation(n_series)
-    n_val = round(fraction * n_series) if enabled else 0
-    if enabled and (n_val < 1 or n_series - n_val < 1):
-        logger.warning(
-            "Only %d series: too few to hold out a validation set; early stopping is off.",
-            n_series,
-        )
-        n_val = 0
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def _same(value: Any) -> Any:

@@ -1,7 +1,9 @@
-"""Output frames and data summaries shared by the estimators."""
+"""Long-frame plumbing shared by the estimators: fitting the frame encoder, splitting off
+validation series, output frames and data summaries."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -13,10 +15,52 @@ from latentode.data import (
     SERIES_IDX_COL,
     IrregularDataset,
     LongFrameEncoder,
+    LongFrameSpec,
     from_pandas,
 )
 
-__all__ = ["output_frame", "series_summary"]
+__all__ = [
+    "fit_encoder",
+    "output_frame",
+    "series_summary",
+    "split_dataset",
+    "split_series",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def split_series(
+    n_series: int, fraction: float, enabled: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of training and validation series (validation empty when disabled)."""
+    order = np.random.default_rng(seed).permutation(n_series)
+    n_val = round(fraction * n_series) if enabled else 0
+    if enabled and (n_val < 1 or n_series - n_val < 1):
+        logger.warning(
+            "Only %d series: too few to hold out a validation set; early stopping is off.",
+            n_series,
+        )
+        n_val = 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def fit_encoder(params: Any, X: Any) -> LongFrameEncoder:
+    """The long-frame encoder (columns, time mapping, feature scaling) that ``params`` (an
+    estimator's ``id_col``, ``time_col``, ``feature_cols``, ``time_unit``) fit on ``X``."""
+    feature_cols = None if params.feature_cols is None else tuple(params.feature_cols)
+    spec = LongFrameSpec(params.id_col, params.time_col, feature_cols)
+    return LongFrameEncoder(spec, time_unit=params.time_unit).fit(X)
+
+
+def split_dataset(
+    dataset: IrregularDataset, params: Any, seed: int
+) -> tuple[IrregularDataset, IrregularDataset | None]:
+    """Training and validation series (None without early stopping or too few series)."""
+    train_idx, val_idx = split_series(
+        len(dataset), params.validation_fraction, params.early_stopping, seed
+    )
+    return dataset.subset(train_idx), dataset.subset(val_idx) if len(val_idx) else None
 
 
 def output_frame(

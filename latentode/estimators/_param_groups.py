@@ -8,6 +8,7 @@ entries; its docstring names a group with a placeholder line (``{runtime_params}
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from latentode.estimators._params import (
@@ -113,13 +114,21 @@ _DOCS = {
 }
 
 
-def document(cls: type) -> type:
-    """Class decorator: fill the shared parameter sections into ``cls.__doc__``."""
-    doc = cls.__doc__ or ""
-    for key, text in _DOCS.items():
-        doc = doc.replace("    {" + key + "}", text)
-    cls.__doc__ = doc
-    return cls
+def document(parameters: str = "") -> Callable[[type], type]:
+    """Class decorator: fill ``parameters`` (the estimator's own parameter section, kept
+    beside its constraint table) and the shared sections into the class docstring's
+    ``{parameters}``, ``{frame_params}``, ``{runtime_params}`` and ``{fitted_common}``
+    placeholder lines."""
+    texts = {"parameters": parameters.rstrip("\n"), **_DOCS}
+
+    def decorate(cls: type) -> type:
+        doc = cls.__doc__ or ""
+        for key, text in texts.items():
+            doc = doc.replace("    {" + key + "}", text)
+        cls.__doc__ = doc
+        return cls
+
+    return decorate
 
 
 def store_params(estimator: Any, values: dict[str, Any]) -> None:

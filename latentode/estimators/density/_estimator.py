@@ -61,7 +61,7 @@ class _Rows(NamedTuple):
 
 
 @register("density")
-@document
+@document()
 class FFJORDDensity(DensityMixin, BaseTorchEstimator):
     """Density estimator: a FFJORD continuous normalising flow on standardised features.
 

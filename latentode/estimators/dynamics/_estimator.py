@@ -9,12 +9,18 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import torch
 
-from latentode.data import IrregularDataset, LongFrameEncoder, LongFrameSpec, frame_library
-from latentode.estimators._base import FLOAT, TUPLE, BaseTorchEstimator, Fitted, split_series
-from latentode.estimators._frames import output_frame, series_summary
+from latentode.data import IrregularDataset, LongFrameEncoder, frame_library
+from latentode.estimators._base import FLOAT, TUPLE, BaseTorchEstimator, Fitted
+from latentode.estimators._frames import (
+    fit_encoder,
+    output_frame,
+    series_summary,
+    split_dataset,
+)
 from latentode.estimators._param_groups import document, store_params
 from latentode.estimators._registry import register
 from latentode.estimators._tensors import pad_queries, plan_queries
+from latentode.estimators.dynamics._build import CONSTRAINTS, PARAMETERS_DOC, build_dynamics
 from latentode.estimators.dynamics._inference import (
     affine_coefficients,
     field_times,
@@ -22,7 +28,6 @@ from latentode.estimators.dynamics._inference import (
 )
 from latentode.estimators.dynamics._inputs import (
     CHUNK,
-    CONSTRAINTS,
     arrays,
     as_states,
     as_times,
@@ -31,9 +36,7 @@ from latentode.estimators.dynamics._inputs import (
 )
 from latentode.estimators.dynamics._training import ShootingTraining, training_parts, warm_start
 from latentode.exceptions import QueryError
-from latentode.models.dynamics import LinearVectorField, ODEDynamics, secant_rate
-from latentode.nn.solve import SolverConfig
-from latentode.nn.vector_field import MLPVectorField
+from latentode.models.dynamics import ODEDynamics, secant_rate
 from latentode.training import Callback, Trainer
 
 __all__ = ["NeuralODEDynamics"]
@@ -49,7 +52,7 @@ class _Prepared(NamedTuple):
 
 
 @register("dynamics")
-@document
+@document(PARAMETERS_DOC)
 class NeuralODEDynamics(BaseTorchEstimator):
     """Learn the law ``dx/dt = f(x[, t])`` behind observed trajectories (a Neural ODE).
 
@@ -65,63 +68,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
 
     Parameters
     ----------
-    field : {"mlp", "linear"}, default="mlp"
-        ``"mlp"``: a neural network. ``"linear"``: ``f(x) = A x + b``, whose matrix and
-        intercept are read off as ``coef_`` and ``intercept_`` (in original units).
-    fit_intercept : bool, default=True
-        With ``field="linear"``: learn ``b`` (in scaled coordinates; ``b = 0`` there means a
-        fixed point at the data mean). Ignored for the MLP.
-    hidden_dim, n_layers : int, default=64, 2
-        Width and number of hidden layers of the MLP field.
-    activation : {"softplus", "tanh", "elu", "relu"}, default="softplus"
-        Hidden-layer nonlinearity. The unbounded, smooth ``"softplus"`` lets the field keep
-        growing where the data thin out; in ``benchmarks/dynamics.py`` (median of three
-        seeds, 90 s) it gave field errors of 1.0 % (spiral), 2.6 % (Lotka–Volterra, worst
-        seed 2.7 % vs 4.8 %) and 8.4 % (Lorenz) against 1.6 %, 2.5 % and 10.2 % with
-        ``"tanh"``, the earlier default.
-    time_dependent : bool, default=False
-        Let the field see time (non-autonomous dynamics); ``vector_field`` then needs ``t``.
-    augment_dim : int, default=0
-        Extra unobserved coordinates (augmented Neural ODE), 0 at the start of a
-        trajectory; they let the observed coordinates follow non-Markovian paths.
-    window_size : int, default=5
-        Observations per training window (>= 2); also the number of observations through
-        which ``predict`` and ``score`` estimate a starting state.
-    learn_initial_states : bool, default=False
-        Learn each window's starting state jointly with the field (shooting nodes,
-        initialised at the observations) instead of starting from the observation. Meant
-        for starts that are unreliable (heavy noise, many missing entries); it converges
-        more slowly, and with 1–10 % noise it was less accurate (measured with
-        ``activation="tanh"``: Lotka–Volterra field error 3.5 % vs 2.5 %; spiral matrix
-        error 0.03 vs 0.004 at equal epochs).
-    initial_state : {"fit", "observed"}, default="fit"
-        How ``predict`` and ``score`` start from observed data: ``"fit"`` estimates the
-        state at a window's first time by least squares through the learned dynamics
-        (robust to noise and missing entries);
-        ``"observed"`` takes the observation (missing entries interpolated).
-    state_fit_steps : int, default=5
-        Gauss–Newton iterations of the ``"fit"`` state estimate.
-    warm_start_steps : int, default=500
-        Before shooting, fit the field for this many Adam steps to secant slopes between
-        consecutive observations (gradient matching: cheap, no ODE solve, but biased by
-        finite differences, which the shooting fit then removes). 0 skips it.
-    method : str, default="dopri5"
-        Solver (any torchdiffeq method); ``rtol``, ``atol``, ``adjoint``, ``max_num_steps``
-        and ``n_substeps`` as in :class:`~latentode.nn.solve.SolverConfig`.
-    lr : float, default=3e-3
-    lr_decay : float, default=0.995
-        Multiplicative learning-rate decay per epoch.
-    batch_size : int, default=64
-        Windows per optimisation step. An epoch visits every window start once.
-    max_epochs : int, default=200
-    max_time : float or None, default=None
-        Stop training after this many seconds.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the trajectories (when there are enough) and stop
-        after ``patience`` epochs without improvement of their window MSE; keep the best
-        weights.
-    validation_fraction : float, default=0.2
-    patience : int, default=20
+    {parameters}
     {frame_params}
     {runtime_params}
 
@@ -209,17 +156,11 @@ class NeuralODEDynamics(BaseTorchEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _prepare(self, X: Any) -> _Prepared:
-        feature_cols = None if self.feature_cols is None else tuple(self.feature_cols)
-        spec = LongFrameSpec(self.id_col, self.time_col, feature_cols)
-        self.data_ = LongFrameEncoder(spec, time_unit=self.time_unit).fit(X)
+        self.data_ = fit_encoder(self, X)
         self.feature_cols_ = tuple(self.data_.feature_cols_)
-        dataset = trajectories(self.data_.transform(X))
-        train_idx, val_idx = split_series(
-            len(dataset), self.validation_fraction, self.early_stopping, self.seed_
-        )
-        train, val = dataset.subset(train_idx), dataset.subset(val_idx)
+        train, val = split_dataset(trajectories(self.data_.transform(X)), self, self.seed_)
         self.rate_ = secant_rate(arrays(train))
-        return _Prepared(train, val if len(val) else None)
+        return _Prepared(train, val)
 
     def _make_trainer(self, prepared: _Prepared) -> Trainer:
         config = ShootingTraining.from_params(self)
@@ -237,26 +178,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         warm_start(self.module_, prepared.train, ShootingTraining.from_params(self), self.seed_)
 
     def _build_module(self) -> ODEDynamics:
-        dim = len(self.feature_cols_) + self.augment_dim
-        if self.field == "linear":
-            field: torch.nn.Module = LinearVectorField(dim, bias=self.fit_intercept)
-        else:
-            field = MLPVectorField(
-                dim,
-                self.hidden_dim,
-                self.n_layers,
-                activation=self.activation,
-                time_dependent=self.time_dependent,
-            )
-        solver = SolverConfig(
-            method=self.method,
-            rtol=self.rtol,
-            atol=self.atol,
-            adjoint=self.adjoint,
-            max_num_steps=self.max_num_steps,
-            n_substeps=self.n_substeps,
-        )
-        return ODEDynamics(field, len(self.feature_cols_), self.augment_dim, solver, self.rate_)
+        return build_dynamics(self, len(self.feature_cols_), self.rate_)
 
     def _affine(self) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()

@@ -1,5 +1,5 @@
-"""Inputs of ``NeuralODEDynamics``: parameter constraints, trajectories and their windows,
-state and time arguments."""
+"""Inputs of ``NeuralODEDynamics``: trajectories and their windows, state and time
+arguments."""
 
 from __future__ import annotations
 
@@ -12,20 +12,10 @@ import pandas as pd
 import torch
 
 from latentode.data import IrregularDataset, TimeEncoder, frame_library, to_pandas
-from latentode.estimators._param_groups import (
-    ACTIVATION,
-    FRAME,
-    LR_DECAY,
-    RUNTIME,
-    SOLVER,
-    TRAINING,
-)
-from latentode.estimators._params import BOOL, NONNEG_INT, POS_INT, Interval, Options
 from latentode.exceptions import LongFrameError, QueryError
 
 __all__ = [
     "CHUNK",
-    "CONSTRAINTS",
     "arrays",
     "as_states",
     "as_times",
@@ -36,27 +26,6 @@ __all__ = [
 
 #: Rows per batch when evaluating many windows / states at once.
 CHUNK = 256
-
-
-#: ``NeuralODEDynamics``'s parameter constraints: the shared groups and its own.
-CONSTRAINTS: dict[str, list[Any]] = {
-    **RUNTIME,
-    **TRAINING,
-    **SOLVER,
-    **FRAME,
-    **LR_DECAY,
-    **ACTIVATION,
-    "field": [Options(("mlp", "linear"))],
-    "fit_intercept": [BOOL],
-    "hidden_dim": [POS_INT],
-    "n_layers": [NONNEG_INT],
-    "augment_dim": [NONNEG_INT],
-    "window_size": [Interval(int, 2, None)],
-    "learn_initial_states": [BOOL],
-    "initial_state": [Options(("fit", "observed"))],
-    "state_fit_steps": [NONNEG_INT],
-    "warm_start_steps": [NONNEG_INT],
-}
 
 
 def trajectories(dataset: IrregularDataset) -> IrregularDataset:

@@ -19,6 +19,7 @@ from latentode.estimators.dynamics._inputs import CHUNK, arrays, window_starts
 from latentode.models.dynamics import (
     MultipleShooting,
     ODEDynamics,
+    WindowBatch,
     collocation_warm_start,
     gather_windows,
     padded_fills,
@@ -94,16 +95,7 @@ def training_parts(
     def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
         module.counter.reset()
         start = windows.index_select(0, index.to(windows.device))
-        batch = gather_windows(
-            padded.times,
-            padded.values,
-            padded.mask,
-            padded.lengths,
-            start[:, 0],
-            start[:, 1],
-            width,
-        )
-        sq, n = objective(batch)
+        sq, n = objective(_windows(padded, start, width))
         return {
             "loss": sq / n,
             "weight": float(n),
@@ -137,15 +129,7 @@ def validator(
         with torch.no_grad():
             for index in torch.arange(len(windows)).split(CHUNK):
                 start = windows[index]
-                batch = gather_windows(
-                    padded.times,
-                    padded.values,
-                    padded.mask,
-                    padded.lengths,
-                    start[:, 0],
-                    start[:, 1],
-                    width,
-                )
+                batch = _windows(padded, start, width)
                 batch.mask[:, 0] = 0.0
                 z0 = module.lift(fills[start[:, 0], start[:, 1]])
                 pred = module.trajectory(z0, batch.times)[..., : fills.shape[-1]]
@@ -154,3 +138,10 @@ def validator(
         return {"val_loss": sq / max(count, 1.0)}
 
     return validate
+
+
+def _windows(padded: PaddedSeries, start: torch.Tensor, width: int) -> WindowBatch:
+    """The windows of ``width`` observations at ``start`` ``(N, 2)`` (series, first index)."""
+    return gather_windows(
+        padded.times, padded.values, padded.mask, padded.lengths, start[:, 0], start[:, 1], width
+    )

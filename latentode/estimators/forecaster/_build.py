@@ -1,4 +1,5 @@
-"""Turning ``LatentODEForecaster`` hyper-parameters into modules (and their constraints)."""
+"""``LatentODEForecaster``'s own hyper-parameters: their constraints, their documentation
+(filled into the class docstring) and the modules they describe."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from latentode.nn.registry import ENCODERS, POSTERIORS, EncoderSpec, PosteriorSp
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.nn.vector_field import MLPVectorField
 
-__all__ = ["CONSTRAINTS", "build_latent_ode", "decoder_solver"]
+__all__ = ["CONSTRAINTS", "PARAMETERS_DOC", "build_latent_ode", "decoder_solver"]
 
 #: ``LatentODEForecaster``'s parameter constraints: the shared groups and its own.
 CONSTRAINTS: dict[str, list[Any]] = {
@@ -70,6 +71,104 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "n_samples": [POS_INT],
     "n_iwae_samples": [POS_INT],
 }
+
+
+#: The numpydoc text of the parameters in :data:`CONSTRAINTS` that are not shared groups.
+PARAMETERS_DOC = """\
+    model : {"latent_ode", "ode_rnn"}, default="latent_ode"
+        ``"ode_rnn"`` is the deterministic ODE-RNN baseline run forwards in time (its
+        hidden state is ``encoder_hidden_dim`` wide; ``latent_dim`` and ``posterior`` are
+        unused, predictive spread is observation noise only, ``score_samples`` is its exact
+        one-step-ahead log-likelihood).
+    latent_dim : int, default=8
+        Size of the latent state ``z``.
+    encoder : {"odernn", "gru"}, default="odernn"
+        ODE-RNN (hidden state follows an ODE between observations) or a GRU fed the gaps.
+    encoder_hidden_dim : int, default=32
+    field_hidden_dim, field_layers : int, default=64, 2
+        The latent vector field's MLP.
+    activation : {"tanh", "softplus", "relu", "elu"}, default="tanh"
+    time_dependent : bool, default=False
+        Whether the latent dynamics see (normalised) absolute time.
+    time_span : float, default=5.0
+        Solver time units per median training-series span. The latent field's speed is
+        measured in these units: series with many oscillations per span train faster when
+        this is larger (the reference code's periodic data spans 5 units).
+    posterior : {"gaussian", "ffjord"}, default="gaussian"
+        Family of ``q(z0 | x)``: a diagonal Gaussian, or that Gaussian pushed through a
+        FFJORD continuous normalising flow conditioned on the encoder summary (can express
+        multimodal and skewed posteriors; its KL term is a Monte-Carlo estimate).
+    flow_hidden_dims : tuple of int, default=(32, 32)
+        ``posterior="ffjord"``: hidden widths of each flow block's concat-squash MLP.
+    flow_blocks : int, default=1
+        ``posterior="ffjord"``: number of stacked CNF blocks.
+    flow_divergence : {"exact", "hutchinson"}, default="exact"
+        ``posterior="ffjord"``: trace estimator of ``log q`` during training (exact trace:
+        ``latent_dim`` Jacobian-vector products per evaluation; Hutchinson: one).
+        Evaluation always uses the exact trace. The flow uses the decoder's solver settings.
+    flow_kinetic_weight, flow_jacobian_weight : float, default=0.0
+        ``posterior="ffjord"``: weights of the flow's kinetic-energy and Jacobian-Frobenius
+        regularisers (Finlay et al., 2020), added to the training loss per observed value
+        (reported as ``flow_penalty`` in ``history_``); they keep the flow's evaluations
+        from growing during training. Ignored by the Gaussian posterior.
+    obs_std : float or None, default=None
+        Observation noise scale in standardised feature units; None learns one per feature.
+    calibrate_noise : bool, default=True
+        With a learned noise scale and validation series, re-fit it after training to
+        maximise the validation series' predictive likelihood (the ELBO's scale also
+        absorbs the posterior's spread, which predictive draws add again; see
+        ``noise_calibration_``).
+    decoder_hidden_dim : int, default=0
+        Hidden width of the observation map (0: linear).
+    method : str, default="dopri5"
+        Decoder solver (any torchdiffeq method). ``rtol``, ``atol``, ``max_num_steps``,
+        ``n_substeps`` (fixed-step methods without a ``step_size``: steps per interval)
+        tune it. ``"euler"`` is the best measured choice on CPU within a time budget
+        (``benchmarks/periodic.py``: more epochs and lower error than ``"rk4"`` or
+        ``"dopri5"`` in 240 s).
+    step_size : float or None, default=0.1
+        Fixed-step methods, in solver time units (see ``time_span``). The decoder's
+        ``euler``/``midpoint``/``rk4`` steps follow each series' own grid
+        ``t0 ± j·step_size`` and reach a query by one partial step, so a forecast does not
+        depend on which other times are queried; with ``adjoint=True`` a gap gets
+        ``ceil(gap / step_size)`` equal steps. The ODE-RNN encoder crosses each gap in
+        ``ceil(gap / step_size)`` equal steps.
+    adjoint : bool, default=False
+        Back-propagate with the adjoint method (less memory, slower on CPU).
+    encoder_method : str, default="euler"
+        Solver of the ODE-RNN's hidden ODE (one step per gap for fixed-step methods).
+    lr : float, default=1e-2
+    lr_decay : float, default=0.995
+        Multiplicative learning-rate decay per epoch.
+    batch_size : int, default=50
+        Series per optimisation step.
+    max_epochs : int, default=200
+    max_time : float or None, default=None
+        Stop training after this many seconds.
+    n_train_samples : int, default=1
+        Posterior samples per series and step.
+    bound : {"elbo", "iwae"}, default="elbo"
+        Training objective.
+    kl_warmup_epochs : int, default=10
+        Epochs over which the KL weight rises linearly from 0 to 1.
+    extrap_prob : float, default=0.5
+        Training: share of series whose encoder sees only a random prefix (fraction in
+        ``[min_prefix, 1]`` of its span) while the whole series is reconstructed — teaches
+        extrapolation.
+    min_prefix : float, default=0.3
+    context_dropout : float, default=0.5
+        Training: for the other series, each observation is hidden from the encoder with
+        this probability (and still reconstructed) — teaches interpolation.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the series and stop after ``patience`` epochs
+        without improvement of the validation loss; keep the best weights.
+    validation_fraction : float, default=0.1
+    patience : int, default=20
+    n_samples : int, default=32
+        Posterior samples used by ``predict`` and the quantile methods.
+    n_iwae_samples : int, default=16
+        Importance samples of ``score_samples``.
+"""
 
 
 def decoder_solver(params: Any) -> SolverConfig:

@@ -4,30 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
-import pandas as pd
 import torch
 
 from latentode.data import (
     IrregularDataset,
     LongFrameEncoder,
-    LongFrameSpec,
     frame_library,
-    from_pandas,
     to_pandas,
 )
-from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted, split_series
-from latentode.estimators._frames import output_frame, series_summary
+from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted
+from latentode.estimators._frames import (
+    fit_encoder,
+    output_frame,
+    series_summary,
+    split_dataset,
+)
 from latentode.estimators._param_groups import document, store_params
 from latentode.estimators._registry import register
 from latentode.estimators._tensors import PaddedSeries, plan_queries
-from latentode.estimators.forecaster._build import CONSTRAINTS, build_latent_ode
+from latentode.estimators.forecaster._build import CONSTRAINTS, PARAMETERS_DOC, build_latent_ode
 from latentode.estimators.forecaster._calibration import calibrate_noise
 from latentode.estimators.forecaster._inference import (
     Predictive,
     check_levels,
+    check_n_samples,
+    draws_frame,
     iwae_bounds,
     predictive_samples,
 )
@@ -50,18 +55,8 @@ class _Prepared(NamedTuple):
     summary: dict[str, Any]
 
 
-class _Queries(NamedTuple):
-    """Where a prediction call asks for values: the history, its queries, the output order."""
-
-    dataset: IrregularDataset
-    padded: PaddedSeries
-    library: str
-    times: list[np.ndarray]
-    order: pd.DataFrame | None
-
-
 @register("forecast")
-@document
+@document(PARAMETERS_DOC)
 class LatentODEForecaster(BaseTorchEstimator):
     """Probabilistic forecaster for irregularly sampled, partially observed series.
 
@@ -76,99 +71,7 @@ class LatentODEForecaster(BaseTorchEstimator):
 
     Parameters
     ----------
-    model : {"latent_ode", "ode_rnn"}, default="latent_ode"
-        ``"ode_rnn"`` is the deterministic ODE-RNN baseline run forwards in time (its
-        hidden state is ``encoder_hidden_dim`` wide; ``latent_dim`` and ``posterior`` are
-        unused, predictive spread is observation noise only, ``score_samples`` is its exact
-        one-step-ahead log-likelihood).
-    latent_dim : int, default=8
-        Size of the latent state ``z``.
-    encoder : {"odernn", "gru"}, default="odernn"
-        ODE-RNN (hidden state follows an ODE between observations) or a GRU fed the gaps.
-    encoder_hidden_dim : int, default=32
-    field_hidden_dim, field_layers : int, default=64, 2
-        The latent vector field's MLP.
-    activation : {"tanh", "softplus", "relu", "elu"}, default="tanh"
-    time_dependent : bool, default=False
-        Whether the latent dynamics see (normalised) absolute time.
-    time_span : float, default=5.0
-        Solver time units per median training-series span. The latent field's speed is
-        measured in these units: series with many oscillations per span train faster when
-        this is larger (the reference code's periodic data spans 5 units).
-    posterior : {"gaussian", "ffjord"}, default="gaussian"
-        Family of ``q(z0 | x)``: a diagonal Gaussian, or that Gaussian pushed through a
-        FFJORD continuous normalising flow conditioned on the encoder summary (can express
-        multimodal and skewed posteriors; its KL term is a Monte-Carlo estimate).
-    flow_hidden_dims : tuple of int, default=(32, 32)
-        ``posterior="ffjord"``: hidden widths of each flow block's concat-squash MLP.
-    flow_blocks : int, default=1
-        ``posterior="ffjord"``: number of stacked CNF blocks.
-    flow_divergence : {"exact", "hutchinson"}, default="exact"
-        ``posterior="ffjord"``: trace estimator of ``log q`` during training (exact trace:
-        ``latent_dim`` Jacobian-vector products per evaluation; Hutchinson: one).
-        Evaluation always uses the exact trace. The flow uses the decoder's solver settings.
-    flow_kinetic_weight, flow_jacobian_weight : float, default=0.0
-        ``posterior="ffjord"``: weights of the flow's kinetic-energy and Jacobian-Frobenius
-        regularisers (Finlay et al., 2020), added to the training loss per observed value
-        (reported as ``flow_penalty`` in ``history_``); they keep the flow's evaluations
-        from growing during training. Ignored by the Gaussian posterior.
-    obs_std : float or None, default=None
-        Observation noise scale in standardised feature units; None learns one per feature.
-    calibrate_noise : bool, default=True
-        With a learned noise scale and validation series, re-fit it after training to
-        maximise the validation series' predictive likelihood (the ELBO's scale also
-        absorbs the posterior's spread, which predictive draws add again; see
-        ``noise_calibration_``).
-    decoder_hidden_dim : int, default=0
-        Hidden width of the observation map (0: linear).
-    method : str, default="dopri5"
-        Decoder solver (any torchdiffeq method). ``rtol``, ``atol``, ``max_num_steps``,
-        ``n_substeps`` (fixed-step methods without a ``step_size``: steps per interval)
-        tune it. ``"euler"`` is the best measured choice on CPU within a time budget
-        (``benchmarks/periodic.py``: more epochs and lower error than ``"rk4"`` or
-        ``"dopri5"`` in 240 s).
-    step_size : float or None, default=0.1
-        Fixed-step methods, in solver time units (see ``time_span``). The decoder's
-        ``euler``/``midpoint``/``rk4`` steps follow each series' own grid
-        ``t0 ± j·step_size`` and reach a query by one partial step, so a forecast does not
-        depend on which other times are queried; with ``adjoint=True`` a gap gets
-        ``ceil(gap / step_size)`` equal steps. The ODE-RNN encoder crosses each gap in
-        ``ceil(gap / step_size)`` equal steps.
-    adjoint : bool, default=False
-        Back-propagate with the adjoint method (less memory, slower on CPU).
-    encoder_method : str, default="euler"
-        Solver of the ODE-RNN's hidden ODE (one step per gap for fixed-step methods).
-    lr : float, default=1e-2
-    lr_decay : float, default=0.995
-        Multiplicative learning-rate decay per epoch.
-    batch_size : int, default=50
-        Series per optimisation step.
-    max_epochs : int, default=200
-    max_time : float or None, default=None
-        Stop training after this many seconds.
-    n_train_samples : int, default=1
-        Posterior samples per series and step.
-    bound : {"elbo", "iwae"}, default="elbo"
-        Training objective.
-    kl_warmup_epochs : int, default=10
-        Epochs over which the KL weight rises linearly from 0 to 1.
-    extrap_prob : float, default=0.5
-        Training: share of series whose encoder sees only a random prefix (fraction in
-        ``[min_prefix, 1]`` of its span) while the whole series is reconstructed — teaches
-        extrapolation.
-    min_prefix : float, default=0.3
-    context_dropout : float, default=0.5
-        Training: for the other series, each observation is hidden from the encoder with
-        this probability (and still reconstructed) — teaches interpolation.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the series and stop after ``patience`` epochs
-        without improvement of the validation loss; keep the best weights.
-    validation_fraction : float, default=0.1
-    patience : int, default=20
-    n_samples : int, default=32
-        Posterior samples used by ``predict`` and the quantile methods.
-    n_iwae_samples : int, default=16
-        Importance samples of ``score_samples``.
+    {parameters}
     {frame_params}
     {runtime_params}
 
@@ -257,16 +160,10 @@ class LatentODEForecaster(BaseTorchEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _prepare(self, X: Any) -> _Prepared:
-        feature_cols = None if self.feature_cols is None else tuple(self.feature_cols)
-        spec = LongFrameSpec(self.id_col, self.time_col, feature_cols)
-        self.data_ = LongFrameEncoder(spec, time_unit=self.time_unit).fit(X)
+        self.data_ = fit_encoder(self, X)
         self.feature_cols_ = tuple(self.data_.feature_cols_)
         self.noise_calibration_ = None
-        dataset = self.data_.transform(X)
-        train_idx, val_idx = split_series(
-            len(dataset), self.validation_fraction, self.early_stopping, self.seed_
-        )
-        train, val = dataset.subset(train_idx), dataset.subset(val_idx) if len(val_idx) else None
+        train, val = split_dataset(self.data_.transform(X), self, self.seed_)
         return _Prepared(
             PaddedSeries(train, self.device_, self.time_span),
             None if val is None else PaddedSeries(val, self.device_, self.time_span),
@@ -303,27 +200,26 @@ class LatentODEForecaster(BaseTorchEstimator):
         dataset = self.data_.transform(X)
         return dataset, PaddedSeries(dataset, self.device_, self.time_span), library
 
-    def _queries(self, X: Any, at: Any, horizon: Any, n_points: int | None) -> _Queries:
+    def _columns(
+        self, X: Any, at: Any, horizon: Any, n_points: int | None, n_samples: int | None, view: Any
+    ) -> Any:
+        """One predictive pass at the queries, and the long frame of ``view(pred)``'s columns."""
         dataset, padded, library = self._history(X)
         times, order = plan_queries(self.data_, dataset, at, horizon, n_points)
-        return _Queries(dataset, padded, library, times, order)
-
-    def _predictive(self, q: _Queries, n_samples: int | None) -> Predictive:
-        return predictive_samples(
+        pred = predictive_samples(
             self.module_,
-            q.padded,
-            q.times,
-            _check_n_samples(n_samples, self.n_samples),
+            padded,
+            times,
+            check_n_samples(n_samples, self.n_samples),
             data=self.data_,
             time_span=self.time_span,
             latent_dim=self.latent_dim,
             seed=self.seed_,
             batch_size=max(self.batch_size, 256),
         )
-
-    def _frame(self, q: _Queries, columns: dict[str, list[np.ndarray]]) -> Any:
         keys = (self.id_col, self.time_col)
-        return output_frame(self.data_, keys, q.dataset.ids, q.times, q.order, columns, q.library)
+        frame = partial(output_frame, self.data_, keys, dataset.ids, times, order)
+        return view(pred, frame, library)
 
     def predict(
         self,
@@ -372,10 +268,11 @@ class LatentODEForecaster(BaseTorchEstimator):
         Returns a long frame with ``<feature>_q<alpha>`` columns, e.g. ``y_q0.1``.
         """
         levels = check_levels(alpha, "alpha")
-        q = self._queries(X, at, horizon, n_points)
-        return self._frame(
-            q, self._predictive(q, n_samples).quantile_columns(self.feature_cols_, levels)
-        )
+
+        def view(pred: Predictive, frame: Any, library: str) -> Any:
+            return frame(pred.quantile_columns(self.feature_cols_, levels), library)
+
+        return self._columns(X, at, horizon, n_points, n_samples, view)
 
     def predict_interval(
         self,
@@ -389,16 +286,16 @@ class LatentODEForecaster(BaseTorchEstimator):
     ) -> Any:
         """Central predictive interval: ``<feature>``, ``<feature>_lower``, ``<feature>_upper``."""
         (level,) = check_levels([coverage], "coverage")
-        q = self._queries(X, at, horizon, n_points)
-        pred = self._predictive(q, n_samples)
-        mean = pred.mean_columns(self.feature_cols_)
-        bounds = pred.interval_columns(self.feature_cols_, level)
-        columns = {
-            c: (mean if c in mean else bounds)[c]
-            for f in self.feature_cols_
-            for c in (f, f"{f}_lower", f"{f}_upper")
-        }
-        return self._frame(q, columns)
+
+        def view(pred: Predictive, frame: Any, library: str) -> Any:
+            both = {
+                **pred.mean_columns(self.feature_cols_),
+                **pred.interval_columns(self.feature_cols_, level),
+            }
+            order = [c for f in self.feature_cols_ for c in (f, f"{f}_lower", f"{f}_upper")]
+            return frame({c: both[c] for c in order}, library)
+
+        return self._columns(X, at, horizon, n_points, n_samples, view)
 
     def predict_distribution(
         self,
@@ -416,18 +313,21 @@ class LatentODEForecaster(BaseTorchEstimator):
         Returns a long frame ``id_col, time_col, <features>``, then ``<feature>_q<alpha>``
         for each level of ``alpha`` (none by default) and, with ``coverage``,
         ``<feature>_lower``, ``<feature>_upper``. Each part equals what :meth:`predict`,
-        :meth:`predict_quantiles` and :meth:`predict_interval` return.
+        :meth:`predict_quantiles` and :meth:`predict_interval` return. This is what a
+        logged MLflow model answers a request with.
         """
         levels = check_levels(alpha, "alpha") if len(alpha) else []
         level = None if coverage is None else check_levels([coverage], "coverage")[0]
-        q = self._queries(X, at, horizon, n_points)
-        pred = self._predictive(q, n_samples)
-        columns = pred.mean_columns(self.feature_cols_)
-        if levels:
-            columns.update(pred.quantile_columns(self.feature_cols_, levels))
-        if level is not None:
-            columns.update(pred.interval_columns(self.feature_cols_, level))
-        return self._frame(q, columns)
+
+        def view(pred: Predictive, frame: Any, library: str) -> Any:
+            columns = pred.mean_columns(self.feature_cols_)
+            if levels:
+                columns.update(pred.quantile_columns(self.feature_cols_, levels))
+            if level is not None:
+                columns.update(pred.interval_columns(self.feature_cols_, level))
+            return frame(columns, library)
+
+        return self._columns(X, at, horizon, n_points, n_samples, view)
 
     def sample(
         self,
@@ -439,16 +339,15 @@ class LatentODEForecaster(BaseTorchEstimator):
         n_points: int | None = None,
     ) -> Any:
         """Draws from the predictive distribution: a long frame with a ``sample`` column."""
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-            raise QueryError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
-        q = self._queries(X, at, horizon, n_points)
-        pred = self._predictive(q, n_samples)
-        frames = []
-        for k in range(n_samples):
-            frame = to_pandas(self._frame(q, pred.draw_columns(self.feature_cols_, k)))
-            frame.insert(2, "sample", k)
-            frames.append(frame)
-        return from_pandas(pd.concat(frames, ignore_index=True), q.library)
+
+        def view(pred: Predictive, frame: Any, library: str) -> Any:
+            return draws_frame(
+                pred, self.feature_cols_, lambda cols: to_pandas(frame(cols, library)), library
+            )
+
+        if n_samples is None:
+            raise QueryError("'n_samples' must be an int >= 1. Got None instead.")
+        return self._columns(X, at, horizon, n_points, n_samples, view)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-series log-likelihood lower bound (IWAE, ``n_iwae_samples``), in nats.
@@ -486,12 +385,3 @@ class LatentODEForecaster(BaseTorchEstimator):
                 for _, batch in padded.chunks(max(self.batch_size, 256))
             ]
         return np.concatenate(out)
-
-
-def _check_n_samples(value: Any, default: int) -> int:
-    """``n_samples`` of an inference call: None means the estimator's parameter."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise QueryError(f"'n_samples' must be an int >= 1. Got {value!r} instead.")
-    return int(value)

@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-from latentode.data import LongFrameEncoder
+from latentode.data import LongFrameEncoder, from_pandas
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries, pad_queries
 from latentode.exceptions import QueryError
 
-__all__ = ["Predictive", "check_levels", "common_noise", "iwae_bounds", "predictive_samples"]
+__all__ = [
+    "Predictive",
+    "check_levels",
+    "check_n_samples",
+    "common_noise",
+    "draws_frame",
+    "iwae_bounds",
+    "predictive_samples",
+]
 
 Columns = dict[str, list[np.ndarray]]
 
@@ -116,6 +125,32 @@ def check_levels(values: Any, name: str) -> list[float]:
     if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
         raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
     return levels
+
+
+def check_n_samples(value: Any, default: int) -> int:
+    """``n_samples`` of an inference call: None means the estimator's parameter."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise QueryError(f"'n_samples' must be an int >= 1. Got {value!r} instead.")
+    return int(value)
+
+
+def draws_frame(
+    pred: Predictive,
+    features: Sequence[str],
+    frame: Callable[[Columns], pd.DataFrame],
+    library: str,
+) -> Any:
+    """All predictive draws as one long frame with a ``sample`` column after the keys
+    (``frame`` turns one draw's columns into a pandas frame of the queries)."""
+    n_samples = pred.draws[0].shape[0] if pred.draws else 0
+    frames = []
+    for k in range(n_samples):
+        one = frame(pred.draw_columns(features, k))
+        one.insert(2, "sample", k)
+        frames.append(one)
+    return from_pandas(pd.concat(frames, ignore_index=True), library)
 
 
 def iwae_bounds(
