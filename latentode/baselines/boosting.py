@@ -78,6 +78,8 @@ class GradientBoostingBaseline(BaselineForecaster):
     data_ : LongFrameEncoder
     feature_cols_ : tuple of str
     models_ : list of HistGradientBoostingRegressor
+    columns_ : list of numpy.ndarray of bool
+        Per feature, the design columns used (those not all-NaN in training).
     band_ : ResidualBand
     """
 
@@ -147,9 +149,12 @@ class GradientBoostingBaseline(BaselineForecaster):
             cal_part = [series[i] for i in order[:n_cal]]
             fit_part = [series[i] for i in order[n_cal:]]
         X, y, _ = self._rows(fit_part, rng)
-        self.models_ = []
+        self.models_, self.columns_ = [], []
         for d in range(dataset.n_features):
-            Xd, yd = X[d], y[d]
+            # Columns never observed in training (all NaN) carry nothing and break binning.
+            cols = ~np.all(np.isnan(X[d]), axis=0)
+            self.columns_.append(cols)
+            Xd, yd = X[d][:, cols], y[d]
             if yd.size > self.max_rows:
                 keep = rng.choice(yd.size, size=self.max_rows, replace=False)
                 Xd, yd = Xd[keep], yd[keep]
@@ -167,7 +172,7 @@ class GradientBoostingBaseline(BaselineForecaster):
         model = self.models_[d]
         if model is None or X.shape[0] == 0:
             return np.zeros(X.shape[0])
-        return model.predict(X)
+        return model.predict(X[:, self.columns_[d]])
 
     def _locate(self, dataset, queries):
         n_feat = dataset.n_features

@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from latentode.datasets._real import RealDataset, as_id, finish, read_rdataset
+from latentode.datasets._real import (
+    RealDataset,
+    as_id,
+    finish,
+    read_rdataset,
+    subsample_series,
+)
 
 __all__ = ["load_remifentanil"]
 
 
-def load_remifentanil() -> RealDataset:
+def load_remifentanil(n_series: int | None = None, random_state: int = 0) -> RealDataset:
     """Remifentanil blood concentrations of 65 patients (Minto et al. 1997).
 
     ``ds`` is minutes since the start of the infusion (float); features ``conc``
@@ -18,6 +24,12 @@ def load_remifentanil() -> RealDataset:
     µg/min; a *known* time-varying covariate recorded at every row, so it is never
     missing). Static covariates: ``age`` (years), ``male`` (0/1), ``height`` (cm),
     ``weight`` (kg), ``bsa`` (body surface, m²), ``lbm`` (lean body mass, kg).
+
+    Parameters
+    ----------
+    n_series : int or None, default None
+        Subsample this many patients at random (None: all 65).
+    random_state : int, default 0
 
     Returns
     -------
@@ -34,6 +46,8 @@ def load_remifentanil() -> RealDataset:
     shown to every method and only ``conc`` is scored (``benchmarks/real.py`` does so).
     """
     raw = read_rdataset("nlme", "Remifentanil")
+    keep = subsample_series(raw["ID"], n_series, random_state, what="load_remifentanil")
+    raw = raw[raw["ID"].isin(keep)]
     raw = raw.groupby(["ID", "Time"], as_index=False).agg(
         conc=("conc", "mean"), rate=("Rate", "last")
     )
