@@ -156,8 +156,8 @@ def _real(r: dict) -> list[str]:
         f"{'Quick subsamples' if meta.get('quick') else 'Full sets'}, Latent ODE budget "
         f"{meta.get('seconds', 0):g} s per set; 70 / 30 series split; scores in "
         "train-standardised units pooled over held-out values (lower is better, coverage "
-        "of the 80 % interval should be 0.80). `*` marks the best baseline by CRPS; **bold** "
-        "the best method of each column.",
+        "of the 80 % interval should be 0.80). † / ‡ mark the best baseline by CRPS in "
+        "extrapolation / interpolation; **bold** the best method of each column.",
         "",
     ]
     metrics = ("mse", "mae", "crps", "coverage")
@@ -187,7 +187,8 @@ def _real(r: dict) -> list[str]:
                 for m in metrics:
                     cell = f"{v[m]:.3f}"
                     cells.append(f"**{cell}**" if v[m] == best[(t, m)] else cell)
-            star = "".join("*" if best_base[t] == method else "" for t in tasks)
+            marks = ("†", "‡")  # best baseline of the first / second task
+            star = "".join(mk for mk, t in zip(marks, tasks) if best_base[t] == method)
             fit_s = next(iter(tasks.values()))[method]["fit_s"]
             lines.append(f"| {method}{star} | " + " | ".join(cells) + f" | {fit_s:.1f} |")
         if "latent_ode_epochs" in s:

@@ -47,7 +47,7 @@ def test_linear_exact():
     est = bl.LinearInterpolationBaseline(random_state=0).fit(tiny())
     out = est.predict(tiny(), at=queries())
     np.testing.assert_allclose(out["x"], [1 + 4 * 2 / 3, 5.0, 3.0, 1.0], rtol=1e-6)
-    np.testing.assert_allclose(out["y"], [20.0, 20.0, 2.0, 10.0], rtol=1e-6)
+    np.testing.assert_allclose(out["y"], [20.0, 20.0, 1 + 2 * 3 / 4, 10.0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("cls", ALL)
