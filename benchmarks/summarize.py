@@ -145,6 +145,58 @@ def _density_ablation(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+BASELINES = ("last_value", "linear", "gp", "gradient_boosting")
+
+
+def _real(r: dict) -> list[str]:
+    meta = r.get("meta", {})
+    lines = [
+        "## Real irregular data (`benchmarks/real.py`)",
+        "",
+        f"{'Quick subsamples' if meta.get('quick') else 'Full sets'}, Latent ODE budget "
+        f"{meta.get('seconds', 0):g} s per set; 70 / 30 series split; scores in "
+        "train-standardised units pooled over held-out values (lower is better, coverage "
+        "of the 80 % interval should be 0.80). † / ‡ mark the best baseline by CRPS in "
+        "extrapolation / interpolation; **bold** the best method of each column.",
+        "",
+    ]
+    metrics = ("mse", "mae", "crps", "coverage")
+    for name, s in r.get("sets", {}).items():
+        tasks = s["tasks"]
+        lines += [
+            f"### {name} ({s['n_series']} series, {s['n_rows']} rows; scored: "
+            f"{', '.join(s['scored'])})",
+            "",
+            "| method | " + " | ".join(f"{t[:6]}. {m}" for t in tasks for m in metrics)
+            + " | fit s |",
+            "|---|" + "---|" * (len(tasks) * len(metrics) + 1),
+        ]
+        best_base = {
+            t: min((m for m in BASELINES if m in tasks[t]), key=lambda m: tasks[t][m]["crps"])
+            for t in tasks
+        }
+        best = {
+            (t, m): min(tasks[t].values(), key=lambda v: abs(v[m] - 0.8) if m == "coverage"
+                        else v[m])[m]
+            for t in tasks for m in metrics
+        }
+        for method in next(iter(tasks.values())):
+            cells = []
+            for t in tasks:
+                v = tasks[t][method]
+                for m in metrics:
+                    cell = f"{v[m]:.3f}"
+                    cells.append(f"**{cell}**" if v[m] == best[(t, m)] else cell)
+            marks = ("†", "‡")  # best baseline of the first / second task
+            star = "".join(mk for mk, t in zip(marks, tasks) if best_base[t] == method)
+            fit_s = next(iter(tasks.values()))[method]["fit_s"]
+            lines.append(f"| {method}{star} | " + " | ".join(cells) + f" | {fit_s:.1f} |")
+        if "latent_ode_epochs" in s:
+            lines.append(f"\nLatent ODE: {s['latent_ode_epochs']} epochs.")
+        lines.append("")
+    return lines
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -167,6 +219,7 @@ def main() -> None:
         ("scaling", _scaling),
         ("density", _density),
         ("density_ablation", _density_ablation),
+        ("real", _real),
     )
     for name, render in renderers:
         r = _load(name)

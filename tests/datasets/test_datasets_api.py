@@ -11,9 +11,15 @@ FORBIDDEN = ("torch", "sklearn", "mlflow")
 def test_public_names_are_pinned() -> None:
     assert sorted(datasets.__all__) == [
         "DynamicalSystem",
+        "RealDataset",
         "list_bundled",
         "load_bundled",
         "load_csv",
+        "load_flights",
+        "load_nafld",
+        "load_pbcseq",
+        "load_physionet2012",
+        "load_remifentanil",
         "make_damped_pendulum",
         "make_linear_spiral",
         "make_lorenz",

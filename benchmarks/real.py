@@ -1,0 +1,138 @@
+"""Real irregular data: four baselines and the Latent ODE on extrapolation and interpolation.
+
+Protocol
+--------
+For each set (``latentode.datasets`` real loaders; ``--quick`` uses the documented quick
+subsamples): the series are split 70 / 30 at random (seed 0, ``series_split``); every
+method is fitted once on the training series; on the test series two tasks are scored:
+
+* extrapolation: observe all but the last 20 % of each series' timestamps, predict those;
+* interpolation: hide a random 30 % of the observed values, predict them.
+
+Scores (``latentode.evaluation.score_forecast``) are in train-standardised units (each
+feature divided by its training std) and pooled over all held-out values: MSE, MAE, CRPS
+from 100 samples, mean pinball loss at (0.1, 0.5, 0.9), coverage of the central 80 %
+interval. ``fit_s`` is the fit time in seconds. For remifentanil only ``conc`` is scored
+(``rate`` is the known infusion rate, shown to every method).
+
+Methods: ``LastValueBaseline``, ``LinearInterpolationBaseline``, ``GPBaseline``,
+``GradientBoostingBaseline`` and ``LatentODEForecaster(method="euler", encoder="odernn",
+max_time=--seconds)``. Writes ``benchmarks/results/real.json``.
+
+Run: ``python benchmarks/real.py --quick --seconds 120`` (about 15 minutes on 2 cores);
+``--sets nafld,flights`` picks sets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentode import LatentODEForecaster
+from latentode.baselines import (
+    GPBaseline,
+    GradientBoostingBaseline,
+    LastValueBaseline,
+    LinearInterpolationBaseline,
+)
+from latentode.datasets import load_flights, load_nafld, load_pbcseq, load_remifentanil
+from latentode.evaluation import (
+    extrapolation_task,
+    interpolation_task,
+    score_forecast,
+    series_split,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# name -> (full loader, quick loader, scored feature columns or None for all)
+SETS = {
+    "nafld": (lambda: load_nafld(n_series=1000), lambda: load_nafld(n_series=300), None),
+    "pbcseq": (load_pbcseq, load_pbcseq, None),
+    "remifentanil": (load_remifentanil, load_remifentanil, ["conc"]),
+    "flights": (lambda: load_flights(n_series=400), lambda: load_flights(n_series=150, max_len=60),
+                None),
+}
+
+
+def methods(seconds: float, seed: int) -> dict:
+    return {
+        "last_value": LastValueBaseline(random_state=seed),
+        "linear": LinearInterpolationBaseline(random_state=seed),
+        "gp": GPBaseline(random_state=seed),
+        "gradient_boosting": GradientBoostingBaseline(random_state=seed),
+        "latent_ode": LatentODEForecaster(
+            method="euler", encoder="odernn", batch_size=50, max_epochs=100_000,
+            max_time=seconds, device="cpu", random_state=seed,
+        ),
+    }
+
+
+def run_set(name: str, quick: bool, seconds: float, seed: int) -> dict:
+    full, small, targets = SETS[name]
+    data = (small if quick else full)()
+    df = data.frame
+    train, test = series_split(df, test_fraction=0.3, random_state=seed)
+    features = [c for c in df.columns if c not in ("unique_id", "ds")]
+    scored = targets or features
+    scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in scored}
+    tasks = {
+        "extrapolation": extrapolation_task(test, fraction=0.2, target_cols=scored),
+        "interpolation": interpolation_task(test, fraction=0.3, target_cols=scored,
+                                            random_state=seed),
+    }
+    out = {
+        "n_series": int(df["unique_id"].nunique()), "n_rows": len(df),
+        "n_train_series": int(train["unique_id"].nunique()), "features": features,
+        "scored": scored, "tasks": {t: {} for t in tasks},
+    }
+    for method, est in methods(seconds, seed).items():
+        t0 = time.perf_counter()
+        est.fit(train)
+        fit_s = time.perf_counter() - t0
+        for task, (history, target) in tasks.items():
+            t1 = time.perf_counter()
+            scores = score_forecast(est, history, target, scale, n_samples=100, coverage=0.8)
+            scores.update(fit_s=fit_s, predict_s=time.perf_counter() - t1)
+            out["tasks"][task][method] = scores
+            print(f"{name:13s} {task:13s} {method:18s} "
+                  + " ".join(f"{k}={v:.3f}" for k, v in scores.items() if k != "n"), flush=True)
+        if method == "latent_ode":
+            out["latent_ode_epochs"] = int(est.n_epochs_)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the quick subsamples")
+    parser.add_argument("--seconds", type=float, default=300.0, help="Latent ODE budget per set")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "real.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    names = [s for s in args.sets.split(",") if s]
+    unknown = sorted(set(names) - set(SETS))
+    if unknown:
+        parser.error(f"unknown set(s) {unknown}; choose from {sorted(SETS)}")
+    result = {
+        "meta": {
+            "quick": args.quick, "seconds": args.seconds, "seed": args.seed,
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
+        "sets": {name: run_set(name, args.quick, args.seconds, args.seed) for name in names},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
