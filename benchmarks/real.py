@@ -56,8 +56,11 @@ SETS = {
     "nafld": (lambda: load_nafld(n_series=1000), lambda: load_nafld(n_series=300), None),
     "pbcseq": (load_pbcseq, load_pbcseq, None),
     "remifentanil": (load_remifentanil, load_remifentanil, ["conc"]),
-    "flights": (lambda: load_flights(n_series=400), lambda: load_flights(n_series=150, max_len=60),
-                None),
+    "flights": (
+        lambda: load_flights(n_series=400),
+        lambda: load_flights(n_series=150, max_len=60),
+        None,
+    ),
 }
 
 
@@ -68,8 +71,13 @@ def methods(seconds: float, seed: int) -> dict:
         "gp": GPBaseline(random_state=seed),
         "gradient_boosting": GradientBoostingBaseline(random_state=seed),
         "latent_ode": LatentODEForecaster(
-            method="euler", encoder="odernn", batch_size=50, max_epochs=100_000,
-            max_time=seconds, device="cpu", random_state=seed,
+            method="euler",
+            encoder="odernn",
+            batch_size=50,
+            max_epochs=100_000,
+            max_time=seconds,
+            device="cpu",
+            random_state=seed,
         ),
     }
 
@@ -84,13 +92,17 @@ def run_set(name: str, quick: bool, seconds: float, seed: int) -> dict:
     scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in scored}
     tasks = {
         "extrapolation": extrapolation_task(test, fraction=0.2, target_cols=scored),
-        "interpolation": interpolation_task(test, fraction=0.3, target_cols=scored,
-                                            random_state=seed),
+        "interpolation": interpolation_task(
+            test, fraction=0.3, target_cols=scored, random_state=seed
+        ),
     }
     out = {
-        "n_series": int(df["unique_id"].nunique()), "n_rows": len(df),
-        "n_train_series": int(train["unique_id"].nunique()), "features": features,
-        "scored": scored, "tasks": {t: {} for t in tasks},
+        "n_series": int(df["unique_id"].nunique()),
+        "n_rows": len(df),
+        "n_train_series": int(train["unique_id"].nunique()),
+        "features": features,
+        "scored": scored,
+        "tasks": {t: {} for t in tasks},
     }
     for method, est in methods(seconds, seed).items():
         t0 = time.perf_counter()
@@ -101,8 +113,11 @@ def run_set(name: str, quick: bool, seconds: float, seed: int) -> dict:
             scores = score_forecast(est, history, target, scale, n_samples=100, coverage=0.8)
             scores.update(fit_s=fit_s, predict_s=time.perf_counter() - t1)
             out["tasks"][task][method] = scores
-            print(f"{name:13s} {task:13s} {method:18s} "
-                  + " ".join(f"{k}={v:.3f}" for k, v in scores.items() if k != "n"), flush=True)
+            print(
+                f"{name:13s} {task:13s} {method:18s} "
+                + " ".join(f"{k}={v:.3f}" for k, v in scores.items() if k != "n"),
+                flush=True,
+            )
         if method == "latent_ode":
             out["latent_ode_epochs"] = int(est.n_epochs_)
     return out
@@ -124,8 +139,11 @@ def main() -> None:
         parser.error(f"unknown set(s) {unknown}; choose from {sorted(SETS)}")
     result = {
         "meta": {
-            "quick": args.quick, "seconds": args.seconds, "seed": args.seed,
-            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "quick": args.quick,
+            "seconds": args.seconds,
+            "seed": args.seed,
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
             "torch": torch.__version__,
         },
         "sets": {name: run_set(name, args.quick, args.seconds, args.seed) for name in names},

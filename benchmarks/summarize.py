@@ -167,7 +167,8 @@ def _real(r: dict) -> list[str]:
             f"### {name} ({s['n_series']} series, {s['n_rows']} rows; scored: "
             f"{', '.join(s['scored'])})",
             "",
-            "| method | " + " | ".join(f"{t[:6]}. {m}" for t in tasks for m in metrics)
+            "| method | "
+            + " | ".join(f"{t[:6]}. {m}" for t in tasks for m in metrics)
             + " | fit s |",
             "|---|" + "---|" * (len(tasks) * len(metrics) + 1),
         ]
@@ -176,9 +177,11 @@ def _real(r: dict) -> list[str]:
             for t in tasks
         }
         best = {
-            (t, m): min(tasks[t].values(), key=lambda v: abs(v[m] - 0.8) if m == "coverage"
-                        else v[m])[m]
-            for t in tasks for m in metrics
+            (t, m): min(
+                tasks[t].values(), key=lambda v: abs(v[m] - 0.8) if m == "coverage" else v[m]
+            )[m]
+            for t in tasks
+            for m in metrics
         }
         for method in next(iter(tasks.values())):
             cells = []

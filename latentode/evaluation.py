@@ -123,7 +123,10 @@ def masked_mse(pred: pd.DataFrame, truth: pd.DataFrame, features: list[str]) -> 
 
 # ---------------------------------------------------------------------- real-data protocol
 def series_split(
-    df: pd.DataFrame, *, test_fraction: float = 0.3, id_col: str = "unique_id",
+    df: pd.DataFrame,
+    *,
+    test_fraction: float = 0.3,
+    id_col: str = "unique_id",
     random_state: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split whole series at random: ``(train, test)``, ``test_fraction`` of the ids in test."""
@@ -140,8 +143,12 @@ def _features(df: pd.DataFrame, id_col: str, time_col: str) -> list[str]:
 
 
 def extrapolation_task(
-    df: pd.DataFrame, *, fraction: float = 0.2, target_cols: list[str] | None = None,
-    id_col: str = "unique_id", time_col: str = "ds",
+    df: pd.DataFrame,
+    *,
+    fraction: float = 0.2,
+    target_cols: list[str] | None = None,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hide the last ``fraction`` of each series' timestamps (at least one, never all).
 
@@ -160,8 +167,13 @@ def extrapolation_task(
 
 
 def interpolation_task(
-    df: pd.DataFrame, *, fraction: float = 0.3, target_cols: list[str] | None = None,
-    id_col: str = "unique_id", time_col: str = "ds", random_state: int = 0,
+    df: pd.DataFrame,
+    *,
+    fraction: float = 0.3,
+    target_cols: list[str] | None = None,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    random_state: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hide a random ``fraction`` of each series' observed ``target_cols`` values.
 
@@ -223,9 +235,16 @@ def interval_coverage(lower: np.ndarray, upper: np.ndarray, truth: np.ndarray) -
 
 
 def score_forecast(
-    est: object, history: pd.DataFrame, target: pd.DataFrame, scale: dict[str, float], *,
-    n_samples: int = 100, coverage: float = 0.8, alpha: tuple[float, ...] = (0.1, 0.5, 0.9),
-    id_col: str = "unique_id", time_col: str = "ds",
+    est: object,
+    history: pd.DataFrame,
+    target: pd.DataFrame,
+    scale: dict[str, float],
+    *,
+    n_samples: int = 100,
+    coverage: float = 0.8,
+    alpha: tuple[float, ...] = (0.1, 0.5, 0.9),
+    id_col: str = "unique_id",
+    time_col: str = "ds",
 ) -> dict[str, float]:
     """Score a fitted estimator on the hidden values of a task.
 

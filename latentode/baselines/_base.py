@@ -27,8 +27,15 @@ from latentode.exceptions import ParameterError, QueryError
 __all__ = ["BaselineForecaster", "check_param"]
 
 
-def check_param(est: object, name: str, kind: type | tuple[type, ...], low: float | None = None,
-                high: float | None = None, *, allow_none: bool = False) -> None:
+def check_param(
+    est: object,
+    name: str,
+    kind: type | tuple[type, ...],
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    allow_none: bool = False,
+) -> None:
     """Raise ParameterError in the library's one format unless ``est.<name>`` is valid."""
     value = getattr(est, name)
     if allow_none and value is None:
@@ -36,8 +43,11 @@ def check_param(est: object, name: str, kind: type | tuple[type, ...], low: floa
     kinds = kind if isinstance(kind, tuple) else (kind,)
     ok = isinstance(value, kinds) and not isinstance(value, bool)
     if ok and isinstance(value, numbers.Real):
-        ok = math.isfinite(value) and (low is None or value >= low) and (
-            high is None or value <= high)
+        ok = (
+            math.isfinite(value)
+            and (low is None or value >= low)
+            and (high is None or value <= high)
+        )
     if not ok:
         what = " or ".join(k.__name__ for k in kinds)
         rng = f" in the range [{low}, {'inf' if high is None else high}]" if low is not None else ""
@@ -140,11 +150,13 @@ class BaselineForecaster(BaseEstimator):
 
     def _columns(self, arrays: list[np.ndarray], suffix: str = "") -> dict[str, list]:
         orig = [self.data_.inverse_values(a) for a in arrays]
-        return {f"{name}{suffix}": [a[:, d] for a in orig]
-                for d, name in enumerate(self.feature_cols_)}
+        return {
+            f"{name}{suffix}": [a[:, d] for a in orig] for d, name in enumerate(self.feature_cols_)
+        }
 
-    def predict(self, X: Any, at: Any = None, *, horizon: Any = None,
-                n_points: int | None = None) -> Any:
+    def predict(
+        self, X: Any, at: Any = None, *, horizon: Any = None, n_points: int | None = None
+    ) -> Any:
         """Point forecast (the baseline's location, e.g. the last value) at query times.
 
         Parameters
@@ -164,22 +176,40 @@ class BaselineForecaster(BaseEstimator):
         dataset, library, queries, order, loc, _scale = self._distribution(X, at, horizon, n_points)
         return self._frame(dataset, library, queries, order, self._columns(loc))
 
-    def predict_quantiles(self, X: Any, at: Any = None, *, alpha: Sequence[float] = (0.1, 0.5, 0.9),
-                          horizon: Any = None, n_points: int | None = None) -> Any:
+    def predict_quantiles(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        alpha: Sequence[float] = (0.1, 0.5, 0.9),
+        horizon: Any = None,
+        n_points: int | None = None,
+    ) -> Any:
         """Predictive quantiles: a long frame with ``<feature>_q<alpha>`` columns."""
         levels = _levels(alpha, "alpha")
         dataset, library, queries, order, loc, scale = self._distribution(X, at, horizon, n_points)
         per_level = {}
         for level in levels:
             z = self.band_.quantile(level)
-            per_level[level] = self._columns([m + s * z for m, s in zip(loc, scale)],
-                                             f"_q{level:g}")
-        cols = {f"{name}_q{lv:g}": per_level[lv][f"{name}_q{lv:g}"]
-                for name in self.feature_cols_ for lv in levels}
+            per_level[level] = self._columns(
+                [m + s * z for m, s in zip(loc, scale)], f"_q{level:g}"
+            )
+        cols = {
+            f"{name}_q{lv:g}": per_level[lv][f"{name}_q{lv:g}"]
+            for name in self.feature_cols_
+            for lv in levels
+        }
         return self._frame(dataset, library, queries, order, cols)
 
-    def predict_interval(self, X: Any, at: Any = None, *, coverage: float = 0.9,
-                         horizon: Any = None, n_points: int | None = None) -> Any:
+    def predict_interval(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        coverage: float = 0.9,
+        horizon: Any = None,
+        n_points: int | None = None,
+    ) -> Any:
         """Central interval: ``<feature>`` (as ``predict``), ``<feature>_lower``, ``_upper``."""
         (level,) = _levels([coverage], "coverage")
         dataset, library, queries, order, loc, scale = self._distribution(X, at, horizon, n_points)
@@ -193,8 +223,15 @@ class BaselineForecaster(BaseEstimator):
                 cols[f"{name}{key}"] = parts[key][f"{name}{key}"]
         return self._frame(dataset, library, queries, order, cols)
 
-    def sample(self, X: Any, at: Any = None, *, n_samples: int = 100, horizon: Any = None,
-               n_points: int | None = None) -> Any:
+    def sample(
+        self,
+        X: Any,
+        at: Any = None,
+        *,
+        n_samples: int = 100,
+        horizon: Any = None,
+        n_points: int | None = None,
+    ) -> Any:
         """Draws from the predictive distribution: a long frame with a ``sample`` column."""
         bad = isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral)
         if bad or n_samples < 1:

@@ -36,8 +36,10 @@ def neighbours(
     ``values (n, D)``, ``mask (n, D)``."""
     q = np.asarray(q, dtype=np.float64)
     k, n_feat = q.shape[0], values.shape[1]
-    out = {name: np.full((k, n_feat), np.nan) for name in
-           ("prev_value", "prev_gap", "next_value", "next_gap", "interp", "mean")}
+    out = {
+        name: np.full((k, n_feat), np.nan)
+        for name in ("prev_value", "prev_gap", "next_value", "next_gap", "interp", "mean")
+    }
     count = np.zeros((k, n_feat))
     for d in range(n_feat):
         obs = mask[:, d]

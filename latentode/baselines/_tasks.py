@@ -56,8 +56,15 @@ def masked_tasks(
             k = max(1, round(extrap_fraction * n))
             cut = n - k
             if s.mask[:cut].any():
-                yield Task(i, s.times[:cut], values[:cut], s.mask[:cut],
-                           s.times[cut:], values[cut:], s.mask[cut:])
+                yield Task(
+                    i,
+                    s.times[:cut],
+                    values[:cut],
+                    s.mask[:cut],
+                    s.times[cut:],
+                    values[cut:],
+                    s.mask[cut:],
+                )
             rows, cols = np.nonzero(s.mask)
             n_hide = min(round(interp_fraction * rows.size), rows.size - 1)
             if n_hide < 1:
@@ -66,5 +73,12 @@ def masked_tasks(
             hidden = np.zeros_like(s.mask)
             hidden[rows[pick], cols[pick]] = True
             q_rows = hidden.any(axis=1)
-            yield Task(i, s.times, values, s.mask & ~hidden,
-                       s.times[q_rows], values[q_rows], hidden[q_rows])
+            yield Task(
+                i,
+                s.times,
+                values,
+                s.mask & ~hidden,
+                s.times[q_rows],
+                values[q_rows],
+                hidden[q_rows],
+            )

@@ -33,10 +33,18 @@ def gap_features(times, values, mask, q) -> tuple[list[np.ndarray], np.ndarray, 
     since_end = (q - times[-1])[:, None]
     designs = []
     for d in range(n_feat):
-        own = [nb.prev_value[:, d], nb.prev_gap[:, d], nb.next_value[:, d], nb.next_gap[:, d],
-               nb.interp[:, d], nb.mean[:, d], nb.count[:, d]]
-        others = [c for e in range(n_feat) if e != d
-                  for c in (nb.prev_value[:, e], nb.prev_gap[:, e])]
+        own = [
+            nb.prev_value[:, d],
+            nb.prev_gap[:, d],
+            nb.next_value[:, d],
+            nb.next_gap[:, d],
+            nb.interp[:, d],
+            nb.mean[:, d],
+            nb.count[:, d],
+        ]
+        others = [
+            c for e in range(n_feat) if e != d for c in (nb.prev_value[:, e], nb.prev_gap[:, e])
+        ]
         designs.append(np.column_stack([*own, since_start[:, 0], since_end[:, 0], *others]))
     anchor = np.nan_to_num(nb.interp, nan=0.0)
     gap = np.fmin(nb.prev_gap, nb.next_gap)
@@ -134,9 +142,11 @@ class GradientBoostingBaseline(BaselineForecaster):
                 y[d].append(task.target[hit, d] - anchor[hit, d])
                 g[d].append(gap[hit, d])
         width = 9 + 2 * (n_feat - 1)
-        return ([np.concatenate(x) if x else np.empty((0, width)) for x in X],
-                [np.concatenate(v) if v else np.empty(0) for v in y],
-                [np.concatenate(v) if v else np.empty(0) for v in g])
+        return (
+            [np.concatenate(x) if x else np.empty((0, width)) for x in X],
+            [np.concatenate(v) if v else np.empty(0) for v in y],
+            [np.concatenate(v) if v else np.empty(0) for v in g],
+        )
 
     def _fit(self, dataset: IrregularDataset) -> None:
         rng = np.random.default_rng(self.random_state)
@@ -159,9 +169,12 @@ class GradientBoostingBaseline(BaselineForecaster):
                 keep = rng.choice(yd.size, size=self.max_rows, replace=False)
                 Xd, yd = Xd[keep], yd[keep]
             model = HistGradientBoostingRegressor(
-                max_iter=self.max_iter, learning_rate=self.learning_rate,
-                max_leaf_nodes=self.max_leaf_nodes, l2_regularization=self.l2_regularization,
-                early_stopping=False, random_state=self.random_state,
+                max_iter=self.max_iter,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                l2_regularization=self.l2_regularization,
+                early_stopping=False,
+                random_state=self.random_state,
             )
             self.models_.append(model.fit(Xd, yd) if yd.size >= 2 else None)
         Xc, yc, gc = self._rows(cal_part, rng)
@@ -176,8 +189,10 @@ class GradientBoostingBaseline(BaselineForecaster):
 
     def _locate(self, dataset, queries):
         n_feat = dataset.n_features
-        parts = [gap_features(s.times, s.values.astype(np.float64), s.mask, q)
-                 for s, q in zip(dataset, queries)]
+        parts = [
+            gap_features(s.times, s.values.astype(np.float64), s.mask, q)
+            for s, q in zip(dataset, queries)
+        ]
         bounds = np.cumsum([q.size for q in queries])[:-1]
         anchor = np.concatenate([p[1] for p in parts]).reshape(-1, n_feat)
         gap = np.concatenate([p[2] for p in parts]).reshape(-1, n_feat)

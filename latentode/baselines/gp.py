@@ -88,7 +88,7 @@ class GPBaseline(BaselineForecaster):
     def _points(self, s, d: int) -> tuple[np.ndarray, np.ndarray]:
         obs = s.mask[:, d]
         t, v = s.times[obs], s.values[obs, d].astype(np.float64)
-        return t[-self.max_points:], v[-self.max_points:]
+        return t[-self.max_points :], v[-self.max_points :]
 
     def _gp(self, kernel: Kernel, t: np.ndarray, v: np.ndarray) -> GaussianProcessRegressor:
         gp = GaussianProcessRegressor(kernel=kernel, optimizer=None, normalize_y=False)
@@ -123,8 +123,14 @@ class GPBaseline(BaselineForecaster):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            res = minimize(loss, kernel.theta, jac=True, method="L-BFGS-B",
-                           bounds=kernel.bounds, options={"maxiter": 100})
+            res = minimize(
+                loss,
+                kernel.theta,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=kernel.bounds,
+                options={"maxiter": 100},
+            )
         return res.x
 
     def _locate(self, dataset, queries):

@@ -56,8 +56,13 @@ def load_flights(
     """
     raw = read_rdataset("nycflights13", "flights").dropna(subset=["tailnum", "dep_delay"])
     sched = pd.to_datetime(
-        {"year": raw["year"], "month": raw["month"], "day": raw["day"],
-         "hour": raw["hour"], "minute": raw["minute"]}
+        {
+            "year": raw["year"],
+            "month": raw["month"],
+            "day": raw["day"],
+            "hour": raw["hour"],
+            "minute": raw["minute"],
+        }
     )
     frame = pd.DataFrame(
         {

