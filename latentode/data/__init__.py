@@ -6,8 +6,9 @@ and :meth:`~LongFrameEncoder.decode_frame` map predictions back to a long frame.
 """
 
 from latentode.data._batch import IrregularBatch, collate
-from latentode.data._encoder import QUERY_IDX_COL, SERIES_IDX_COL, LongFrameEncoder
+from latentode.data._encoder import LongFrameEncoder
 from latentode.data._frames import FrameLibrary, frame_library, from_pandas, to_pandas
+from latentode.data._queries import QUERY_IDX_COL, SERIES_IDX_COL
 from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
 from latentode.data._spec import LongFrameSpec

@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from latentode.data._frames import FrameLibrary, from_pandas
+from latentode.data._decode import decode_long_frame
+from latentode.data._frames import FrameLibrary
+from latentode.data._queries import horizon_grid, plan_queries
 from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
 from latentode.data._spec import LongFrameSpec
 from latentode.data._time import TimeEncoder, check_time_unit
-from latentode.data._validation import LongArrays, read_long_frame, read_query_frame
-from latentode.exceptions import LongFrameError, QueryError
+from latentode.data._validation import LongArrays, read_long_frame
+from latentode.exceptions import LongFrameError
 
 __all__ = ["LongFrameEncoder"]
 
@@ -23,8 +25,6 @@ logger = logging.getLogger(__name__)
 
 _FORMAT = "latentode.LongFrameEncoder"
 _VERSION = 1
-SERIES_IDX_COL = "_series_idx"
-QUERY_IDX_COL = "_query_idx"
 
 
 class LongFrameEncoder:
@@ -201,45 +201,7 @@ class LongFrameEncoder:
             time kind differs from the fitted one.
         """
         self._check_fitted()
-        spec = self._spec
-        pdf, _ = read_query_frame(at_df, spec, self.time_)
-        if len(pdf) == 0:
-            raise QueryError("Expected at least one row in the query frame 'at'; got 0.")
-        clash = [c for c in (SERIES_IDX_COL, QUERY_IDX_COL) if c in pdf.columns]
-        if clash:
-            raise QueryError(
-                f"The query frame 'at' must not have the reserved column(s) {clash!r}; "
-                "rename or drop them."
-            )
-        index = pd.Index(dataset.ids)
-        if not index.is_unique:
-            raise QueryError(
-                "Expected distinct series ids in the history to match queries against; "
-                "got repeated ids."
-            )
-        at_ids = pdf[spec.id_col].reset_index(drop=True)
-        series_idx = index.get_indexer(at_ids)
-        unknown = series_idx < 0
-        if unknown.any():
-            names = pd.unique(at_ids[unknown]).tolist()
-            shown = ", ".join(repr(v) for v in names[:5])
-            raise QueryError(
-                f"{len(names)} series id(s) in the query frame 'at' have no history: "
-                f"{shown}{' ...' if len(names) > 5 else ''}. Every queried series must "
-                "appear in the frame passed alongside 'at'."
-            )
-        t = self.time_.encode(pdf[spec.time_col].reset_index(drop=True))
-        order = np.lexsort((t, series_idx))
-        counts = np.bincount(series_idx, minlength=len(dataset))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        sorted_series = series_idx[order]
-        query_idx = np.empty(len(t), dtype=np.int64)
-        query_idx[order] = np.arange(len(t)) - starts[sorted_series]
-        times = np.split(t[order], np.cumsum(counts)[:-1])
-        frame = pdf.reset_index(drop=True)
-        frame[SERIES_IDX_COL] = series_idx.astype(np.int64)
-        frame[QUERY_IDX_COL] = query_idx
-        return [np.ascontiguousarray(x) for x in times], frame
+        return plan_queries(at_df, dataset, self._spec, self.time_)
 
     def horizon_times(
         self, dataset: IrregularDataset, horizon: Any, n_points: int
@@ -269,17 +231,7 @@ class LongFrameEncoder:
             >= 1.
         """
         self._check_fitted()
-        if (
-            isinstance(n_points, (bool, np.bool_))
-            or not isinstance(n_points, (int, np.integer))
-            or n_points < 1
-        ):
-            raise QueryError(f"Expected 'n_points' to be an int >= 1; got {n_points!r}.")
-        h = self.time_.encode_delta(horizon)
-        if not h > 0:
-            raise QueryError(f"Expected a positive 'horizon'; got {horizon!r}.")
-        steps = h * np.arange(1, int(n_points) + 1, dtype=np.float64) / int(n_points)
-        return [s.last_time + steps for s in dataset]
+        return horizon_grid(dataset, horizon, n_points, self.time_)
 
     # ------------------------------------------------------------------ decoding
     def decode_frame(
@@ -313,46 +265,8 @@ class LongFrameEncoder:
             If lengths disagree or a column is named like the id / time column.
         """
         self._check_fitted()
-        spec = self._spec
         library = self.library_ if library is None else library
-        if len(times) != len(ids):
-            raise ValueError(f"Expected one time array per id; got {len(times)} and {len(ids)}.")
-        counts = np.array([np.asarray(t).reshape(-1).shape[0] for t in times], dtype=np.int64)
-        data: dict[str, Any] = {}
-        for name, per_series in columns.items():
-            if name in (spec.id_col, spec.time_col):
-                raise ValueError(
-                    f"Output column {name!r} clashes with the id or time column; rename it."
-                )
-            if len(per_series) != len(ids):
-                raise ValueError(
-                    f"Column {name!r}: expected one array per series ({len(ids)}); "
-                    f"got {len(per_series)}."
-                )
-            arrays = [np.asarray(a).reshape(-1) for a in per_series]
-            lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)
-            if not np.array_equal(lengths, counts):
-                bad = int(np.flatnonzero(lengths != counts)[0])
-                raise ValueError(
-                    f"Column {name!r}: series {ids[bad]!r} has {lengths[bad]} values for "
-                    f"{counts[bad]} times."
-                )
-            data[name] = np.concatenate(arrays) if arrays else np.empty(0)
-        flat = (
-            np.concatenate([np.asarray(t, dtype=np.float64).reshape(-1) for t in times])
-            if len(times)
-            else np.empty(0)
-        )
-        id_values = pd.Series(list(ids), dtype=None if len(ids) else object)
-        out = pd.DataFrame(
-            {
-                spec.id_col: id_values.repeat(counts).reset_index(drop=True),
-                spec.time_col: self.time_.decode(flat),
-            }
-        )
-        for name, values in data.items():
-            out[name] = values
-        return from_pandas(out, library)
+        return decode_long_frame(ids, times, columns, self._spec, self.time_, library)
 
     def inverse_values(self, arr: Any) -> Any:
         """Map scaled values back to original units (``scaler_.inverse_transform``)."""

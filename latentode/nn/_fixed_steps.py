@@ -9,13 +9,11 @@ the Adams methods and the adjoint go through torchdiffeq in :mod:`latentode.nn.s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from latentode.nn.solve import NFECounter, SolverConfig
+from latentode.nn._nfe import NFECounter
+from latentode.nn._solver_config import SolverConfig
 
 __all__ = [
     "DIRECT_METHODS",

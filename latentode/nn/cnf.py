@@ -10,23 +10,13 @@ so the flow map ``φ: z(0) ↦ z(T)`` has ``log p_T(φ(z)) = log p_0(z) - ∫_0^
 ``T → 0`` (data → base, i.e. density evaluation). Every call returns
 ``delta_logp = log p_out(output) - log p_in(input)`` (which equals ``-log|det ∂out/∂in|``).
 
-Trace of the Jacobian
----------------------
-The field is an MLP of concat-squash layers whose Jacobian–vector products are propagated
-*forward* alongside its output (no double back-propagation, so the training backward pass is
-an ordinary one):
-
-- ``"exact"``: ``J`` is carried column by column (``D`` tangents), giving the exact trace —
-  cheapest for small ``D``, noise-free;
-- ``"hutchinson"``: one tangent ``ε`` (Rademacher or Gaussian, drawn once per solve) gives
-  the unbiased estimate ``εᵀ J ε`` in ``O(D)``.
-
-Regularisation
---------------
-With ``regularize=True`` two more integrals ride along (Finlay et al., ICML 2020, "How to
-train your neural ODE"): kinetic energy ``∫ ||f||² dt`` and Jacobian Frobenius norm
-``∫ ||J||_F² dt`` (exactly, or its Hutchinson estimate ``||J ε||²``). Penalising them keeps
-trajectories straight and the solver's step count (NFE) low during training.
+Field and trace
+---------------
+The vector field is a :class:`ConcatSquashField` (:mod:`latentode.nn._concat_squash`): an
+MLP of concat-squash layers that returns Jacobian–vector products with its value. The
+augmented dynamics (:mod:`latentode.nn._trace`) turn them into the exact trace or
+Hutchinson's estimate of it (``divergence``), plus the kinetic-energy and Frobenius-norm
+regularisers (``regularize=True``).
 
 Solver state
 ------------
@@ -41,7 +31,6 @@ active components alone.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -50,6 +39,9 @@ import torch
 from torch import nn
 
 from latentode.exceptions import ParameterError
+from latentode.nn._checks import check_choice
+from latentode.nn._concat_squash import ACTIVATIONS, ConcatSquashField
+from latentode.nn._trace import DIVERGENCES, NOISES, AugmentedField, draw_probe
 from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
 
 __all__ = [
@@ -61,10 +53,6 @@ __all__ = [
     "CNFOutput",
     "ConcatSquashField",
 ]
-
-ACTIVATIONS = ("tanh", "softplus")
-DIVERGENCES = ("exact", "hutchinson")
-NOISES = ("rademacher", "gaussian")
 
 
 class CNFOutput(NamedTuple):
@@ -79,180 +67,6 @@ class CNFOutput(NamedTuple):
     delta_logp: torch.Tensor
     kinetic: torch.Tensor
     frobenius: torch.Tensor
-
-
-def _check_choice(value: str, allowed: Sequence[str], name: str, owner: str) -> None:
-    if value not in allowed:
-        raise ParameterError(
-            f"The '{name}' of {owner} must be a str among {sorted(allowed)}. Got {value!r} instead."
-        )
-
-
-class _ConcatSquash(nn.Module):
-    """``(W x + b) · σ(G c + g) + S c`` with conditioning ``c = [t, context]``."""
-
-    def __init__(self, in_dim: int, out_dim: int, cond_dim: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(in_dim, out_dim)
-        self.gate = nn.Linear(cond_dim, out_dim)
-        self.shift = nn.Linear(cond_dim, out_dim, bias=False)
-
-    def forward(
-        self, x: torch.Tensor, cond: torch.Tensor, tangent: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Output ``(..., out)`` and its tangent ``(..., K, out)`` for input tangent
-        ``(..., K, in)`` (``None`` means the identity: ``K = in``)."""
-        gate = torch.sigmoid(self.gate(cond))
-        out = self.linear(x) * gate + self.shift(cond)
-        if tangent is None:
-            d_out = self.linear.weight.t() * gate.unsqueeze(-2)
-        else:
-            d_out = (tangent @ self.linear.weight.t()) * gate.unsqueeze(-2)
-        return out, d_out
-
-
-class ConcatSquashField(nn.Module):
-    """CNF vector field ``f(t, z; c)``: an MLP of concat-squash layers (FFJORD's choice).
-
-    Every layer is modulated by time and an optional context vector, and the field returns
-    Jacobian–vector products together with its value (see :meth:`forward_jvp`).
-
-    Parameters
-    ----------
-    dim : int
-        State dimension ``D``.
-    hidden_dims : sequence of int
-        Widths of the hidden layers.
-    context_dim : int, default=0
-        Size of the conditioning vector (0: unconditional).
-    activation : {"tanh", "softplus"}, default="tanh"
-        Smooth activations (their derivatives are used in the tangent pass).
-    zero_init : bool, default=True
-        Start the last layer at zero, so that the untrained flow is the identity.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        hidden_dims: Sequence[int] = (64, 64, 64),
-        *,
-        context_dim: int = 0,
-        activation: str = "tanh",
-        zero_init: bool = True,
-    ) -> None:
-        super().__init__()
-        _check_choice(activation, ACTIVATIONS, "activation", "ConcatSquashField")
-        if dim < 1 or context_dim < 0 or any(h < 1 for h in hidden_dims):
-            raise ParameterError(
-                "ConcatSquashField needs dim >= 1, context_dim >= 0 and positive hidden "
-                f"widths. Got dim={dim}, context_dim={context_dim}, "
-                f"hidden_dims={tuple(hidden_dims)} instead."
-            )
-        self.dim = dim
-        self.context_dim = context_dim
-        self.activation = activation
-        widths = [dim, *hidden_dims, dim]
-        self.layers = nn.ModuleList(
-            _ConcatSquash(a, b, 1 + context_dim) for a, b in itertools.pairwise(widths)
-        )
-        if zero_init:
-            last = self.layers[-1]
-            for p in (last.linear.weight, last.linear.bias, last.shift.weight):
-                nn.init.zeros_(p)
-
-    def _act(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Activation and its derivative."""
-        if self.activation == "tanh":
-            y = torch.tanh(x)
-            return y, 1.0 - y * y
-        return nn.functional.softplus(x), torch.sigmoid(x)
-
-    def _cond(self, t: torch.Tensor, z: torch.Tensor, context: torch.Tensor | None):
-        tt = t.to(z.dtype)
-        tt = tt.expand(z.shape[:-1]).unsqueeze(-1)
-        return tt if context is None else torch.cat([tt, context], dim=-1)
-
-    def forward(
-        self, t: torch.Tensor, z: torch.Tensor, context: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """``f(t, z; c)`` of shape ``(..., n, dim)``.
-
-        Parameters
-        ----------
-        t : Tensor of shape (n,) or ()
-        z : Tensor of shape (..., n, dim)
-        context : Tensor of shape (..., n, context_dim), optional
-        """
-        cond = self._cond(t, z, context)
-        h = z
-        for i, layer in enumerate(self.layers):
-            gate = torch.sigmoid(layer.gate(cond))
-            h = layer.linear(h) * gate + layer.shift(cond)
-            if i < len(self.layers) - 1:
-                h = self._act(h)[0]
-        return h
-
-    def forward_jvp(
-        self,
-        t: torch.Tensor,
-        z: torch.Tensor,
-        context: torch.Tensor | None,
-        tangent: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The field and Jacobian–vector products ``(J v_k)ᵀ``.
-
-        Parameters
-        ----------
-        t, z, context
-            As in :meth:`forward`.
-        tangent : Tensor of shape (..., n, K, dim) or None
-            ``K`` directions ``v_k`` (rows); None means the ``dim`` unit vectors (the full
-            Jacobian).
-
-        Returns
-        -------
-        f : Tensor of shape (..., n, dim)
-        jvp : Tensor of shape (..., n, K, dim)
-            Row ``k`` is ``J v_k`` (for ``tangent=None``: row ``k`` is column ``k`` of ``J``).
-        """
-        cond = self._cond(t, z, context)
-        h, dh = z, tangent
-        for i, layer in enumerate(self.layers):
-            h, dh = layer(h, cond, dh)
-            if i < len(self.layers) - 1:
-                h, slope = self._act(h)
-                dh = dh * slope.unsqueeze(-2)
-        return h, dh
-
-
-class _AugmentedField(nn.Module):
-    """``d/dt [z, log p, (kinetic, frobenius), context] = [f, -tr J, (|f|², |J|²), 0]``."""
-
-    def __init__(self, field: ConcatSquashField, divergence: str, regularize: bool) -> None:
-        super().__init__()
-        self.field = field
-        self.divergence = divergence
-        self.regularize = regularize
-        self.noise: torch.Tensor | None = None  # (..., n, dim), fixed for one solve
-
-    def forward(self, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        dim, c_dim = self.field.dim, self.field.context_dim
-        z = state[..., :dim]
-        context = state[..., state.shape[-1] - c_dim :] if c_dim else None
-        if self.divergence == "exact":
-            dz, jvp = self.field.forward_jvp(t, z, context, None)
-            div = torch.diagonal(jvp, dim1=-2, dim2=-1).sum(-1)
-        else:
-            noise = self.noise
-            dz, jvp = self.field.forward_jvp(t, z, context, noise.unsqueeze(-2))
-            div = (jvp.squeeze(-2) * noise).sum(-1)
-        parts = [dz, -div.unsqueeze(-1)]
-        if self.regularize:
-            parts.append(dz.pow(2).sum(-1, keepdim=True))
-            parts.append(jvp.pow(2).sum(dim=(-2, -1)).unsqueeze(-1))
-        if c_dim:
-            parts.append(torch.zeros_like(context))
-        return torch.cat(parts, dim=-1)
 
 
 class CNFBlock(nn.Module):
@@ -283,8 +97,8 @@ class CNFBlock(nn.Module):
         regularize: bool = False,
     ) -> None:
         super().__init__()
-        _check_choice(divergence, DIVERGENCES, "divergence", "CNFBlock")
-        _check_choice(noise, NOISES, "noise", "CNFBlock")
+        check_choice(divergence, DIVERGENCES, "divergence", "CNFBlock")
+        check_choice(noise, NOISES, "noise", "CNFBlock")
         if not (isinstance(time_length, (int, float)) and time_length > 0):
             raise ParameterError(
                 "The 'time_length' of CNFBlock must be a float in the range (0, inf). "
@@ -296,7 +110,7 @@ class CNFBlock(nn.Module):
         self.noise = noise
         self.solver = solver if solver is not None else SolverConfig(rtol=1e-5, atol=1e-5)
         self.regularize = regularize
-        self.dynamics = _AugmentedField(field, divergence, regularize)
+        self.dynamics = AugmentedField(field, divergence, regularize)
 
     @property
     def divergence(self) -> str:
@@ -304,14 +118,8 @@ class CNFBlock(nn.Module):
 
     @divergence.setter
     def divergence(self, value: str) -> None:
-        _check_choice(value, DIVERGENCES, "divergence", "CNFBlock")
+        check_choice(value, DIVERGENCES, "divergence", "CNFBlock")
         self.dynamics.divergence = value
-
-    def _probe(self, z: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        if self.noise == "gaussian":
-            return torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-        bits = torch.randint(0, 2, z.shape, generator=generator, device=z.device)
-        return bits.to(z.dtype) * 2 - 1
 
     def forward(
         self,
@@ -356,7 +164,7 @@ class CNFBlock(nn.Module):
             parts.append(context.to(z.dtype).expand(*z.shape[:-1], self.context_dim))
         state = torch.cat(parts, dim=-1)
         if self.divergence == "hutchinson":
-            self.dynamics.noise = self._probe(z, generator)
+            self.dynamics.noise = draw_probe(z, self.noise, generator)
         n_active = self.dim + 1 + 2 * self.regularize
         factor = math.sqrt(n_active / state.shape[-1])
         config = dataclasses.replace(

@@ -25,19 +25,20 @@ several knots and interpolate them (a piecewise-linear ``t_i(s)`` would make the
 every knot and force at least one step per query time: measured 2–5× more evaluations).
 Padding repeats a series' last time (pace 0: the state stays frozen). Queries before the
 start time integrate backwards.
+
+The options (:class:`SolverConfig`, the method lists), the evaluation counter
+(:class:`NFECounter`) and the error translation (:func:`translate_solver_errors`) live in
+torchdiffeq-free private modules and are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 import torchdiffeq
 from torch import nn
 
-from latentode.exceptions import MaxStepsExceededError, ParameterError, SolverError
 from latentode.nn._fixed_steps import (
     DIRECT_METHODS,
     fixed_steps,
@@ -45,6 +46,9 @@ from latentode.nn._fixed_steps import (
     solve_on_step_grid,
     step_counts,
 )
+from latentode.nn._nfe import NFECounter
+from latentode.nn._solver_config import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
+from latentode.nn._solver_errors import translate_solver_errors
 
 __all__ = [
     "ADAPTIVE_METHODS",
@@ -56,110 +60,9 @@ __all__ = [
     "translate_solver_errors",
 ]
 
-ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
-FIXED_METHODS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")
-
 #: Vector field protocol: ``field(t, z)`` with per-series times ``t`` of shape ``(B,)`` and
 #: states ``z`` of shape ``(..., B, L)``; returns ``dz/dt`` with the shape of ``z``.
 VectorField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-@dataclasses.dataclass(frozen=True)
-class SolverConfig:
-    """How to solve an ODE (validated on construction).
-
-    Parameters
-    ----------
-    method : str
-        A torchdiffeq method: adaptive (``"dopri5"``, ``"dopri8"``, ``"bosh3"``,
-        ``"fehlberg2"``, ``"adaptive_heun"``) or fixed-step (``"euler"``, ``"midpoint"``,
-        ``"rk4"``, ``"explicit_adams"``, ``"implicit_adams"``).
-    rtol, atol : float
-        Tolerances of adaptive methods.
-    adjoint : bool
-        Back-propagate with the adjoint method (memory O(1) in the number of steps, but
-        slower on CPU) instead of through the solver's operations.
-    max_num_steps : int
-        Adaptive methods raise :class:`~latentode.exceptions.MaxStepsExceededError` after
-        this many steps in one solve.
-    n_substeps : int
-        Fixed-step methods take at least this many equal steps between consecutive query
-        times.
-    step_size : float or None
-        Fixed-step methods: the step, in the ODE's time units. ``euler``, ``midpoint`` and
-        ``rk4`` without the adjoint step along each series' own grid ``t0 ± j·step_size``
-        and reach a query between grid points by one partial step, so the trajectory does
-        not depend on which times are queried (a model trained on some target times
-        predicts the same values at others). With the adjoint, and for the Adams methods,
-        a gap between query times gets ``ceil(gap / step_size)`` equal steps (at least
-        ``n_substeps``). Without a step size a gap is crossed in ``n_substeps`` steps,
-        however long it is.
-    adjoint_seminorm : bool
-        Use the seminorm of Kidger et al. (2021) for the adjoint's error control (fewer
-        backward steps, same gradients to tolerance).
-    """
-
-    method: str = "dopri5"
-    rtol: float = 1e-3
-    atol: float = 1e-4
-    adjoint: bool = False
-    max_num_steps: int = 10_000
-    n_substeps: int = 1
-    step_size: float | None = None
-    adjoint_seminorm: bool = True
-
-    def __post_init__(self) -> None:
-        if self.method not in ADAPTIVE_METHODS + FIXED_METHODS:
-            raise ParameterError(
-                f"The 'method' of SolverConfig must be one of "
-                f"{list(ADAPTIVE_METHODS + FIXED_METHODS)}. Got {self.method!r} instead."
-            )
-        for name in ("rtol", "atol"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise ParameterError(
-                    f"The '{name}' of SolverConfig must be a float in the range (0, inf). "
-                    f"Got {value!r} instead."
-                )
-        if self.step_size is not None and not (
-            isinstance(self.step_size, (int, float)) and self.step_size > 0
-        ):
-            raise ParameterError(
-                "The 'step_size' of SolverConfig must be a float in the range (0, inf) or "
-                f"None. Got {self.step_size!r} instead."
-            )
-        for name in ("max_num_steps", "n_substeps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ParameterError(
-                    f"The '{name}' of SolverConfig must be an int in the range [1, inf). "
-                    f"Got {value!r} instead."
-                )
-
-    @property
-    def adaptive(self) -> bool:
-        return self.method in ADAPTIVE_METHODS
-
-
-class NFECounter:
-    """Counts vector-field evaluations, split into forward and backward passes.
-
-    ``forward`` counts evaluations made while solving forward; ``backward`` those made
-    afterwards by an adjoint backward solve (0 for direct back-propagation, whose backward
-    pass replays the recorded graph instead of calling ``f``).
-    """
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.forward = 0
-
-    @property
-    def backward(self) -> int:
-        return self.calls - self.forward
-
-    def reset(self) -> None:
-        self.calls = 0
-        self.forward = 0
 
 
 class _SegmentField(nn.Module):
@@ -440,27 +343,3 @@ def solve_intervals(
     times = (start.to(torch.float64) + delta.to(torch.float64)).unsqueeze(1)
     out = solve_on_grids(field, z, start.to(torch.float64), times, config, counter)
     return out[..., 0, :]
-
-
-@contextlib.contextmanager
-def translate_solver_errors() -> Iterator[None]:
-    """Turn torchdiffeq's ``AssertionError`` for step failures into typed errors.
-
-    Used around forward solves and around ``loss.backward()`` (where the adjoint solves).
-    """
-    try:
-        yield
-    except AssertionError as exc:
-        message = str(exc)
-        if "max_num_steps" in message:
-            raise MaxStepsExceededError(
-                f"The ODE solver exceeded max_num_steps ({message}). The dynamics became "
-                "stiff or the tolerances are too tight: raise 'max_num_steps', loosen "
-                "'rtol'/'atol', lower the learning rate, or use a fixed-step method."
-            ) from exc
-        if "underflow" in message:
-            raise SolverError(
-                f"The ODE solver's step size underflowed ({message}); the dynamics are "
-                "stiff or diverging. Loosen the tolerances or lower the learning rate."
-            ) from exc
-        raise
