@@ -64,25 +64,29 @@ SETS = {
 }
 
 
-def methods(seconds: float, seed: int) -> dict:
-    return {
+#: The Latent ODE settings every variant starts from (``--variants`` overrides them).
+LATENT_ODE = dict(method="euler", encoder="odernn", batch_size=50, max_epochs=100_000)
+
+
+def methods(seconds: float, seed: int, variants: dict, baselines: list[str]) -> dict:
+    out = {
         "last_value": LastValueBaseline(random_state=seed),
         "linear": LinearInterpolationBaseline(random_state=seed),
         "gp": GPBaseline(random_state=seed),
         "gradient_boosting": GradientBoostingBaseline(random_state=seed),
-        "latent_ode": LatentODEForecaster(
-            method="euler",
-            encoder="odernn",
-            batch_size=50,
-            max_epochs=100_000,
-            max_time=seconds,
-            device="cpu",
-            random_state=seed,
-        ),
     }
+    out = {k: v for k, v in out.items() if k in baselines}
+    for name, params in variants.items():
+        settings = {**LATENT_ODE, **params}
+        out[name] = LatentODEForecaster(
+            **settings, max_time=seconds, device="cpu", random_state=seed
+        )
+    return out
 
 
-def run_set(name: str, quick: bool, seconds: float, seed: int) -> dict:
+def run_set(
+    name: str, quick: bool, seconds: float, seed: int, variants: dict, baselines: list[str]
+) -> dict:
     full, small, targets = SETS[name]
     data = (small if quick else full)()
     df = data.frame
@@ -104,7 +108,7 @@ def run_set(name: str, quick: bool, seconds: float, seed: int) -> dict:
         "scored": scored,
         "tasks": {t: {} for t in tasks},
     }
-    for method, est in methods(seconds, seed).items():
+    for method, est in methods(seconds, seed, variants, baselines).items():
         t0 = time.perf_counter()
         est.fit(train)
         fit_s = time.perf_counter() - t0
@@ -118,8 +122,8 @@ def run_set(name: str, quick: bool, seconds: float, seed: int) -> dict:
                 + " ".join(f"{k}={v:.3f}" for k, v in scores.items() if k != "n"),
                 flush=True,
             )
-        if method == "latent_ode":
-            out["latent_ode_epochs"] = int(est.n_epochs_)
+        if method in variants:
+            out.setdefault("epochs", {})[method] = int(est.n_epochs_)
     return out
 
 
@@ -130,10 +134,22 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "real.json")
+    parser.add_argument(
+        "--variants",
+        default='{"latent_ode": {}}',
+        help="JSON: Latent ODE variant name -> parameters over the defaults " + str(LATENT_ODE),
+    )
+    parser.add_argument(
+        "--baselines",
+        default="last_value,linear,gp,gradient_boosting",
+        help="comma-separated baselines to run beside the model ('' for none)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     names = [s for s in args.sets.split(",") if s]
+    variants = json.loads(args.variants)
+    baselines = [b for b in args.baselines.split(",") if b]
     unknown = sorted(set(names) - set(SETS))
     if unknown:
         parser.error(f"unknown set(s) {unknown}; choose from {sorted(SETS)}")
@@ -141,12 +157,16 @@ def main() -> None:
         "meta": {
             "quick": args.quick,
             "seconds": args.seconds,
+            "variants": {k: {**LATENT_ODE, **v} for k, v in variants.items()},
             "seed": args.seed,
             "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(),
             "torch": torch.__version__,
         },
-        "sets": {name: run_set(name, args.quick, args.seconds, args.seed) for name in names},
+        "sets": {
+            name: run_set(name, args.quick, args.seconds, args.seed, variants, baselines)
+            for name in names
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=float))

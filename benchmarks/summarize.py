@@ -194,8 +194,11 @@ def _real(r: dict) -> list[str]:
             star = "".join(mk for mk, t in zip(marks, tasks) if best_base[t] == method)
             fit_s = next(iter(tasks.values()))[method]["fit_s"]
             lines.append(f"| {method}{star} | " + " | ".join(cells) + f" | {fit_s:.1f} |")
-        if "latent_ode_epochs" in s:
-            lines.append(f"\nLatent ODE: {s['latent_ode_epochs']} epochs.")
+        epochs = s.get("epochs") or (
+            {"latent_ode": s["latent_ode_epochs"]} if "latent_ode_epochs" in s else {}
+        )
+        if epochs:
+            lines.append("\nEpochs: " + ", ".join(f"{k} {v}" for k, v in epochs.items()) + ".")
         lines.append("")
     return lines
 

@@ -12,6 +12,7 @@ from latentode.data._queries import QUERY_IDX_COL, SERIES_IDX_COL
 from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
 from latentode.data._spec import LongFrameSpec
+from latentode.data._static import StaticEncoder, drop_columns
 from latentode.data._time import TIME_UNITS, TimeEncoder
 
 __all__ = [
@@ -25,8 +26,10 @@ __all__ = [
     "LongFrameEncoder",
     "LongFrameSpec",
     "Series",
+    "StaticEncoder",
     "TimeEncoder",
     "collate",
+    "drop_columns",
     "frame_library",
     "from_pandas",
     "to_pandas",

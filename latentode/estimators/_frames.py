@@ -16,10 +16,14 @@ from latentode.data import (
     IrregularDataset,
     LongFrameEncoder,
     LongFrameSpec,
+    StaticEncoder,
     from_pandas,
 )
+from latentode.estimators._base import Fitted
 
 __all__ = [
+    "ENCODER",
+    "STATIC",
     "fit_encoder",
     "output_frame",
     "series_summary",
@@ -28,6 +32,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: How a fitted long-frame encoder and an optional static encoder are saved.
+ENCODER = Fitted(lambda e: e.to_dict(), LongFrameEncoder.from_dict)
+STATIC = Fitted(
+    lambda e: None if e is None else e.to_dict(), StaticEncoder.from_dict, optional=True
+)
 
 
 def split_series(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,13 +21,21 @@ class PaddedSeries:
     """All series of a dataset padded once, on one device; batches are trimmed slices.
 
     ``time_scale`` multiplies the (already normalised) times: the solver's time unit.
-    ``full`` is the whole padded :class:`~latentode.batch.IrregularBatch`.
+    ``full`` is the whole padded :class:`~latentode.batch.IrregularBatch`; ``static``
+    ``(n_series, n_static)`` are the series' (scaled) static covariates, if any.
     """
 
     def __init__(
-        self, dataset: IrregularDataset, device: torch.device, time_scale: float = 1.0
+        self,
+        dataset: IrregularDataset,
+        device: torch.device,
+        time_scale: float = 1.0,
+        static: np.ndarray | None = None,
     ) -> None:
-        self.full = collate(list(dataset), device=device).scale_time(time_scale)
+        full = collate(list(dataset), device=device).scale_time(time_scale)
+        if static is not None:
+            full = dataclasses.replace(full, static=torch.as_tensor(static, device=device))
+        self.full = full
 
     @property
     def times(self) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from latentode.batch import IrregularBatch
+from latentode.models._anchors import anchor_features
 from latentode.nn.observation import GaussianObservation
 from latentode.nn.posterior import standard_normal_log_prob
 from latentode.nn.protocols import Encoder, Posterior
@@ -72,10 +73,25 @@ class LatentODE(nn.Module):
         self.solver = solver
         self.counter = NFECounter()
 
-    def decode(self, z0: torch.Tensor, t0: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-        """Observation means ``(S, B, Q, D)`` at query ``times`` ``(B, Q)`` from ``z0``."""
-        z = solve_on_grids(self.field, z0, t0, times, self.solver, self.counter)
-        return self.observation(z)
+    def summary(self, context: IrregularBatch) -> torch.Tensor:
+        """What the posterior is conditioned on ``(B, H [+ S])``: the encoder's summary,
+        followed by the series' static covariates when the batch carries them."""
+        h = self.encoder(context)
+        if context.static is None:
+            return h
+        return torch.cat([h, context.static.to(h.dtype)], dim=-1)
+
+    def decode(
+        self, z0: torch.Tensor, context: IrregularBatch, times: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Observation means ``(S, B, Q, D)`` at query ``times`` ``(B, Q)`` from ``z0`` (at
+        the context's first times), and their log noise scales (None: the observation
+        model's per-feature ``std``). An anchored observation model also reads what the
+        context observed around each query (:func:`~latentode.models._anchors.anchor_features`).
+        """
+        z = solve_on_grids(self.field, z0, context.times[:, 0], times, self.solver, self.counter)
+        anchors = anchor_features(context, times) if self.observation.uses_anchors else None
+        return self.observation.distribution(z, anchors)
 
     def bound_terms(
         self,
@@ -87,11 +103,10 @@ class LatentODE(nn.Module):
         eps: torch.Tensor | None = None,
     ) -> BoundTerms:
         """Encode ``context``, reconstruct ``target`` (its times, values and mask)."""
-        h = self.encoder(context)
-        post = self.posterior(h, n_samples, generator=generator, eps=eps)
+        post = self.posterior(self.summary(context), n_samples, generator=generator, eps=eps)
         t_times, t_values, t_mask = target.times, target.values, target.mask
-        mean = self.decode(post.z0, context.times[:, 0], t_times)
-        log_px = self.observation.log_prob(mean, t_values, t_mask)
+        mean, log_std = self.decode(post.z0, context, t_times)
+        log_px = self.observation.log_prob(mean, t_values, t_mask, log_std)
         sq_err = ((mean.mean(0) - t_values).pow(2) * t_mask).sum(dim=(-1, -2))
         return BoundTerms(
             log_px=log_px,
@@ -116,10 +131,24 @@ class LatentODE(nn.Module):
 
         ``eps`` fixes the posterior's base noise (see ``GaussianPosterior.forward``).
         """
-        z0 = self.posterior(self.encoder(context), n_samples, eps=eps).z0
-        return self.decode(z0, context.times[:, 0], times)
+        return self.sample_predictive(context, times, n_samples, eps=eps)[0]
+
+    @torch.no_grad()
+    def sample_predictive(
+        self,
+        context: IrregularBatch,
+        times: torch.Tensor,
+        n_samples: int,
+        *,
+        eps: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means ``(S, B, Q, D)`` at ``times`` for ``S`` posterior samples and the noise
+        scales around them (broadcastable to the means)."""
+        z0 = self.posterior(self.summary(context), n_samples, eps=eps).z0
+        mean, log_std = self.decode(z0, context, times)
+        return mean, self.observation.std if log_std is None else log_std.exp()
 
     @torch.no_grad()
     def latent_mean(self, context: IrregularBatch) -> torch.Tensor:
         """Posterior mean of ``z0`` ``(B, latent_dim)`` (for flows: mean of the base)."""
-        return self.posterior.mean(self.encoder(context))
+        return self.posterior.mean(self.summary(context))

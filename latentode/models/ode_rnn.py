@@ -128,6 +128,18 @@ class ODERNN(nn.Module):
         return mean.unsqueeze(0).expand(n_samples, *mean.shape)
 
     @torch.no_grad()
+    def sample_predictive(
+        self,
+        context: IrregularBatch,
+        times: torch.Tensor,
+        n_samples: int,
+        *,
+        eps: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Deterministic means ``(S, B, Q, D)`` and the per-feature noise scale."""
+        return self.sample_means(context, times, n_samples), self.observation.std
+
+    @torch.no_grad()
     def latent_mean(self, context: IrregularBatch) -> torch.Tensor:
         """Hidden state after each series' last observation ``(B, H)``."""
         states = self.states(context)

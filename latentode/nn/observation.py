@@ -24,6 +24,8 @@ class GaussianObservation(nn.Module):
         Fixed noise scale (in scaled feature units); ``None`` learns one per feature.
     """
 
+    uses_anchors = False
+
     def __init__(
         self, latent_dim: int, n_features: int, hidden_dim: int = 0, obs_std: float | None = None
     ) -> None:
@@ -44,12 +46,27 @@ class GaussianObservation(nn.Module):
         """Mean of ``p(x | z)``: ``(..., latent_dim) -> (..., n_features)``."""
         return self.net(z)
 
-    def log_prob(self, mean: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def distribution(
+        self, z: torch.Tensor, anchors: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, None]:
+        """Mean of ``p(x | z)`` and None: the noise scale is :attr:`std`, the same for
+        every point (``anchors`` are ignored)."""
+        return self.net(z), None
+
+    def log_prob(
+        self,
+        mean: torch.Tensor,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        log_std: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Sum of Gaussian log-densities over observed entries.
 
-        ``mean`` ``(..., B, K, D)``; ``x``, ``mask`` ``(B, K, D)`` → ``(..., B)``.
+        ``mean`` ``(..., B, K, D)``; ``x``, ``mask`` ``(B, K, D)`` → ``(..., B)``;
+        ``log_std`` (broadcastable to ``mean``) overrides the learned per-feature scale.
         """
-        log_std = self.log_std.clamp(min=-7.0)
+        if log_std is None:
+            log_std = self.log_std.clamp(min=-7.0)
         z = (x - mean) / log_std.exp()
         elem = -0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
         return (elem * mask).sum(dim=(-1, -2))

@@ -1,4 +1,4 @@
-"""Registries of the Latent ODE's extension points: encoders and posteriors.
+"""Registries of the Latent ODE's extension points: encoders, posteriors, observation models.
 
 Each entry maps the name a user passes (``LatentODEForecaster(encoder="gru")``) to a
 builder of the module from a small frozen spec. Adding an encoder is one module in
@@ -11,14 +11,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from torch import nn
+
+from latentode.nn.anchored_observation import N_ANCHOR_FEATURES, AnchoredObservation
 from latentode.nn.ffjord_posterior import FFJORDPosterior
 from latentode.nn.gru_encoder import GRUDeltaTEncoder
+from latentode.nn.observation import GaussianObservation
 from latentode.nn.odernn import ODERNNEncoder
 from latentode.nn.posterior import GaussianPosterior
 from latentode.nn.protocols import Encoder, Posterior
 from latentode.nn.solve import SolverConfig
 
-__all__ = ["ENCODERS", "POSTERIORS", "EncoderSpec", "PosteriorSpec"]
+__all__ = [
+    "ENCODERS",
+    "OBSERVATIONS",
+    "POSTERIORS",
+    "EncoderSpec",
+    "ObservationSpec",
+    "PosteriorSpec",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +56,16 @@ class PosteriorSpec:
     jacobian_weight: float = 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class ObservationSpec:
+    """What an observation-model builder gets."""
+
+    latent_dim: int
+    n_features: int
+    hidden_dim: int = 0
+    obs_std: float | None = None
+
+
 #: Encoder name → builder.
 ENCODERS: dict[str, Callable[[EncoderSpec], Encoder]] = {
     "odernn": lambda s: ODERNNEncoder(
@@ -65,5 +86,16 @@ POSTERIORS: dict[str, Callable[[PosteriorSpec], Posterior]] = {
         solver=s.solver,
         kinetic_weight=s.kinetic_weight,
         jacobian_weight=s.jacobian_weight,
+    ),
+}
+
+#: Observation model name → builder. ``"anchored"`` models each value around the
+#: interpolation of the nearest context observations (see
+#: :mod:`latentode.nn.anchored_observation`); its hidden layer is 32 wide when
+#: ``hidden_dim`` is 0.
+OBSERVATIONS: dict[str, Callable[[ObservationSpec], nn.Module]] = {
+    "gaussian": lambda s: GaussianObservation(s.latent_dim, s.n_features, s.hidden_dim, s.obs_std),
+    "anchored": lambda s: AnchoredObservation(
+        s.latent_dim, s.n_features, N_ANCHOR_FEATURES, s.hidden_dim or 32, s.obs_std
     ),
 }

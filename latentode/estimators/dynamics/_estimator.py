@@ -9,9 +9,10 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import torch
 
-from latentode.data import IrregularDataset, LongFrameEncoder, frame_library
+from latentode.data import IrregularDataset, frame_library
 from latentode.estimators._base import FLOAT, TUPLE, BaseTorchEstimator, Fitted
 from latentode.estimators._frames import (
+    ENCODER,
     fit_encoder,
     output_frame,
     series_summary,
@@ -107,7 +108,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
     _fitted: ClassVar[dict[str, Fitted]] = {
-        "data_": Fitted(lambda e: e.to_dict(), LongFrameEncoder.from_dict),
+        "data_": ENCODER,
         "feature_cols_": TUPLE,
         "rate_": FLOAT,
     }

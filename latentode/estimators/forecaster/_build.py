@@ -25,16 +25,31 @@ from latentode.estimators._params import (
     Interval,
     Options,
     PositiveInts,
+    TypeOf,
 )
+from latentode.exceptions import ParameterError
 from latentode.models.latent_ode import LatentODE
 from latentode.models.ode_rnn import ODERNN
 from latentode.nn.cnf import DIVERGENCES
 from latentode.nn.observation import GaussianObservation
-from latentode.nn.registry import ENCODERS, POSTERIORS, EncoderSpec, PosteriorSpec
+from latentode.nn.registry import (
+    ENCODERS,
+    OBSERVATIONS,
+    POSTERIORS,
+    EncoderSpec,
+    ObservationSpec,
+    PosteriorSpec,
+)
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.nn.vector_field import MLPVectorField
 
-__all__ = ["CONSTRAINTS", "PARAMETERS_DOC", "build_latent_ode", "decoder_solver"]
+__all__ = [
+    "CONSTRAINTS",
+    "PARAMETERS_DOC",
+    "build_latent_ode",
+    "check_static",
+    "decoder_solver",
+]
 
 #: ``LatentODEForecaster``'s parameter constraints: the shared groups and its own.
 CONSTRAINTS: dict[str, list[Any]] = {
@@ -57,6 +72,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "flow_divergence": [Options(DIVERGENCES)],
     "flow_kinetic_weight": [Interval(float, 0, None)],
     "flow_jacobian_weight": [Interval(float, 0, None)],
+    "observation": [Options(OBSERVATIONS)],
     "obs_std": [POS_FLOAT, NONE],
     "calibrate_noise": [BOOL],
     "decoder_hidden_dim": [NONNEG_INT],
@@ -70,6 +86,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "context_dropout": [Interval(float, 0, 1, closed="left")],
     "n_samples": [POS_INT],
     "n_iwae_samples": [POS_INT],
+    "static_cols": [TypeOf((list, tuple, None), "a list of str or None")],
 }
 
 
@@ -111,15 +128,22 @@ PARAMETERS_DOC = """\
         regularisers (Finlay et al., 2020), added to the training loss per observed value
         (reported as ``flow_penalty`` in ``history_``); they keep the flow's evaluations
         from growing during training. Ignored by the Gaussian posterior.
+    observation : {"gaussian", "anchored"}, default="gaussian"
+        The observation model ``p(x | z(t))``. ``"gaussian"``: ``N(g(z), σ_d²)``, all
+        that is known about a series passes through ``z0``. ``"anchored"``: each value is
+        modelled around the interpolation of the nearest observations the encoder saw
+        (last value beyond them), corrected by ``g(z(t), gaps)``, with a noise scale that
+        grows with the distance to those observations (``model="latent_ode"`` only).
     obs_std : float or None, default=None
-        Observation noise scale in standardised feature units; None learns one per feature.
+        Observation noise scale in standardised feature units; None learns one per feature
+        (for ``"anchored"``: the base scale, adjusted per point).
     calibrate_noise : bool, default=True
         With a learned noise scale and validation series, re-fit it after training to
         maximise the validation series' predictive likelihood (the ELBO's scale also
         absorbs the posterior's spread, which predictive draws add again; see
         ``noise_calibration_``).
     decoder_hidden_dim : int, default=0
-        Hidden width of the observation map (0: linear).
+        Hidden width of the observation map (0: linear; the anchored head uses 32).
     method : str, default="dopri5"
         Decoder solver (any torchdiffeq method). ``rtol``, ``atol``, ``max_num_steps``,
         ``n_substeps`` (fixed-step methods without a ``step_size``: steps per interval)
@@ -168,6 +192,12 @@ PARAMETERS_DOC = """\
         Posterior samples used by ``predict`` and the quantile methods.
     n_iwae_samples : int, default=16
         Importance samples of ``score_samples``.
+    static_cols : sequence of str or None, default=None
+        Columns of the long frame that hold per-series static covariates (age, sex, a
+        device type...: one numeric value per series, repeated on its rows; every series
+        needs one). They are standardised and condition the posterior of ``z0`` next to
+        the encoder's summary; ``predict`` and the scoring methods read them from the frame
+        they are given.
 """
 
 
@@ -184,12 +214,40 @@ def decoder_solver(params: Any) -> SolverConfig:
     )
 
 
-def build_latent_ode(params: Any, n_features: int) -> nn.Module:
+def check_static(params: Any) -> tuple[str, ...]:
+    """The ``static_cols`` as a tuple, checked against the other columns and the model."""
+    cols = tuple(params.static_cols or ())
+    if any(not isinstance(c, str) or not c for c in cols) or len(set(cols)) != len(cols):
+        raise ParameterError(
+            "The 'static_cols' parameter of LatentODEForecaster must be distinct column "
+            f"names. Got {params.static_cols!r} instead."
+        )
+    clash = sorted(set(cols) & {params.id_col, params.time_col, *(params.feature_cols or ())})
+    if clash:
+        raise ParameterError(
+            f"The 'static_cols' parameter of LatentODEForecaster names {clash}, which are "
+            "also the id, time or feature columns; a column is one of these only."
+        )
+    if cols and params.model == "ode_rnn":
+        raise ParameterError(
+            "The 'static_cols' parameter of LatentODEForecaster needs model='latent_ode' "
+            "(static covariates condition the posterior of z0)."
+        )
+    return cols
+
+
+def build_latent_ode(params: Any, n_features: int, n_static: int = 0) -> nn.Module:
     """The :class:`LatentODE` (or ODE-RNN baseline) that ``params`` (the estimator's
-    hyper-parameters, read by name) describe for ``n_features`` feature columns."""
+    hyper-parameters, read by name) describe for ``n_features`` feature columns and
+    ``n_static`` static covariates (appended to the encoder summary)."""
     hidden = params.encoder_hidden_dim
     solver = decoder_solver(params)
     if params.model == "ode_rnn":
+        if params.observation != "gaussian":
+            raise ParameterError(
+                "The 'observation' parameter of LatentODEForecaster must be 'gaussian' with "
+                f"model='ode_rnn'. Got {params.observation!r} instead."
+            )
         return ODERNN(
             n_features,
             hidden,
@@ -212,13 +270,13 @@ def build_latent_ode(params: Any, n_features: int) -> nn.Module:
         activation=params.activation,
         time_dependent=params.time_dependent,
     )
-    observation = GaussianObservation(
-        params.latent_dim, n_features, params.decoder_hidden_dim, params.obs_std
+    observation = OBSERVATIONS[params.observation](
+        ObservationSpec(params.latent_dim, n_features, params.decoder_hidden_dim, params.obs_std)
     )
     # built last: module initialisation order fixes which random numbers each part gets
     posterior = POSTERIORS[params.posterior](
         PosteriorSpec(
-            hidden,
+            hidden + n_static,
             params.latent_dim,
             solver,
             flow_hidden_dims=tuple(int(w) for w in params.flow_hidden_dims),

@@ -8,6 +8,10 @@ feature, the σ that maximises the Monte-Carlo predictive likelihood
 ``log mean_s N(y; m_s, σ²)`` of the validation series' observations, each reconstructed
 from a context drawn as in training (random subsets and prefixes), which is exactly the
 distribution ``predict_interval`` and ``sample`` draw from.
+
+An anchored observation model has a noise scale per point (``σ_d · exp(h)``): there the
+calibration picks one multiplier ``c_d`` of the base scale ``σ_d`` the same way, keeping how
+the scale varies between points.
 """
 
 from __future__ import annotations
@@ -28,14 +32,23 @@ __all__ = ["best_noise_scale", "calibrate_noise"]
 _GRID = np.exp(np.linspace(math.log(1e-3), math.log(3.0), 241))
 
 
-def best_noise_scale(residuals: np.ndarray) -> tuple[float, float]:
+def best_noise_scale(
+    residuals: np.ndarray, scales: np.ndarray | None = None
+) -> tuple[float, float]:
     """σ maximising ``mean_n log mean_s N(r_sn; 0, σ²)`` and that mean log-likelihood.
 
-    ``residuals``: ``(S, N)``, observation minus each of ``S`` posterior-sample means.
+    ``residuals``: ``(S, N)``, observation minus each of ``S`` posterior-sample means. With
+    per-point ``scales`` ``(S, N)`` it is instead the multiplier ``c`` maximising
+    ``mean_n log mean_s N(r_sn; 0, (c · scales_sn)²)``.
     """
-    rms = math.sqrt(float(np.mean(residuals.astype(np.float64) ** 2))) or 1.0
-    ll, sigma = max((_mean_log_lik(residuals, s), float(s)) for s in _GRID * rms)
-    return sigma, ll
+    if scales is None:
+        rms = math.sqrt(float(np.mean(residuals.astype(np.float64) ** 2))) or 1.0
+        ll, sigma = max((_mean_log_lik(residuals, s), float(s)) for s in _GRID * rms)
+        return sigma, ll
+    u = residuals.astype(np.float64) / scales
+    rms = math.sqrt(float(np.mean(u**2))) or 1.0
+    ll, c = max((_mean_log_lik(residuals, c, scales), float(c)) for c in _GRID * rms)
+    return c, ll
 
 
 def calibrate_noise(
@@ -53,16 +66,21 @@ def calibrate_noise(
     """
     device = val.times.device
     gen = generator(seed, "calibration", device)
-    residuals: list[list[np.ndarray]] = [[] for _ in range(val.values.shape[-1])]
+    n_features = val.values.shape[-1]
+    residuals: list[list[np.ndarray]] = [[] for _ in range(n_features)]
+    scales: list[list[np.ndarray]] = [[] for _ in range(n_features)]
+    per_point = bool(module.observation.uses_anchors)
     module.eval()
     with torch.no_grad():
         for _, batch in val.chunks(batch_size):
             ctx = random_context(batch, context, gen)
-            means = module.sample_means(ctx, batch.times, n_samples)  # (S, B, K, D)
+            means, std = module.sample_predictive(ctx, batch.times, n_samples)  # (S, B, K, D)
             r = (batch.values.unsqueeze(0) - means).cpu().numpy()
+            s = torch.broadcast_to(std, means.shape).cpu().numpy()
             observed = batch.mask.bool().cpu().numpy()
             for d in range(r.shape[-1]):
                 residuals[d].append(r[..., d][:, observed[..., d]])
+                scales[d].append(s[..., d][:, observed[..., d]])
     trained = module.observation.std.detach().cpu().numpy().astype(np.float64)
     calibrated = trained.copy()
     nll_before, nll_after = [], []
@@ -70,10 +88,16 @@ def calibrate_noise(
         r = np.concatenate(parts, axis=1)
         if r.shape[1] == 0:  # never observed in the validation series: keep the trained σ
             continue
-        sigma, ll = best_noise_scale(r)
-        nll_before.append(-_mean_log_lik(r, trained[d]))
+        if per_point:
+            point_scales = np.concatenate(scales[d], axis=1)
+            c, ll = best_noise_scale(r, point_scales)
+            nll_before.append(-_mean_log_lik(r, 1.0, point_scales))
+            calibrated[d] = trained[d] * c
+        else:
+            sigma, ll = best_noise_scale(r)
+            nll_before.append(-_mean_log_lik(r, trained[d]))
+            calibrated[d] = sigma
         nll_after.append(-ll)
-        calibrated[d] = sigma
     with torch.no_grad():
         module.observation.log_std.copy_(
             torch.as_tensor(
@@ -91,8 +115,12 @@ def calibrate_noise(
     }
 
 
-def _mean_log_lik(residuals: np.ndarray, sigma: float) -> float:
+def _mean_log_lik(residuals: np.ndarray, sigma: float, scales: np.ndarray | None = None) -> float:
     r2 = residuals.astype(np.float64) ** 2
-    elem = -0.5 * r2 / sigma**2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    if scales is None:
+        elem = -0.5 * r2 / sigma**2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+    else:
+        s = sigma * scales.astype(np.float64)
+        elem = -0.5 * r2 / s**2 - np.log(s) - 0.5 * math.log(2 * math.pi)
     top = elem.max(axis=0)
     return float((top + np.log(np.exp(elem - top).mean(axis=0))).mean())

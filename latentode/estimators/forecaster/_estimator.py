@@ -12,12 +12,15 @@ import torch
 
 from latentode.data import (
     IrregularDataset,
-    LongFrameEncoder,
+    StaticEncoder,
+    drop_columns,
     frame_library,
     to_pandas,
 )
 from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted
 from latentode.estimators._frames import (
+    ENCODER,
+    STATIC,
     fit_encoder,
     output_frame,
     series_summary,
@@ -26,7 +29,12 @@ from latentode.estimators._frames import (
 from latentode.estimators._param_groups import document, store_params
 from latentode.estimators._registry import register
 from latentode.estimators._tensors import PaddedSeries, plan_queries
-from latentode.estimators.forecaster._build import CONSTRAINTS, PARAMETERS_DOC, build_latent_ode
+from latentode.estimators.forecaster._build import (
+    CONSTRAINTS,
+    PARAMETERS_DOC,
+    build_latent_ode,
+    check_static,
+)
 from latentode.estimators.forecaster._calibration import calibrate_noise
 from latentode.estimators.forecaster._inference import (
     Predictive,
@@ -45,8 +53,6 @@ __all__ = ["LatentODEForecaster"]
 logger = logging.getLogger(__name__)
 
 RandomStateLike = int | np.random.RandomState | np.random.Generator | None
-
-_ENCODER = Fitted(lambda e: e.to_dict(), LongFrameEncoder.from_dict)
 
 
 class _Prepared(NamedTuple):
@@ -87,6 +93,8 @@ class LatentODEForecaster(BaseTorchEstimator):
         ``kl``, ``nfe_forward``, ``nfe_backward`` (decoder evaluations per batch),
         ``nfe_encoder`` (ODE-RNN encoder) and ``nfe_flow`` (FFJORD posterior) where there
         are such solves, ``val_loss``, ``val_mse``, ``seconds``.
+    static_ : StaticEncoder or None
+        Fitted scaling of the ``static_cols`` (None without static covariates).
     noise_calibration_ : dict or None
         ``trained_std`` / ``calibrated_std`` per feature and the validation predictive NLL
         per observed value with each; None when no calibration ran.
@@ -95,9 +103,10 @@ class LatentODEForecaster(BaseTorchEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
     _fitted: ClassVar[dict[str, Fitted]] = {
-        "data_": _ENCODER,
+        "data_": ENCODER,
         "feature_cols_": TUPLE,
         "noise_calibration_": Fitted(optional=True),
+        "static_": STATIC,
     }
 
     def __init__(
@@ -118,6 +127,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         flow_divergence: str = "exact",
         flow_kinetic_weight: float = 0.0,
         flow_jacobian_weight: float = 0.0,
+        observation: str = "gaussian",
         obs_std: float | None = None,
         calibrate_noise: bool = True,
         decoder_hidden_dim: int = 0,
@@ -148,6 +158,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         id_col: str = "unique_id",
         time_col: str = "ds",
         feature_cols: Sequence[str] | None = None,
+        static_cols: Sequence[str] | None = None,
         time_unit: str | None = None,
         device: str = "auto",
         random_state: RandomStateLike = None,
@@ -160,18 +171,28 @@ class LatentODEForecaster(BaseTorchEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _prepare(self, X: Any) -> _Prepared:
-        self.data_ = fit_encoder(self, X)
+        self.static_ = None
+        if self.static_cols:
+            self.static_ = StaticEncoder(self.id_col, check_static(self)).fit(X)
+        features = drop_columns(X, self.static_cols or ())
+        self.data_ = fit_encoder(self, features)
         self.feature_cols_ = tuple(self.data_.feature_cols_)
         self.noise_calibration_ = None
-        train, val = split_dataset(self.data_.transform(X), self, self.seed_)
+        train, val = split_dataset(self.data_.transform(features), self, self.seed_)
         return _Prepared(
-            PaddedSeries(train, self.device_, self.time_span),
-            None if val is None else PaddedSeries(val, self.device_, self.time_span),
+            self._padded(train, X),
+            None if val is None else self._padded(val, X),
             series_summary(train, val, self.feature_cols_, self.data_.time_.scale),
         )
 
+    def _padded(self, dataset: IrregularDataset, X: Any) -> PaddedSeries:
+        """``dataset`` padded on the device, with its static covariates (read from ``X``)."""
+        static = None if self.static_ is None else self.static_.transform(X, dataset.ids)
+        return PaddedSeries(dataset, self.device_, self.time_span, static)
+
     def _build_module(self) -> torch.nn.Module:
-        return build_latent_ode(self, len(self.feature_cols_))
+        n_static = 0 if self.static_ is None else len(self.static_.static_cols)
+        return build_latent_ode(self, len(self.feature_cols_), n_static)
 
     def _make_trainer(self, prepared: _Prepared) -> Trainer:
         config = LatentTraining.from_params(self)
@@ -197,8 +218,8 @@ class LatentODEForecaster(BaseTorchEstimator):
     def _history(self, X: Any) -> tuple[IrregularDataset, PaddedSeries, str]:
         self._check_fitted()
         library = frame_library(X)
-        dataset = self.data_.transform(X)
-        return dataset, PaddedSeries(dataset, self.device_, self.time_span), library
+        dataset = self.data_.transform(drop_columns(X, self.static_cols or ()))
+        return dataset, self._padded(dataset, X), library
 
     def _columns(
         self, X: Any, at: Any, horizon: Any, n_points: int | None, n_samples: int | None, view: Any

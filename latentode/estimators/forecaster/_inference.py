@@ -97,13 +97,12 @@ def predictive_samples(
     eps, gen = common_noise(seed, "predict", n_samples, latent_dim, device)
     means_out: list[np.ndarray] = []
     draws_out: list[np.ndarray] = []
-    std = module.observation.std
     with torch.no_grad():
         for index, context in padded.chunks(batch_size):
             q, counts = pad_queries(
                 [queries[i] * time_span for i in index.tolist()], context.times[:, 0], device
             )
-            means = module.sample_means(context, q, n_samples, eps=eps)
+            means, std = module.sample_predictive(context, q, n_samples, eps=eps)
             # Observation noise is shared across series too (common random numbers), so
             # a series' draws do not depend on its batch-mates or its position.
             z = torch.randn((n_samples, 1, *means.shape[2:]), generator=gen, device=device)

@@ -1,0 +1,86 @@
+"""Anchor features: what the observed context says about each feature at each query time.
+
+For every series ``b``, query time ``t`` and feature ``d`` the context's nearest observation
+of ``d`` at or before ``t`` (``prev``) and at or after ``t`` (``next``) give
+
+====  ===========================================================================
+0     the anchor: linear interpolation between ``prev`` and ``next``, else the one
+      that exists (last value carried forward / backward), else 0 (the feature mean)
+1, 2  whether ``prev`` / ``next`` exist
+3, 4  ``log1p`` of the time from ``prev`` to ``t`` and from ``t`` to ``next`` (0 if absent)
+5, 6  the ``prev`` and ``next`` values (0 if absent)
+====  ===========================================================================
+
+An anchored observation head predicts ``anchor + correction(z(t), features)`` with a noise
+scale that can grow with the gaps, so the model keeps what simple interpolation knows and
+the latent dynamics only have to explain what it misses.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from latentode.batch import IrregularBatch
+from latentode.nn.anchored_observation import N_ANCHOR_FEATURES
+
+__all__ = ["N_ANCHOR_FEATURES", "anchor_features"]
+
+
+def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tensor:
+    """Anchor features ``(B, Q, D, 7)`` of ``context`` at query ``times`` ``(B, Q)``."""
+    t, values, mask = context.times, context.values, context.mask
+    _, n_steps, n_features = values.shape
+    valid = torch.arange(n_steps, device=t.device).unsqueeze(0) < context.lengths.unsqueeze(1)
+    observed = (mask > 0) & valid.unsqueeze(-1)  # (B, K, D)
+    steps = torch.arange(n_steps, device=t.device).view(1, -1, 1).expand_as(observed)
+    # Index of the last observation at or before step k, and of the first at or after it.
+    last = torch.where(observed, steps, torch.full_like(steps, -1)).cummax(dim=1).values
+    first = torch.where(observed, steps, torch.full_like(steps, n_steps))
+    first = first.flip(1).cummin(dim=1).values.flip(1)
+    # Context step of each query: the last step at or before it (-1 before the first).
+    times = times.to(t.dtype)
+    tt = torch.where(valid, t, torch.full_like(t, float("inf")))
+    at = torch.searchsorted(tt.contiguous(), times.contiguous(), right=True) - 1  # (B, Q)
+    exact = torch.gather(tt, 1, at.clamp(min=0)) == times  # a query on a context time
+    k_prev = torch.gather(last, 1, at.clamp(min=0).unsqueeze(-1).expand(-1, -1, n_features))
+    k_prev = torch.where((at >= 0).unsqueeze(-1), k_prev, torch.full_like(k_prev, -1))
+    after = torch.where(exact, at, at + 1).clamp(max=n_steps - 1)
+    k_next = torch.gather(first, 1, after.unsqueeze(-1).expand(-1, -1, n_features))
+    k_next = torch.where((at + 1 < n_steps).unsqueeze(-1) | exact.unsqueeze(-1), k_next, n_steps)
+    has_prev, has_next = k_prev >= 0, k_next < n_steps
+    v_prev = _gather_steps(values, k_prev.clamp(0, n_steps - 1)) * has_prev
+    v_next = _gather_steps(values, k_next.clamp(0, n_steps - 1)) * has_next
+    t_prev = _gather_times(t, k_prev.clamp(0, n_steps - 1))
+    t_next = _gather_times(t, k_next.clamp(0, n_steps - 1))
+    q = times.unsqueeze(-1)
+    dt_prev = torch.where(has_prev, q - t_prev, torch.zeros_like(q - t_prev)).clamp(min=0)
+    dt_next = torch.where(has_next, t_next - q, torch.zeros_like(q - t_prev)).clamp(min=0)
+    span = dt_prev + dt_next
+    w = torch.where(span > 0, dt_prev / span.clamp(min=1e-12), torch.zeros_like(span))
+    w = w.to(values.dtype)
+    both = has_prev & has_next
+    anchor = torch.where(both, (1 - w) * v_prev + w * v_next, torch.where(has_prev, v_prev, v_next))
+    feats = [  # the order documented above; N_ANCHOR_FEATURES of them
+        anchor,
+        has_prev.to(values.dtype),
+        has_next.to(values.dtype),
+        torch.log1p(dt_prev).to(values.dtype),
+        torch.log1p(dt_next).to(values.dtype),
+        v_prev,
+        v_next,
+    ]
+    out = torch.stack(feats, dim=-1)
+    if out.shape[-1] != N_ANCHOR_FEATURES:
+        raise RuntimeError("latentode bug: anchor features and N_ANCHOR_FEATURES disagree.")
+    return out
+
+
+def _gather_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``values[b, index[b, q, d], d]`` → ``(B, Q, D)``."""
+    return torch.gather(values, 1, index)
+
+
+def _gather_times(times: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``times[b, index[b, q, d]]`` → ``(B, Q, D)``."""
+    n_features = index.shape[-1]
+    return torch.gather(times.unsqueeze(-1).expand(-1, -1, n_features), 1, index)

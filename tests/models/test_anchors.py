@@ -1,0 +1,64 @@
+"""Anchor features: the context's nearest observations of each feature around a query."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from latentode.batch import IrregularBatch
+from latentode.models._anchors import anchor_features
+from latentode.nn.anchored_observation import N_ANCHOR_FEATURES, AnchoredObservation
+
+
+def _context() -> IrregularBatch:
+    times = torch.tensor([[0.0, 1.0, 3.0, 3.0]], dtype=torch.float64)  # the last is padding
+    values = torch.tensor([[[1.0, 10.0], [2.0, 0.0], [4.0, 30.0], [0.0, 0.0]]])
+    mask = torch.tensor([[[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]])
+    return IrregularBatch(times, values, mask, torch.tensor([3]))
+
+
+def test_anchor_is_the_interpolation_of_the_nearest_observations_of_each_feature():
+    queries = torch.tensor([[-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 5.0]], dtype=torch.float64)
+    f = anchor_features(_context(), queries)[0].numpy()
+    assert f.shape == (7, 2, N_ANCHOR_FEATURES)
+    # feature 0, observed at 0, 1, 3: value 1, 2, 4
+    np.testing.assert_allclose(f[:, 0, 0], [1.0, 1.0, 1.5, 2.0, 3.0, 4.0, 4.0])
+    # feature 1, observed at 0 and 3 only (unobserved at 1): value 10, 30
+    np.testing.assert_allclose(f[:, 1, 0], [10.0, 10.0, 13.333333, 16.666666, 23.333333, 30.0, 30.0])
+    # before the first observation there is no previous one; after the last no next one
+    np.testing.assert_array_equal(f[:, 0, 1], [0, 1, 1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(f[:, 0, 2], [1, 1, 1, 1, 1, 1, 0])
+    # gaps to the neighbours, log1p-scaled; zero on an observation of that feature
+    np.testing.assert_allclose(f[:, 1, 3], np.log1p([0, 0, 0.5, 1.0, 2.0, 0, 2.0]), rtol=1e-6)
+    np.testing.assert_allclose(f[:, 1, 4], np.log1p([1.0, 0, 2.5, 2.0, 1.0, 0, 0]), rtol=1e-6)
+    # neighbour values
+    np.testing.assert_allclose(f[:, 1, 5], [0.0, 10, 10, 10, 10, 30, 30])
+    np.testing.assert_allclose(f[:, 1, 6], [10.0, 10, 30, 30, 30, 30, 0])
+
+
+def test_padding_and_other_series_do_not_leak_into_anchors():
+    alone = anchor_features(_context(), torch.tensor([[2.0, 4.0]], dtype=torch.float64))
+    other = IrregularBatch(
+        torch.tensor([[0.0, 0.5, 2.5, 9.0]], dtype=torch.float64),
+        torch.full((1, 4, 2), 99.0),
+        torch.ones(1, 4, 2),
+        torch.tensor([4]),
+    )
+    ctx = _context()
+    both = IrregularBatch(
+        torch.cat([ctx.times, other.times]),
+        torch.cat([ctx.values, other.values]),
+        torch.cat([ctx.mask, other.mask]),
+        torch.tensor([3, 4]),
+    )
+    in_batch = anchor_features(both, torch.tensor([[2.0, 4.0], [1.0, 1.0]], dtype=torch.float64))
+    torch.testing.assert_close(in_batch[:1], alone)
+
+
+def test_untrained_anchored_head_predicts_the_anchor_with_the_base_noise():
+    head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8, obs_std=None)
+    anchors = anchor_features(_context(), torch.tensor([[0.5, 2.0]], dtype=torch.float64))
+    z = torch.randn(4, 1, 2, 3)
+    mean, log_std = head.distribution(z, anchors)
+    torch.testing.assert_close(mean, anchors[..., 0].unsqueeze(0).expand(4, -1, -1, -1))
+    torch.testing.assert_close(log_std.exp(), head.std.expand_as(log_std))
