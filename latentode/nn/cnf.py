@@ -44,7 +44,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 from torch import nn
@@ -156,9 +156,13 @@ class ConcatSquashField(nn.Module):
             _ConcatSquash(a, b, 1 + context_dim) for a, b in itertools.pairwise(widths)
         )
         if zero_init:
-            last = self.layers[-1]
+            last = cast(_ConcatSquash, self.layers[-1])
             for p in (last.linear.weight, last.linear.bias, last.shift.weight):
                 nn.init.zeros_(p)
+
+    def _layers(self) -> Sequence[_ConcatSquash]:
+        # nn.ModuleList is untyped (its items are nn.Module); these are all _ConcatSquash.
+        return cast("Sequence[_ConcatSquash]", self.layers)
 
     def _act(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Activation and its derivative."""
@@ -185,7 +189,7 @@ class ConcatSquashField(nn.Module):
         """
         cond = self._cond(t, z, context)
         h = z
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self._layers()):
             gate = torch.sigmoid(layer.gate(cond))
             h = layer.linear(h) * gate + layer.shift(cond)
             if i < len(self.layers) - 1:
@@ -217,11 +221,12 @@ class ConcatSquashField(nn.Module):
         """
         cond = self._cond(t, z, context)
         h, dh = z, tangent
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self._layers()):
             h, dh = layer(h, cond, dh)
             if i < len(self.layers) - 1:
                 h, slope = self._act(h)
                 dh = dh * slope.unsqueeze(-2)
+        assert dh is not None  # the first layer turns None (the identity) into a tensor
         return h, dh
 
 
@@ -244,13 +249,14 @@ class _AugmentedField(nn.Module):
             div = torch.diagonal(jvp, dim1=-2, dim2=-1).sum(-1)
         else:
             noise = self.noise
+            assert noise is not None, "set by CNFBlock before a Hutchinson solve"
             dz, jvp = self.field.forward_jvp(t, z, context, noise.unsqueeze(-2))
             div = (jvp.squeeze(-2) * noise).sum(-1)
         parts = [dz, -div.unsqueeze(-1)]
         if self.regularize:
             parts.append(dz.pow(2).sum(-1, keepdim=True))
             parts.append(jvp.pow(2).sum(dim=(-2, -1)).unsqueeze(-1))
-        if c_dim:
+        if context is not None:
             parts.append(torch.zeros_like(context))
         return torch.cat(parts, dim=-1)
 
@@ -440,7 +446,7 @@ class CNF(nn.Module):
 
     def set_divergence(self, divergence: str) -> None:
         """Switch every block's trace estimator (e.g. exact for evaluation)."""
-        for block in self.blocks:
+        for block in cast("Sequence[CNFBlock]", self.blocks):
             block.divergence = divergence
 
     def forward(

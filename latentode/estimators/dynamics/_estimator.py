@@ -106,6 +106,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
+    module_: ODEDynamics
     _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": Fitted(lambda e: e.to_dict(), LongFrameEncoder.from_dict),
         "feature_cols_": TUPLE,
