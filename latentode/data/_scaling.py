@@ -131,7 +131,7 @@ class FeatureScaler:
         x = _as_array(values)
         self._check_last_axis(tuple(x.shape))
         mean, std = self._params(x)
-        return (x - mean) / std  # type: ignore[return-value]
+        return (x - mean) / std
 
     def inverse_transform(self, values: ArrayT) -> ArrayT:
         """Undo :meth:`transform`: ``values * std + mean`` along the last axis.
@@ -147,7 +147,7 @@ class FeatureScaler:
         x = _as_array(values)
         self._check_last_axis(tuple(x.shape))
         mean, std = self._params(x)
-        return x * std + mean  # type: ignore[return-value]
+        return x * std + mean
 
     def inverse_transform_scale(self, std_values: ArrayT) -> ArrayT:
         """Map standard deviations (noise scales) to raw units: ``std_values * std``.
@@ -163,7 +163,7 @@ class FeatureScaler:
         x = _as_array(std_values)
         self._check_last_axis(tuple(x.shape))
         _, std = self._params(x)
-        return x * std  # type: ignore[return-value]
+        return x * std
 
     def to_dict(self) -> dict[str, list[float]]:
         """Return the fitted state as a dict of JSON types."""

@@ -38,7 +38,7 @@ def make_lotka_volterra(
     random_state: RandomStateLike = None,
     return_params: bool = False,
     return_system: bool = False,
-) -> pd.DataFrame | tuple[pd.DataFrame, ...]:
+) -> pd.DataFrame | tuple[pd.DataFrame | DynamicalSystem, ...]:
     """Irregularly observed Lotka-Volterra predator-prey populations.
 
     ``dprey/dt = α prey − β prey · predator`` and
@@ -117,12 +117,11 @@ def make_lotka_volterra(
     values = np.take_along_axis(noisy, keep[..., None], axis=1)
 
     ids = series_ids(n_series)
-    out: list[pd.DataFrame | DynamicalSystem] = [
-        long_frame(ids, grid[keep], values, system.state_cols)
-    ]
+    frame = long_frame(ids, grid[keep], values, system.state_cols)
+    out: list[pd.DataFrame | DynamicalSystem] = [frame]
     if return_params:
         params = pd.DataFrame({"unique_id": ids, "prey0": x0[:, 0], "predator0": x0[:, 1]})
         out.append(params.astype({"unique_id": "str"}))
     if return_system:
         out.append(system)
-    return out[0] if len(out) == 1 else tuple(out)  # type: ignore[return-value]
+    return frame if len(out) == 1 else tuple(out)

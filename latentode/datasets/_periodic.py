@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -116,9 +118,9 @@ def make_periodic(
     return df, params
 
 
-def _check_range(freq_range: object) -> tuple[float, float]:
+def _check_range(freq_range: Any) -> tuple[float, float]:
     try:
-        lo, hi = (float(v) for v in freq_range)  # type: ignore[union-attr]
+        lo, hi = (float(v) for v in freq_range)
     except (TypeError, ValueError):
         lo, hi = float("nan"), float("nan")
     if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 < lo <= hi):

@@ -94,7 +94,7 @@ def _read_record(file: Path) -> tuple[pd.DataFrame, dict[str, object]]:
     hours = _hours(raw["Time"], file.name)
     values = pd.to_numeric(raw["Value"], errors="coerce").to_numpy(np.float64)
     # Descriptors: the leading run of 00:00 lines naming a descriptor (each taken once).
-    desc: dict[str, object] = {}
+    desc: dict[str, float] = {}
     is_desc = np.zeros(len(raw), dtype=bool)
     for i, (h, name) in enumerate(zip(hours, raw["Parameter"])):
         if h != 0.0 or name not in ("RecordID", *PHYSIONET_STATIC) or name in desc:
@@ -103,7 +103,7 @@ def _read_record(file: Path) -> tuple[pd.DataFrame, dict[str, object]]:
         is_desc[i] = True
     sid = desc.get("RecordID", file.stem)
     sid = str(int(sid)) if isinstance(sid, float) and np.isfinite(sid) else str(file.stem)
-    static = {"unique_id": sid}
+    static: dict[str, object] = {"unique_id": sid}
     for name in PHYSIONET_STATIC:
         v = float(desc.get(name, np.nan))
         static[name] = np.nan if v == -1.0 else v

@@ -94,7 +94,7 @@ COMMON_FITTED: dict[str, Fitted] = {
 }
 
 
-def _restore_tuples(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+def _restore_tuples(cls: type[BaseTorchEstimator], params: dict[str, Any]) -> dict[str, Any]:
     """JSON turns tuples into lists: give back tuples where the default is a tuple."""
     defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
     return {
@@ -115,6 +115,10 @@ class BaseTorchEstimator(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
     _fitted: ClassVar[dict[str, Fitted]] = {}
+    #: Set by :func:`~latentode.estimators._registry.register`.
+    _task: ClassVar[str]
+    #: Subclasses narrow it to the class their ``_build_module`` returns.
+    module_: torch.nn.Module
 
     # -- the fit skeleton ----------------------------------------------------------------
     def fit(self, X: Any, y: None = None, *, resume: bool = False) -> Any:

@@ -13,6 +13,7 @@ import pandas as pd
 from latentode.data import (
     QUERY_IDX_COL,
     SERIES_IDX_COL,
+    FrameLibrary,
     IrregularDataset,
     LongFrameEncoder,
     LongFrameSpec,
@@ -80,7 +81,7 @@ def output_frame(
     queries: list[np.ndarray],
     order: pd.DataFrame | None,
     columns: dict[str, list[np.ndarray]],
-    library: str,
+    library: FrameLibrary,
 ) -> Any:
     """A long output frame from per-series column values at per-series query times.
 

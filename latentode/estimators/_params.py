@@ -50,7 +50,10 @@ class Interval:
         if self.kind is int:
             if not isinstance(value, numbers.Integral):
                 return False
-        elif not isinstance(value, numbers.Real) or not np.isfinite(value):
+        elif not isinstance(value, numbers.Real):
+            return False
+        # numpy's stubs take float/ndarray, not the numbers.Real ABC (untyped in typeshed).
+        elif not np.isfinite(value):  # type: ignore[call-overload]
             return False
         if self.low is not None:
             if value < self.low or (value == self.low and self.closed in ("right", "neither")):

@@ -3,17 +3,20 @@ task (for the tracking adapters and plots)."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from latentode.estimators._base import BaseTorchEstimator
 
 __all__ = ["ESTIMATORS", "TASKS", "estimator_task", "register"]
 
 #: Class name → class, for ``latentode.load``.
-ESTIMATORS: dict[str, type] = {}
+ESTIMATORS: dict[str, type[BaseTorchEstimator]] = {}
 
 #: What an estimator does, as tracking and serving see it.
 TASKS = ("forecast", "dynamics", "density")
 
-T = TypeVar("T", bound=type)
+T = TypeVar("T", bound="type[BaseTorchEstimator]")
 
 
 def register(task: str) -> Any:
@@ -23,7 +26,7 @@ def register(task: str) -> Any:
         raise ValueError(f"Unknown estimator task {task!r}; expected one of {TASKS}.")
 
     def decorate(cls: T) -> T:
-        cls._task = task  # type: ignore[attr-defined]
+        cls._task = task
         ESTIMATORS[cls.__name__] = cls
         return cls
 
@@ -33,4 +36,5 @@ def register(task: str) -> Any:
 def estimator_task(estimator: Any) -> str | None:
     """The task of a registered estimator (instance or class), else None."""
     cls = estimator if isinstance(estimator, type) else type(estimator)
-    return cls._task if ESTIMATORS.get(cls.__name__) is cls else None
+    registered = ESTIMATORS.get(cls.__name__)
+    return registered._task if registered is cls else None

@@ -107,6 +107,7 @@ class ODEDynamics(nn.Module):
         self.augment_dim = augment_dim
         self.solver = solver
         self.counter = NFECounter()
+        self.rate: torch.Tensor
         self.register_buffer("rate", torch.tensor(float(rate), dtype=torch.float32))
 
     @property

@@ -111,6 +111,7 @@ def solve_on_step_grid(
     """
     t0, times = grid[:, 0], grid[:, 1:]
     n_series, n_times = times.shape
+    assert config.step_size is not None, "only fixed-step configs with a step_size get here"
     h = float(config.step_size)
     out = z0.unsqueeze(-2).expand(*z0.shape[:-1], n_times, z0.shape[-1])
     for sign in (1.0, -1.0):

@@ -26,7 +26,11 @@ class Encoder(Protocol):
     """
 
     hidden_dim: int
-    counter: NFECounter | None
+
+    @property
+    def counter(self) -> NFECounter | None:
+        """Read-only here, so that an encoder may narrow it (``NFECounter`` or ``None``)."""
+        ...
 
     def __call__(self, batch: IrregularBatch) -> torch.Tensor:
         """``(B, hidden_dim)`` summaries of ``batch`` (``times (B, K)``, ``values`` and

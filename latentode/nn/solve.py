@@ -77,6 +77,8 @@ class _SegmentField(nn.Module):
         super().__init__()
         self.field = field
         self.counter = counter
+        self.grid: torch.Tensor
+        self.tangents: torch.Tensor
         tangents = torch.empty_like(grid)
         tangents[:, 1:-1] = 0.5 * (grid[:, 2:] - grid[:, :-2])
         tangents[:, 0] = grid[:, 1] - grid[:, 0]
@@ -129,6 +131,8 @@ class _FixedStepField(nn.Module):
         super().__init__()
         self.field = field
         self.counter = counter
+        self.grid: torch.Tensor
+        self.share: torch.Tensor
         self.register_buffer("grid", grid, persistent=False)  # (B, Q + 1)
         self.register_buffer("share", counts / totals, persistent=False)  # (B, Q) in (0, 1]
         self.n_segments = grid.shape[1] - 1
@@ -162,6 +166,7 @@ def _pseudo_grid(totals: torch.Tensor) -> torch.Tensor:
 def _options(config: SolverConfig, totals: torch.Tensor | None) -> dict:
     if config.adaptive:
         return {"max_num_steps": config.max_num_steps}
+    assert totals is not None, "fixed-step solves always come with their step totals"
     grid = _pseudo_grid(totals)
 
     def constructor(func: object, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,8 @@ def test_anchor_is_the_interpolation_of_the_nearest_observations_of_each_feature
     # feature 0, observed at 0, 1, 3: value 1, 2, 4
     np.testing.assert_allclose(f[:, 0, 0], [1.0, 1.0, 1.5, 2.0, 3.0, 4.0, 4.0])
     # feature 1, observed at 0 and 3 only (unobserved at 1): value 10, 30
-    np.testing.assert_allclose(f[:, 1, 0], [10.0, 10.0, 13.333333, 16.666666, 23.333333, 30.0, 30.0])
+    expected = [10.0, 10.0, 13.333333, 16.666666, 23.333333, 30.0, 30.0]
+    np.testing.assert_allclose(f[:, 1, 0], expected)
     # before the first observation there is no previous one; after the last no next one
     np.testing.assert_array_equal(f[:, 0, 1], [0, 1, 1, 1, 1, 1, 1])
     np.testing.assert_array_equal(f[:, 0, 2], [1, 1, 1, 1, 1, 1, 0])

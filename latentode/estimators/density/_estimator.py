@@ -182,6 +182,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         "lr_schedule": [Options(LR_SCHEDULES)],
         "weight_decay": [_NONNEG_FLOAT],
     }
+    module_: CNF
     _fitted: ClassVar[dict[str, Fitted]] = {
         "n_features_in_": INT,
         "feature_names_in_": _NAMES,

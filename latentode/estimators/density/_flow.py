@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import cast
 
 import torch
 
-from latentode.nn.cnf import CNF, CNFOutput
+from latentode.nn.cnf import CNF, CNFBlock, CNFOutput
 from latentode.nn.posterior import standard_normal_log_prob
 from latentode.nn.solve import SolverConfig
 
@@ -27,12 +28,13 @@ def log_density(
 @contextlib.contextmanager
 def evaluation(module: CNF, solver: SolverConfig) -> Iterator[None]:
     """Exact trace and the evaluation ``solver`` for the duration of the block."""
-    saved = [(b.solver, b.divergence) for b in module.blocks]
+    blocks = cast("Sequence[CNFBlock]", module.blocks)  # nn.ModuleList items are untyped
+    saved = [(b.solver, b.divergence) for b in blocks]
     try:
-        for block in module.blocks:
+        for block in blocks:
             block.solver, block.divergence = solver, "exact"
         with torch.no_grad():
             yield
     finally:
-        for block, (solver_, divergence) in zip(module.blocks, saved):
+        for block, (solver_, divergence) in zip(blocks, saved):
             block.solver, block.divergence = solver_, divergence

@@ -107,6 +107,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
+    module_: ODEDynamics
     _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": ENCODER,
         "feature_cols_": TUPLE,

@@ -3,7 +3,7 @@ field evaluation times, and start states estimated from noisy observations."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -12,7 +12,13 @@ from latentode.data import IrregularDataset, LongFrameEncoder
 from latentode.estimators._tensors import PaddedSeries
 from latentode.estimators.dynamics._inputs import CHUNK, arrays, as_times
 from latentode.exceptions import QueryError
-from latentode.models.dynamics import ODEDynamics, fit_window_states, gather_windows, padded_fills
+from latentode.models.dynamics import (
+    LinearVectorField,
+    ODEDynamics,
+    fit_window_states,
+    gather_windows,
+    padded_fills,
+)
 
 __all__ = ["affine_coefficients", "field_times", "start_states"]
 
@@ -22,7 +28,8 @@ def affine_coefficients(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(A, b)`` of a linear field ``dx/dt = A x + b`` in the data's original units."""
     d = n_features
-    linear = module.field.linear
+    # Only a linear field has coefficients (the estimator checks ``field='linear'``).
+    linear = cast(LinearVectorField, module.field).linear
     rate = float(module.rate)
     weight = linear.weight.detach().cpu().double().numpy()[:d, :d] * rate
     bias = np.zeros(d) if linear.bias is None else linear.bias.detach().cpu().double().numpy()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentode.data import IrregularDataset, TimeEncoder, frame_library, to_pandas
+from latentode.data import FrameLibrary, IrregularDataset, TimeEncoder, frame_library, to_pandas
 from latentode.exceptions import LongFrameError, QueryError
 
 __all__ = [
@@ -57,7 +57,7 @@ def window_starts(lengths: np.ndarray, stride: int, device: torch.device) -> tor
     return torch.as_tensor(pairs, dtype=torch.long, device=device).reshape(-1, 2)
 
 
-def library_of(obj: Any, default: str) -> str:
+def library_of(obj: Any, default: FrameLibrary) -> FrameLibrary:
     try:
         return frame_library(obj)
     except LongFrameError:

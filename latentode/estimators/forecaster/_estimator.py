@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from latentode.data import (
+    FrameLibrary,
     IrregularDataset,
     StaticEncoder,
     drop_columns,
@@ -102,6 +103,8 @@ class LatentODEForecaster(BaseTorchEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
+    module_: Any  # a LatentODE or the ODE-RNN baseline (build_latent_ode)
+    noise_calibration_: dict[str, Any] | None
     _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": ENCODER,
         "feature_cols_": TUPLE,
@@ -361,7 +364,7 @@ class LatentODEForecaster(BaseTorchEstimator):
     ) -> Any:
         """Draws from the predictive distribution: a long frame with a ``sample`` column."""
 
-        def view(pred: Predictive, frame: Any, library: str) -> Any:
+        def view(pred: Predictive, frame: Any, library: FrameLibrary) -> Any:
             return draws_frame(
                 pred, self.feature_cols_, lambda cols: to_pandas(frame(cols, library)), library
             )

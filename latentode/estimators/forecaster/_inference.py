@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentode.data import LongFrameEncoder, from_pandas
+from latentode.data import FrameLibrary, LongFrameEncoder, from_pandas
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries, pad_queries
 from latentode.exceptions import QueryError
@@ -139,7 +139,7 @@ def draws_frame(
     pred: Predictive,
     features: Sequence[str],
     frame: Callable[[Columns], pd.DataFrame],
-    library: str,
+    library: FrameLibrary,
 ) -> Any:
     """All predictive draws as one long frame with a ``sample`` column after the keys
     (``frame`` turns one draw's columns into a pandas frame of the queries)."""
