@@ -10,9 +10,8 @@ from torch import nn
 
 from latentode.batch import IrregularBatch
 from latentode.models._anchors import anchor_features
-from latentode.nn.observation import GaussianObservation
 from latentode.nn.posterior import standard_normal_log_prob
-from latentode.nn.protocols import Encoder, Posterior
+from latentode.nn.protocols import Encoder, Observation, Posterior
 from latentode.nn.solve import NFECounter, SolverConfig, solve_on_grids
 
 __all__ = ["BoundTerms", "LatentODE"]
@@ -52,7 +51,8 @@ class LatentODE(nn.Module):
         :class:`~latentode.nn.protocols.Posterior`).
     field : nn.Module
         Latent vector field ``f(t, z)``.
-    observation : GaussianObservation
+    observation : Observation
+        E.g. :class:`~latentode.nn.observation.GaussianObservation`.
     solver : SolverConfig
         Decoder solver.
     """
@@ -62,7 +62,7 @@ class LatentODE(nn.Module):
         encoder: Encoder,
         posterior: Posterior,
         field: nn.Module,
-        observation: GaussianObservation,
+        observation: Observation,
         solver: SolverConfig,
     ) -> None:
         super().__init__()

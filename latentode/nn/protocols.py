@@ -1,4 +1,5 @@
-"""The interfaces of the pluggable parts of a Latent ODE: encoders and posteriors.
+"""The interfaces of the pluggable parts of a Latent ODE: encoders, posteriors and
+observation models.
 
 A new encoder or posterior is any ``nn.Module`` with these members; it becomes available
 to :class:`~latentode.LatentODEForecaster` by one line in :mod:`latentode.nn.registry`.
@@ -14,7 +15,7 @@ from latentode.batch import IrregularBatch
 from latentode.nn.posterior import PosteriorSample
 from latentode.nn.solve import NFECounter
 
-__all__ = ["Encoder", "Posterior"]
+__all__ = ["Encoder", "Observation", "Posterior"]
 
 
 @runtime_checkable
@@ -58,4 +59,36 @@ class Posterior(Protocol):
 
     def mean(self, h: torch.Tensor) -> torch.Tensor:
         """A point summary ``(B, latent_dim)`` (the mean of the Gaussian or of the base)."""
+        ...
+
+
+@runtime_checkable
+class Observation(Protocol):
+    """``p(x | z(t))``: observation means and noise scales at latent states.
+
+    ``uses_anchors`` says whether :meth:`distribution` needs the anchor features of the
+    queries (see :mod:`latentode.models._anchors`); ``log_std`` is the per-feature (base)
+    log noise scale that calibration adjusts.
+    """
+
+    uses_anchors: bool
+    log_std: torch.Tensor
+
+    @property
+    def std(self) -> torch.Tensor: ...
+
+    def distribution(
+        self, z: torch.Tensor, anchors: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Means ``(S, B, Q, D)`` and log noise scales (None: :attr:`std` everywhere)."""
+        ...
+
+    def log_prob(
+        self,
+        mean: torch.Tensor,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        log_std: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Sum of log-densities over the observed entries, per sample and series."""
         ...

@@ -11,15 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from torch import nn
-
 from latentode.nn.anchored_observation import N_ANCHOR_FEATURES, AnchoredObservation
 from latentode.nn.ffjord_posterior import FFJORDPosterior
 from latentode.nn.gru_encoder import GRUDeltaTEncoder
 from latentode.nn.observation import GaussianObservation
 from latentode.nn.odernn import ODERNNEncoder
 from latentode.nn.posterior import GaussianPosterior
-from latentode.nn.protocols import Encoder, Posterior
+from latentode.nn.protocols import Encoder, Observation, Posterior
 from latentode.nn.solve import SolverConfig
 
 __all__ = [
@@ -93,7 +91,7 @@ POSTERIORS: dict[str, Callable[[PosteriorSpec], Posterior]] = {
 #: interpolation of the nearest context observations (see
 #: :mod:`latentode.nn.anchored_observation`); its hidden layer is 32 wide when
 #: ``hidden_dim`` is 0.
-OBSERVATIONS: dict[str, Callable[[ObservationSpec], nn.Module]] = {
+OBSERVATIONS: dict[str, Callable[[ObservationSpec], Observation]] = {
     "gaussian": lambda s: GaussianObservation(s.latent_dim, s.n_features, s.hidden_dim, s.obs_std),
     "anchored": lambda s: AnchoredObservation(
         s.latent_dim, s.n_features, N_ANCHOR_FEATURES, s.hidden_dim or 32, s.obs_std
