@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from latentode import LatentODEForecaster
@@ -64,7 +65,13 @@ SETS = {
 }
 
 
-#: The Latent ODE settings every variant starts from (``--variants`` overrides them).
+def with_static(frame: pd.DataFrame, static: pd.DataFrame, fill: pd.Series) -> pd.DataFrame:
+    """``frame`` with the static covariates as columns (unknown values: the training mean)."""
+    return frame.merge(static.fillna(fill), on="unique_id", how="left")
+
+
+#: The Latent ODE settings every variant starts from (``--variants`` overrides them); a
+#: variant with ``"static": true`` also gets the set's static covariates (``static_cols``).
 LATENT_ODE = dict(method="euler", encoder="odernn", batch_size=50, max_epochs=100_000)
 
 
@@ -77,7 +84,7 @@ def methods(seconds: float, seed: int, variants: dict, baselines: list[str]) -> 
     }
     out = {k: v for k, v in out.items() if k in baselines}
     for name, params in variants.items():
-        settings = {**LATENT_ODE, **params}
+        settings = {k: v for k, v in {**LATENT_ODE, **params}.items() if k != "static"}
         out[name] = LatentODEForecaster(
             **settings, max_time=seconds, device="cpu", random_state=seed
         )
@@ -108,11 +115,22 @@ def run_set(
         "scored": scored,
         "tasks": {t: {} for t in tasks},
     }
+    static = data.static
+    fill = None
+    if static is not None:
+        fill = static[static["unique_id"].isin(train["unique_id"])].mean(numeric_only=True)
+        out["static"] = [c for c in static.columns if c != "unique_id"]
     for method, est in methods(seconds, seed, variants, baselines).items():
+        uses_static = bool(variants.get(method, {}).get("static")) and static is not None
+        if uses_static:
+            est.set_params(static_cols=out["static"])
+        fit_frame = with_static(train, static, fill) if uses_static else train
         t0 = time.perf_counter()
-        est.fit(train)
+        est.fit(fit_frame)
         fit_s = time.perf_counter() - t0
         for task, (history, target) in tasks.items():
+            if uses_static:
+                history = with_static(history, static, fill)
             t1 = time.perf_counter()
             scores = score_forecast(est, history, target, scale, n_samples=100, coverage=0.8)
             scores.update(fit_s=fit_s, predict_s=time.perf_counter() - t1)

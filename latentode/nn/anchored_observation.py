@@ -1,17 +1,22 @@
-"""Anchored observation model: ``p(x | z(t), anchors)`` around what the context says.
+"""Anchored observation model: ``p(x | z(t), anchors)``, trusting nearby observations.
 
-``x_d ~ N(a_d + g(z, A_d, d), (σ_d · exp(h(z, A_d, d)))²)`` where ``a_d`` is the anchor
-(linear interpolation of the feature's nearest context observations, or the last / next
-one) and ``A_d`` that feature's anchor features at the query (see
-:mod:`latentode.models._anchors`). ``g`` and ``h`` are one MLP shared by the features (which
-it tells apart by a one-hot code) whose last layer starts at zero, so an untrained head
-predicts the anchor with the base noise ``σ_d``; training learns when to depart from it and
-how the noise grows with the distance to the observations (heteroscedastic bands).
+``x_d ~ N(m_d, (σ_d · exp(h_d))²)`` with
 
-Each feature's correction reads only its own anchor features: whether *other* features
-were observed at the query says nothing reliable about this one (in training a whole time
-step is hidden or shown; in use single values are missing), so the head cannot learn to
-trust it.
+    m_d = g(z)_d + w_d · (a_d − g(z)_d) + δ_d,     w_d = sigmoid(u_d) · [a_d exists]
+
+where ``g`` is the latent decoder (linear in ``z(t)``, as in the plain Gaussian model),
+``a_d`` the anchor — the interpolation of feature ``d``'s nearest context observations, or
+the last / next one (see :mod:`latentode.models._anchors`) — and ``u``, ``δ``, ``h`` come
+from one small MLP of ``z(t)``, that feature's anchor features ``A_d`` (values, gaps) and a
+one-hot code of ``d``. ``w`` is a learned trust in the anchor: near smooth, densely observed
+values it goes to 1 (interpolation), for noisy or far-away values to 0 (the latent path);
+like GRU-D's decay towards the mean, but learned from the gaps. ``h`` lets the noise grow
+with the distance to the observations (heteroscedastic bands). The MLP's last layer starts
+at zero: an untrained head averages the latent decode and the anchor, with noise ``σ_d``.
+
+Each feature's terms read only its own anchor features: whether *other* features were
+observed at the query says nothing reliable about this one (training hides whole time
+steps; in use single values are missing), so the head cannot learn to trust it.
 """
 
 from __future__ import annotations
@@ -33,16 +38,16 @@ _MAX_LOG_ADJUST = 5.0
 
 
 class AnchoredObservation(nn.Module):
-    """Per-feature Gaussian around the anchor, with a mean correction and a noise scale
-    that depend on the latent state and on the anchor features.
+    """Per-feature Gaussian between the latent decode and the anchor (see module doc).
 
     Parameters
     ----------
     latent_dim, n_features : int
     n_anchor_features : int, default=N_ANCHOR_FEATURES
-        Anchor features per (query, feature) pair.
+        Anchor features per (query, feature) pair; the first is the anchor, the second and
+        third say whether a previous / next observation exists.
     hidden_dim : int, default=32
-        Width of the correction MLP's hidden layer.
+        Width of the gate / correction MLP's hidden layer.
     obs_std : float or None
         Fixed base noise scale (scaled units; no learned adjustment); None learns both.
     """
@@ -60,7 +65,8 @@ class AnchoredObservation(nn.Module):
         super().__init__()
         self.n_features = n_features
         self.fixed = obs_std is not None
-        self.net = make_mlp(latent_dim + n_anchor_features + n_features, 2, hidden_dim, 1)
+        self.decoder = nn.Linear(latent_dim, n_features)
+        self.net = make_mlp(latent_dim + n_anchor_features + n_features, 3, hidden_dim, 1)
         self.register_buffer("codes", torch.eye(n_features))
         last = self.net[-1]
         if isinstance(last, nn.Linear):  # make_mlp ends in a Linear layer
@@ -92,8 +98,11 @@ class AnchoredObservation(nn.Module):
             self.codes.expand(*z.shape[:-1], d, d),  # (S, B, Q, D, D)
         ]
         out = self.net(torch.cat(per_feature, dim=-1))
-        delta, adjust = out[..., 0], out[..., 1]
-        mean = anchors[..., 0].unsqueeze(0) + delta
+        gate, delta, adjust = out[..., 0], out[..., 1], out[..., 2]
+        exists = (anchors[..., 1] + anchors[..., 2]).clamp(max=1.0).unsqueeze(0)
+        trust = torch.sigmoid(gate) * exists
+        latent = self.decoder(z)
+        mean = latent + trust * (anchors[..., 0].unsqueeze(0) - latent) + delta
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from latentode.nn.anchored_observation import N_ANCHOR_FEATURES, AnchoredObservation
 from latentode.nn.ffjord_posterior import FFJORDPosterior
 from latentode.nn.gru_encoder import GRUDeltaTEncoder
+from latentode.nn.grud_encoder import GRUDEncoder
 from latentode.nn.observation import GaussianObservation
 from latentode.nn.odernn import ODERNNEncoder
 from latentode.nn.posterior import GaussianPosterior
@@ -70,6 +71,7 @@ ENCODERS: dict[str, Callable[[EncoderSpec], Encoder]] = {
         s.n_features, s.hidden_dim, field_hidden_dim=s.hidden_dim, solver=s.solver
     ),
     "gru": lambda s: GRUDeltaTEncoder(s.n_features, s.hidden_dim),
+    "grud": lambda s: GRUDEncoder(s.n_features, s.hidden_dim),
 }
 
 #: Posterior family name → builder.

@@ -56,10 +56,25 @@ def test_padding_and_other_series_do_not_leak_into_anchors():
     torch.testing.assert_close(in_batch[:1], alone)
 
 
-def test_untrained_anchored_head_predicts_the_anchor_with_the_base_noise():
+def test_untrained_anchored_head_averages_latent_decode_and_anchor_with_the_base_noise():
     head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8, obs_std=None)
     anchors = anchor_features(_context(), torch.tensor([[0.5, 2.0]], dtype=torch.float64))
     z = torch.randn(4, 1, 2, 3)
     mean, log_std = head.distribution(z, anchors)
-    torch.testing.assert_close(mean, anchors[..., 0].unsqueeze(0).expand(4, -1, -1, -1))
+    expected = 0.5 * (head.decoder(z) + anchors[..., 0].unsqueeze(0))
+    torch.testing.assert_close(mean, expected)
     torch.testing.assert_close(log_std.exp(), head.std.expand_as(log_std))
+
+
+def test_anchored_head_falls_back_to_the_latent_decode_without_any_observation():
+    head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8)
+    empty = IrregularBatch(
+        torch.zeros(1, 2, dtype=torch.float64),
+        torch.zeros(1, 2, 2),
+        torch.zeros(1, 2, 2),
+        torch.tensor([2]),
+    )
+    anchors = anchor_features(empty, torch.tensor([[0.5]], dtype=torch.float64))
+    z = torch.randn(2, 1, 1, 3)
+    mean, _ = head.distribution(z, anchors)
+    torch.testing.assert_close(mean, head.decoder(z))
