@@ -99,8 +99,10 @@ PARAMETERS_DOC = """\
         one-step-ahead log-likelihood).
     latent_dim : int, default=8
         Size of the latent state ``z``.
-    encoder : {"odernn", "gru"}, default="odernn"
-        ODE-RNN (hidden state follows an ODE between observations) or a GRU fed the gaps.
+    encoder : {"odernn", "gru", "grud"}, default="odernn"
+        ODE-RNN (hidden state follows an ODE between observations), a GRU fed the gaps, or
+        GRU-D (inputs and state decay over the gaps; Che et al., 2018). Encoders live in
+        :data:`latentode.nn.registry.ENCODERS`.
     encoder_hidden_dim : int, default=32
     field_hidden_dim, field_layers : int, default=64, 2
         The latent vector field's MLP.
