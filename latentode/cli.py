@@ -143,6 +143,16 @@ def _demo(args: argparse.Namespace) -> int:
         )
     _echo(f"80 % interval coverage (extrapolation): {float(sum(inside) / len(inside)):.2f}")
 
+    # The model and the metrics first: they are the results, the plot only shows them.
+    model_path = est.save(out / "model")
+    metrics = {
+        "dataset": args.dataset,
+        "fit_seconds": fit_seconds,
+        "epochs": est.n_epochs_,
+        "mse": rows,
+        "interval_coverage_80": float(sum(inside) / len(inside)),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     grid = est.predict_interval(hist_e, at=_dense_queries(hist_e, future), coverage=0.8)
     fig = plot_forecast(
         hist_e,
@@ -153,29 +163,21 @@ def _demo(args: argparse.Namespace) -> int:
     )
     plot_path = out / "forecast.png"
     fig.savefig(plot_path, dpi=120)
-    model_path = est.save(out / "model")
-    metrics = {
-        "dataset": args.dataset,
-        "fit_seconds": fit_seconds,
-        "epochs": est.n_epochs_,
-        "mse": rows,
-        "interval_coverage_80": float(sum(inside) / len(inside)),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _echo(f"\nwrote {plot_path}, {out / 'metrics.json'} and the model in {model_path}")
     return 0
 
 
 def _dense_queries(history: Any, future: Any, n: int = 60) -> Any:
     """An even grid per series from its first observation to its last future time."""
-    import numpy as np
     import pandas as pd
+
+    from latentode.data import even_times
 
     start = history.groupby("unique_id", sort=False)["ds"].min()
     end = future.groupby("unique_id", sort=False)["ds"].max()
     rows = []
     for sid in end.index:
-        times = np.linspace(start[sid], end[sid], n)
+        times = even_times(start[sid], end[sid], n)
         rows.append(pd.DataFrame({"unique_id": sid, "ds": times}))
     return pd.concat(rows, ignore_index=True)
 

@@ -11,7 +11,7 @@ from latentode.data._frames import FrameLibrary, frame_library, from_pandas, to_
 from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
 from latentode.data._spec import LongFrameSpec
-from latentode.data._time import TIME_UNITS, TimeEncoder
+from latentode.data._time import TIME_UNITS, TimeEncoder, even_times
 
 __all__ = [
     "QUERY_IDX_COL",
@@ -26,6 +26,7 @@ __all__ = [
     "Series",
     "TimeEncoder",
     "collate",
+    "even_times",
     "frame_library",
     "from_pandas",
     "to_pandas",

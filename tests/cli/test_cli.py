@@ -8,12 +8,14 @@ import pandas as pd
 import pytest
 
 from latentode.cli import main
-from latentode.datasets import make_periodic
+from latentode.datasets import list_bundled, make_periodic
 
 
-def test_demo_writes_plot_metrics_and_model(tmp_path, capsys):
+@pytest.mark.parametrize("dataset", list_bundled())
+def test_demo_writes_plot_metrics_and_model(dataset, tmp_path, capsys):
     out = tmp_path / "demo"
-    code = main(["demo", "--out", str(out), "--max-epochs", "2", "--max-time", "20", "--quiet"])
+    argv = ["demo", "--dataset", dataset, "--out", str(out), "--max-epochs", "2", "--quiet"]
+    code = main([*argv, "--max-time", "20"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "interpolation" in printed and "extrapolation" in printed

@@ -24,6 +24,7 @@ def test_public_names_are_pinned() -> None:
             "Series",
             "TimeEncoder",
             "collate",
+            "even_times",
             "frame_library",
             "from_pandas",
             "to_pandas",
