@@ -1,8 +1,10 @@
 """Callbacks of the fit loop: progress, logging, early stopping, time limit, checkpoints.
 
 A callback is any object with some of ``on_fit_start(trainer)``,
-``on_epoch_end(trainer, logs)`` and ``on_fit_end(trainer)``; tracking back-ends (MLflow)
-plug in through the same protocol without the loop importing them.
+``on_epoch_end(trainer, logs)`` and ``on_fit_end(trainer)`` (called by the loop) and
+``on_estimator_fitted(estimator)`` (called by the estimator once its post-fit step, e.g. the
+noise calibration, is done); tracking back-ends (MLflow) plug in through the same protocol
+without the loop importing them.
 """
 
 from __future__ import annotations
@@ -57,6 +59,15 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch."""
+
+    def on_estimator_fitted(self, estimator: Any) -> None:
+        """Called by the estimator after a successful fit, once its post-fit step ran.
+
+        ``on_fit_end`` runs inside the loop, before that step (a forecaster's noise
+        calibration): what needs the estimator as it will predict (forecast plots, the
+        calibration) belongs here. Not called after a failed fit, nor for a
+        :class:`~latentode.training.Trainer` used without an estimator.
+        """
 
     def state_dict(self) -> dict[str, Any]:
         return {}

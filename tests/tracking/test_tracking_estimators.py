@@ -27,6 +27,12 @@ def oscillators() -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def _estimator_fitted(est: Any) -> None:
+    """What ``BaseTorchEstimator.fit`` is to do after ``_after_fit`` (a no-op once it does)."""
+    for cb in est.callbacks:
+        cb.on_estimator_fitted(est)
+
+
 def _client_artifacts(run_id: str) -> set[str]:
     import mlflow
 
@@ -48,6 +54,7 @@ def test_dynamics_tracked_logged_and_served(
         device="cpu",
         callbacks=[MLflowCallback()],
     ).fit(oscillators)
+    _estimator_fitted(est)
     info = log_model(est, input_example=oscillators)
     run = mlflow.get_run(info.run_id)
     assert run.data.params["estimator_class"] == "NeuralODEDynamics"
@@ -77,6 +84,7 @@ def test_density_tracked_logged_and_served(experiment: str) -> None:
     est = FFJORDDensity(
         hidden_dims=(8,), max_epochs=2, random_state=0, device="cpu", callbacks=[MLflowCallback()]
     ).fit(X)
+    _estimator_fitted(est)
     info = log_model(est, input_example=X)
     run = mlflow.get_run(info.run_id)
     assert run.data.params["data.n_features"] == "2"
