@@ -78,3 +78,22 @@ def test_argument_errors_exit_2(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+
+
+def test_resume_with_changed_parameters_names_the_checkpoint(tmp_path, capsys):
+    data = tmp_path / "train.csv"
+    make_periodic(n_series=8, n_points=10, random_state=0).to_csv(data, index=False)
+    ckpt = tmp_path / "ckpt"
+
+    def fit(latent_dim: int, *extra: str) -> int:
+        params = json.dumps({"max_epochs": 1, "latent_dim": latent_dim, "encoder_hidden_dim": 4})
+        argv = ["fit", "--data", str(data), "--model", str(tmp_path / "m"), "--params", params]
+        return main([*argv, "--checkpoint-dir", str(ckpt), "--quiet", *extra])
+
+    assert fit(2) == 0
+    capsys.readouterr()
+    assert fit(3, "--resume") == 2
+    err = capsys.readouterr().err
+    assert f"'{ckpt / 'checkpoint.pt'}' was written with other parameters or data" in err
+    assert "first mismatching key" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
