@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,16 +192,18 @@ class TimeLimit(Callback):
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """Save with ``torch.save`` to a temporary file, then rename over ``path``.
 
-    A crash mid-write leaves the previous file intact.
+    A crash mid-write leaves the previous file intact. The file gets the permissions the
+    umask allows (0o644 under umask 022).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # Not tempfile.mkstemp: its file is 0o600 whatever the umask.
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        torch.save(obj, tmp)
+        with open(tmp, "xb") as file:
+            torch.save(obj, file)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
