@@ -7,7 +7,8 @@ Layout of a model directory::
     weights.pt       the torch module's state dict (loaded with ``weights_only=True``)
 
 Writes go to a temporary sibling directory that is renamed into place, so a failed save
-never leaves a half-written model where the old one was.
+never leaves a half-written model where the old one was. The directory and its files get
+the permissions the umask allows (0o755 / 0o644 under umask 022).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -56,7 +56,10 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
             f"Refusing to overwrite '{path}': it exists and is not a latentode model "
             "directory. Choose another path or remove it first."
         )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+    # Not tempfile.mkdtemp: its directory is 0o700 whatever the umask, and the model must be
+    # as readable as any file the user writes.
+    tmp = parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
     try:
         write(tmp)
     except BaseException:

@@ -30,10 +30,24 @@ def _read_frame(path: str, id_col: str, time_col: str, parse_dates: bool) -> Any
     import pandas as pd
 
     from latentode.datasets import load_csv
+    from latentode.exceptions import LongFrameError
 
-    if path.endswith(".parquet"):
+    if not path.endswith(".parquet"):
+        return load_csv(path, id_col=id_col, time_col=time_col, parse_dates=parse_dates)
+    try:
         return pd.read_parquet(path)
-    return load_csv(path, id_col=id_col, time_col=time_col, parse_dates=parse_dates)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise LongFrameError(
+            f"{path!r} is not a readable parquet file ({_first_line(exc)}); expected a "
+            "long-format table written by pandas, polars or pyarrow."
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _write_frame(frame: Any, path: str) -> None:
@@ -143,6 +157,16 @@ def _demo(args: argparse.Namespace) -> int:
         )
     _echo(f"80 % interval coverage (extrapolation): {float(sum(inside) / len(inside)):.2f}")
 
+    # The model and the metrics first: they are the results, the plot only shows them.
+    model_path = est.save(out / "model")
+    metrics = {
+        "dataset": args.dataset,
+        "fit_seconds": fit_seconds,
+        "epochs": est.n_epochs_,
+        "mse": rows,
+        "interval_coverage_80": float(sum(inside) / len(inside)),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     grid = est.predict_interval(hist_e, at=_dense_queries(hist_e, future), coverage=0.8)
     fig = plot_forecast(
         hist_e,
@@ -153,29 +177,21 @@ def _demo(args: argparse.Namespace) -> int:
     )
     plot_path = out / "forecast.png"
     fig.savefig(plot_path, dpi=120)
-    model_path = est.save(out / "model")
-    metrics = {
-        "dataset": args.dataset,
-        "fit_seconds": fit_seconds,
-        "epochs": est.n_epochs_,
-        "mse": rows,
-        "interval_coverage_80": float(sum(inside) / len(inside)),
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     _echo(f"\nwrote {plot_path}, {out / 'metrics.json'} and the model in {model_path}")
     return 0
 
 
 def _dense_queries(history: Any, future: Any, n: int = 60) -> Any:
     """An even grid per series from its first observation to its last future time."""
-    import numpy as np
     import pandas as pd
+
+    from latentode.data import even_times
 
     start = history.groupby("unique_id", sort=False)["ds"].min()
     end = future.groupby("unique_id", sort=False)["ds"].max()
     rows = []
     for sid in end.index:
-        times = np.linspace(start[sid], end[sid], n)
+        times = even_times(start[sid], end[sid], n)
         rows.append(pd.DataFrame({"unique_id": sid, "ds": times}))
     return pd.concat(rows, ignore_index=True)
 
@@ -184,8 +200,8 @@ def _dense_queries(history: Any, future: Any, n: int = 60) -> Any:
 def _fit(args: argparse.Namespace) -> int:
     from latentode import LatentODEForecaster
 
+    params = _fit_params(args.params)
     df = _read_frame(args.data, args.id_col, args.time_col, args.parse_dates)
-    params = json.loads(args.params) if args.params else {}
     est = LatentODEForecaster(
         id_col=args.id_col,
         time_col=args.time_col,
@@ -198,6 +214,57 @@ def _fit(args: argparse.Namespace) -> int:
     path = est.save(args.model)
     _echo(f"fitted {est.n_epochs_} epochs; model saved to {path}")
     return 0
+
+
+#: Parameters that ``latentode fit`` sets through its own options, not through --params.
+_FIT_OPTIONS = {
+    "id_col": "--id-col",
+    "time_col": "--time-col",
+    "random_state": "--seed",
+    "verbose": "--quiet",
+    "checkpoint_dir": "--checkpoint-dir",
+}
+_JSON_TYPES = {list: "a list", str: "a string", int: "a number", float: "a number"}
+
+
+def _fit_params(text: str | None) -> dict[str, Any]:
+    """The ``--params`` JSON object, checked against LatentODEForecaster's parameters."""
+    import difflib
+
+    from latentode import LatentODEForecaster
+    from latentode.exceptions import ParameterError
+
+    if not text:
+        return {}
+    usage = (
+        "The --params option must be a JSON object of LatentODEForecaster parameters, e.g. "
+        """'{"max_epochs": 50}'."""
+    )
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"{usage} Got invalid JSON instead ({exc}).") from None
+    if not isinstance(params, dict):
+        got = _JSON_TYPES.get(type(params), "null" if params is None else "a boolean")
+        raise ParameterError(f"{usage} Got {got} instead.")
+    valid = sorted(set(LatentODEForecaster().get_params(deep=False)) - {*_FIT_OPTIONS, "callbacks"})
+    for key in params:
+        if key in _FIT_OPTIONS:
+            raise ParameterError(
+                f"The --params option cannot hold {key!r}: {key!r} is set with {_FIT_OPTIONS[key]}."
+            )
+        if key == "callbacks":
+            raise ParameterError(
+                "The --params option cannot hold 'callbacks': they are Python objects."
+            )
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParameterError(
+                f"The --params option has an unknown parameter {key!r}{hint}; "
+                f"LatentODEForecaster's parameters are {', '.join(valid)}."
+            )
+    return params
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -232,7 +299,10 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from latentode._version import __version__
+
     parser = argparse.ArgumentParser(prog="latentode", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"latentode {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
 

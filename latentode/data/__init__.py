@@ -13,7 +13,7 @@ from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
 from latentode.data._spec import LongFrameSpec
 from latentode.data._static import StaticEncoder, drop_columns
-from latentode.data._time import TIME_UNITS, TimeEncoder
+from latentode.data._time import TIME_UNITS, TimeEncoder, even_times
 
 __all__ = [
     "QUERY_IDX_COL",
@@ -30,6 +30,7 @@ __all__ = [
     "TimeEncoder",
     "collate",
     "drop_columns",
+    "even_times",
     "frame_library",
     "from_pandas",
     "to_pandas",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from latentode.exceptions import LongFrameError, ParameterError, QueryError
 
-__all__ = ["TIME_UNITS", "TimeEncoder"]
+__all__ = ["TIME_UNITS", "TimeEncoder", "even_times"]
 
 #: Units a datetime time column may be expressed in before normalisation.
 TIME_UNITS: tuple[str, ...] = ("s", "min", "h", "D", "W")
@@ -30,6 +30,26 @@ def check_time_unit(time_unit: str | None) -> str:
             f"Got {time_unit!r} instead."
         )
     return time_unit
+
+
+def even_times(start: Any, stop: Any, n: int) -> np.ndarray | pd.DatetimeIndex:
+    """``n`` evenly spaced times from ``start`` to ``stop`` (both included).
+
+    Parameters
+    ----------
+    start, stop : number or datetime
+        Ends of the grid: numbers, or ``pd.Timestamp`` / ``numpy.datetime64`` /
+        ``datetime.datetime`` (a time zone is kept).
+    n : int
+        Number of times.
+
+    Returns
+    -------
+    numpy.ndarray of float64 or pandas.DatetimeIndex, shape (n,)
+    """
+    if isinstance(start, (pd.Timestamp, np.datetime64, datetime.datetime)):
+        return pd.date_range(pd.Timestamp(start), pd.Timestamp(stop), periods=n)
+    return np.linspace(float(start), float(stop), n)
 
 
 def time_kind(ds: pd.Series) -> Literal["numeric", "datetime"] | None:

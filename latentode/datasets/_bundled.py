@@ -121,15 +121,33 @@ def load_csv(
     FileNotFoundError
         If ``path`` does not exist.
     LongFrameError
-        If the id or time column is missing, or the time column cannot be parsed.
+        If the file is empty, not text, has no data rows, lacks the id or time column, or
+        its time column cannot be parsed.
     """
-    df = pd.read_csv(path, dtype={id_col: "str"})
+    try:
+        df = pd.read_csv(path, dtype={id_col: "str"})
+    except pd.errors.EmptyDataError:
+        raise LongFrameError(
+            f"{os.fspath(path)!r} is empty: expected a CSV file with a header row (id, time "
+            "and feature columns) and at least one data row."
+        ) from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise LongFrameError(
+            f"{os.fspath(path)!r} is not a readable CSV file ({reason}); expected UTF-8 text "
+            "with comma-separated columns."
+        ) from None
     for role, col in (("id", id_col), ("time", time_col)):
         if col not in df.columns:
             raise LongFrameError(
                 f"The {role} column {col!r} is missing from {os.fspath(path)!r}; available "
                 f"columns: {list(df.columns)!r}. Pass {role}_col=... to load_csv."
             )
+    if df.empty:
+        raise LongFrameError(
+            f"{os.fspath(path)!r} has a header but no data rows (columns "
+            f"{list(df.columns)!r}); expected at least one observation."
+        )
     if parse_dates:
         try:
             df[time_col] = pd.to_datetime(df[time_col], format="ISO8601")

@@ -147,6 +147,8 @@ class BaseTorchEstimator(BaseEstimator):
                 self.n_epochs_ = trainer.epoch
                 self.best_epoch_ = trainer.best_epoch or trainer.epoch
                 self._after_fit(prepared)
+                for cb in trainer.callbacks:  # what needs the finished estimator (plots)
+                    cb.on_estimator_fitted(self)
             self.module_.eval()
         except BaseException:
             self._restore_snapshot(previous)

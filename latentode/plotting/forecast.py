@@ -1,9 +1,15 @@
-"""Forecast figure: observed points, predictive mean and a central band per series."""
+"""Forecast figure: observed points, predictive mean and a central band per series.
+
+The figure is built with :class:`matplotlib.figure.Figure` directly (no ``pyplot`` state,
+the backend left as it is); save it with ``fig.savefig`` or show it in a notebook.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from matplotlib.figure import Figure
 
 from latentode.data import to_pandas
 
@@ -21,7 +27,7 @@ def plot_forecast(
     max_series: int = 6,
     truth: Any = None,
     title: str | None = None,
-) -> Any:
+) -> Figure:
     """Draw observed points, the forecast mean and its band for a few series.
 
     Parameters
@@ -42,18 +48,13 @@ def plot_forecast(
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     hist, fc = to_pandas(history), to_pandas(forecast)
     ids = list(series) if series is not None else list(fc[id_col].unique()[:max_series])
     n = max(len(ids), 1)
     ncols = min(3, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.8 * nrows), squeeze=False)
+    fig = Figure(figsize=(4.2 * ncols, 2.8 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     lower, upper = f"{feature}_lower", f"{feature}_upper"
     for ax, sid in zip(axes.ravel(), ids):
         h = hist[hist[id_col] == sid]

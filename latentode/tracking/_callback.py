@@ -38,9 +38,13 @@ class MLflowCallback(Callback):
     * final metrics: ``final_<metric>`` of the epoch whose weights were kept (the best one
       under early stopping), ``n_epochs``, ``best_epoch``, ``fit_seconds``,
       ``nfe_forward_total``, ``nfe_backward_total``;
-    * plots: ``plots/training.png`` (losses, NFE); ``plots/forecast_<feature>.png``
-      (forecaster, when ``data`` is given); ``plots/phase.png`` (dynamics);
+    * plots: ``plots/training.png`` (losses, NFE), at the end of the training loop; once
+      the estimator is fitted (:meth:`on_estimator_fitted`, after a forecaster's noise
+      calibration, so the band drawn is the one served): ``plots/forecast_<feature>.png``
+      (forecaster, when ``data`` is given), ``plots/phase.png`` (dynamics),
       ``plots/density.png`` (2-feature density estimator);
+    * a forecaster's noise calibration: ``noise_calibration.json`` (its
+      ``noise_calibration_``) and metrics ``calibrated_std_<feature>``;
     * ``data`` (when given) as an MLflow dataset input with context ``"training"``.
 
     A tracking failure (store unreachable, disk full, ...) emits one
@@ -94,11 +98,14 @@ class MLflowCallback(Callback):
         self._guard = TrackingGuard(type(self).__name__)
         self._client: Any = None
         self._started = 0.0
+        #: The run of the last successful fit, until its estimator reports it is fitted.
+        self._fitted_run_id: str | None = None
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: Trainer) -> None:
         self._guard = TrackingGuard(type(self).__name__)
         self.run_id = None
+        self._fitted_run_id = None
         self._started = time.time()
         run_id = self._guard.call("starting a run", self._start_run, trainer)
         if run_id is None:
@@ -115,17 +122,40 @@ class MLflowCallback(Callback):
             return
         step = int(logs.get("epoch", trainer.epoch))
         metrics = {k: v for k, v in logs.items() if k != "epoch" and _is_number(v)}
-        self._guard.call("logging epoch metrics", self._log_metrics, metrics, step)
+        self._guard.call("logging epoch metrics", self._log_metrics, self.run_id, metrics, step)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.run_id is None:
             return
+        run_id = self.run_id
         failed = sys.exc_info()[0] is not None
         if trainer.history:
             self._guard.call("logging final metrics", self._log_final, trainer)
         if self.log_plots and not failed:
-            self._log_plots(trainer)
+            from latentode.tracking import _plots
+
+            history = trainer.history
+            self._log_figures(
+                run_id, {"plots/training.png": lambda: _plots.training_figure(history)}
+            )
         self._end_run("FAILED" if failed else "FINISHED")
+        # The estimator's post-fit step (noise calibration) has not run yet: what depends on
+        # it is logged to this (ended) run by on_estimator_fitted.
+        self._fitted_run_id = None if failed or trainer.owner is None else run_id
+
+    def on_estimator_fitted(self, estimator: Any) -> None:
+        run_id, self._fitted_run_id = self._fitted_run_id, None
+        if run_id is None:
+            return
+        self._guard.call("logging the noise calibration", self._log_calibration, run_id, estimator)
+        if not self.log_plots:
+            return
+        from latentode.tracking import _plots
+
+        figures = self._plot_guard().call(
+            "choosing plots", _plots.figures_for, estimator, self.data, self.plot_series
+        )
+        self._log_figures(run_id, figures or {})
 
     # ------------------------------------------------------------------ steps
     def _start_run(self, trainer: Trainer) -> str:
@@ -180,13 +210,13 @@ class MLflowCallback(Callback):
         dataset = mlflow.data.from_pandas(to_pandas(self.data), name="training")
         mlflow.log_input(dataset, context="training")
 
-    def _log_metrics(self, metrics: dict[str, float], step: int | None) -> None:
+    def _log_metrics(self, run_id: str, metrics: dict[str, float], step: int | None) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         entities = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
         if entities:
-            self._client.log_batch(self.run_id, metrics=entities)
+            self._client.log_batch(run_id, metrics=entities)
 
     def _log_final(self, trainer: Trainer) -> None:
         history = trainer.history
@@ -199,29 +229,37 @@ class MLflowCallback(Callback):
         for key in ("nfe_forward", "nfe_backward"):
             if any(key in r for r in history):
                 final[f"{key}_total"] = float(sum(r.get(key, 0.0) for r in history))
-        self._log_metrics(final, None)
+        self._log_metrics(self.run_id, final, None)
 
-    def _log_plots(self, trainer: Trainer) -> None:
+    def _log_calibration(self, run_id: str, estimator: Any) -> None:
         from latentode.tracking import _plots
 
+        if _plots.task_of(estimator) != "forecast" or estimator.noise_calibration_ is None:
+            return
+        calibration = estimator.noise_calibration_
+        self._client.log_dict(run_id, _jsonable(calibration), "noise_calibration.json")
+        stds = zip(estimator.feature_cols_, calibration["calibrated_std"])
+        self._log_metrics(run_id, {f"calibrated_std_{f}": float(s) for f, s in stds}, None)
+
+    def _plot_guard(self) -> TrackingGuard:
         # A figure that cannot be drawn warns but leaves the rest of the tracking on.
-        plot_guard = TrackingGuard(
+        return TrackingGuard(
             f"{type(self).__name__} (plots)",
             "The fit and the rest of its tracking go on; only this plot is missing.",
         )
-        figures = {"plots/training.png": lambda: _plots.training_figure(trainer.history)}
-        if trainer.owner is not None:
-            more = plot_guard.call(
-                "choosing plots", _plots.figures_for, trainer.owner, self.data, self.plot_series
-            )
-            figures.update(more or {})
+
+    def _log_figures(self, run_id: str, figures: dict[str, Any]) -> None:
+        """Draw each ``path → make()`` figure and log it to ``run_id``."""
+        from latentode.tracking import _plots
+
+        plot_guard = self._plot_guard()
         for path, make in figures.items():
             if self._guard.failed:
                 return
             figure = plot_guard.call(f"drawing {path}", make)
             if figure is None:
                 continue
-            self._guard.call(f"logging {path}", self._client.log_figure, self.run_id, figure, path)
+            self._guard.call(f"logging {path}", self._client.log_figure, run_id, figure, path)
             _plots.close(figure)
 
     def _end_run(self, status: str) -> None:

@@ -20,8 +20,22 @@ __all__ = ["log_model", "pinned_requirements"]
 
 logger = logging.getLogger(__name__)
 
-#: Installed with the package but not needed to serve a model.
-_NOT_AT_RUNTIME = frozenset({"tqdm"})
+#: ``[project].dependencies`` of pyproject.toml, for a source tree without package metadata
+#: (``test_tracking_requirements`` keeps the two equal). Every one is a runtime dependency:
+#: loading the model imports the whole package (``tqdm`` from ``training.callbacks``, ...).
+_SOURCE_TREE_DEPENDENCIES = (
+    "torch",
+    "torchdiffeq",
+    "numpy",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "scikit-learn",
+    "scipy",
+    "tqdm",
+    "matplotlib",
+    "properscoring",
+)
 _TORCH_CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
 
 
@@ -140,23 +154,13 @@ def pinned_requirements() -> list[str]:
     try:
         declared = importlib.metadata.requires("latentode") or []
     except importlib.metadata.PackageNotFoundError:  # running from a source tree
-        declared = [
-            "numpy",
-            "pandas",
-            "polars",
-            "pyarrow",
-            "scikit-learn",
-            "scipy",
-            "torch",
-            "torchdiffeq",
-            "matplotlib",
-        ]
+        declared = list(_SOURCE_TREE_DEPENDENCIES)
     names = []
     for req in declared:
         if ";" in req:  # an extra's requirement
             continue
         match = re.match(r"[A-Za-z0-9_.\-]+", req)
-        if match and match.group(0).lower() not in _NOT_AT_RUNTIME:
+        if match:
             names.append(match.group(0))
     names += ["mlflow", "cloudpickle"]
     lines: list[str] = []

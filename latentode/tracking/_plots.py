@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from latentode.data import to_pandas
+from latentode.data import even_times, to_pandas
 from latentode.estimators import estimator_task
 
 __all__ = ["close", "figures_for", "task_of", "training_figure"]
@@ -119,9 +119,5 @@ def _series_grid(estimator: Any, data: Any, n_series: int) -> tuple[pd.DataFrame
         t = frame.loc[frame[id_col] == sid, time_col]
         start, end = t.min(), t.max()
         stop = end + (end - start) * 0.25
-        if pd.api.types.is_datetime64_any_dtype(t):
-            grid = pd.date_range(start, stop, periods=80)
-        else:
-            grid = np.linspace(float(start), float(stop), 80)
-        rows.append(pd.DataFrame({id_col: sid, time_col: grid}))
+        rows.append(pd.DataFrame({id_col: sid, time_col: even_times(start, stop, 80)}))
     return frame, pd.concat(rows, ignore_index=True)

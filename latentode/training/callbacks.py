@@ -1,8 +1,10 @@
 """Callbacks of the fit loop: progress, logging, early stopping, time limit, checkpoints.
 
 A callback is any object with some of ``on_fit_start(trainer)``,
-``on_epoch_end(trainer, logs)`` and ``on_fit_end(trainer)``; tracking back-ends (MLflow)
-plug in through the same protocol without the loop importing them.
+``on_epoch_end(trainer, logs)`` and ``on_fit_end(trainer)`` (called by the loop) and
+``on_estimator_fitted(estimator)`` (called by the estimator once its post-fit step, e.g. the
+noise calibration, is done); tracking back-ends (MLflow) plug in through the same protocol
+without the loop importing them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,15 @@ class Callback:
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch."""
+
+    def on_estimator_fitted(self, estimator: Any) -> None:
+        """Called by the estimator after a successful fit, once its post-fit step ran.
+
+        ``on_fit_end`` runs inside the loop, before that step (a forecaster's noise
+        calibration): what needs the estimator as it will predict (forecast plots, the
+        calibration) belongs here. Not called after a failed fit, nor for a
+        :class:`~latentode.training.Trainer` used without an estimator.
+        """
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -181,16 +192,18 @@ class TimeLimit(Callback):
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """Save with ``torch.save`` to a temporary file, then rename over ``path``.
 
-    A crash mid-write leaves the previous file intact.
+    A crash mid-write leaves the previous file intact. The file gets the permissions the
+    umask allows (0o644 under umask 022).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # Not tempfile.mkstemp: its file is 0o600 whatever the umask.
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        torch.save(obj, tmp)
+        with open(tmp, "xb") as file:
+            torch.save(obj, file)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

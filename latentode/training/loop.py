@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import pickle
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -200,11 +201,63 @@ class Trainer:
                 self.generators[name].set_state(gen_state)
 
     def resume(self, path: str | Path) -> Trainer:
-        """Load a checkpoint written by :class:`~latentode.training.callbacks.Checkpoint`."""
+        """Load a checkpoint written by :class:`~latentode.training.callbacks.Checkpoint`.
+
+        Raises
+        ------
+        ModelFileError
+            If there is no checkpoint at ``path``, it cannot be read, or it was written for
+            a model of other parameters or data (names the first mismatching key).
+        """
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f"No checkpoint at '{path}'.")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self.load_state_dict(state)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+            raise ModelFileError(
+                f"The checkpoint '{path}' cannot be read ({type(exc).__name__}: "
+                f"{_first_line(exc)}). It is truncated or not a latentode checkpoint; fit "
+                "without resume to start over."
+            ) from exc
+        mismatch = _first_mismatch(self.model.state_dict(), state)
+        if mismatch is None:
+            try:
+                self.load_state_dict(state)
+            except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+                mismatch = f"{type(exc).__name__}: {_first_line(exc)}"
+        if mismatch is not None:
+            raise ModelFileError(
+                f"The checkpoint '{path}' was written with other parameters or data "
+                f"({mismatch}). Resume with the parameters and data it was written with, or "
+                "fit without resume (or with another checkpoint_dir) to start over."
+            )
         logger.info("resumed from %s at epoch %d", path, self.epoch)
         return self
+
+
+def _first_mismatch(model: dict[str, torch.Tensor], state: Any) -> str | None:
+    """The first key of ``model`` (a state dict) that the checkpoint ``state`` does not match."""
+    saved = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(saved, dict):
+        return "it holds no model state"
+    for key, tensor in model.items():
+        if key not in saved:
+            return f"first mismatching key: '{key}' is in the model but not in the checkpoint"
+        theirs = getattr(saved[key], "shape", None)
+        if theirs is None or tuple(theirs) != tuple(tensor.shape):
+            here = tuple(tensor.shape)
+            there = "no tensor" if theirs is None else tuple(theirs)
+            return (
+                f"first mismatching key: '{key}' has shape {here} here but {there} in the "
+                "checkpoint"
+            )
+    for key in saved:
+        if key not in model:
+            return f"first mismatching key: '{key}' is in the checkpoint but not in the model"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""

@@ -8,12 +8,14 @@ import pandas as pd
 import pytest
 
 from latentode.cli import main
-from latentode.datasets import make_periodic
+from latentode.datasets import list_bundled, make_periodic
 
 
-def test_demo_writes_plot_metrics_and_model(tmp_path, capsys):
+@pytest.mark.parametrize("dataset", list_bundled())
+def test_demo_writes_plot_metrics_and_model(dataset, tmp_path, capsys):
     out = tmp_path / "demo"
-    code = main(["demo", "--out", str(out), "--max-epochs", "2", "--max-time", "20", "--quiet"])
+    argv = ["demo", "--dataset", dataset, "--out", str(out), "--max-epochs", "2", "--quiet"]
+    code = main([*argv, "--max-time", "20"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "interpolation" in printed and "extrapolation" in printed
@@ -76,3 +78,74 @@ def test_argument_errors_exit_2(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+
+
+def test_resume_with_changed_parameters_names_the_checkpoint(tmp_path, capsys):
+    data = tmp_path / "train.csv"
+    make_periodic(n_series=8, n_points=10, random_state=0).to_csv(data, index=False)
+    ckpt = tmp_path / "ckpt"
+
+    def fit(latent_dim: int, *extra: str) -> int:
+        params = json.dumps({"max_epochs": 1, "latent_dim": latent_dim, "encoder_hidden_dim": 4})
+        argv = ["fit", "--data", str(data), "--model", str(tmp_path / "m"), "--params", params]
+        return main([*argv, "--checkpoint-dir", str(ckpt), "--quiet", *extra])
+
+    assert fit(2) == 0
+    capsys.readouterr()
+    assert fit(3, "--resume") == 2
+    err = capsys.readouterr().err
+    assert f"'{ckpt / 'checkpoint.pt'}' was written with other parameters or data" in err
+    assert "first mismatching key" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def _fit_error(capsys, tmp_path, data, *extra: str) -> str:
+    code = main(["fit", "--data", str(data), "--model", str(tmp_path / "m"), "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("latentode fit: error: ")
+    return err
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.csv", b"", "is empty"),
+        ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "is not a readable CSV"),
+        ("header.csv", b"unique_id,ds,y\n", "has a header but no data rows"),
+        ("corrupt.parquet", b"PAR1 this is not really parquet", "is not a readable parquet"),
+        ("empty.parquet", b"", "is not a readable parquet"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and "." in value else "",
+)
+def test_unreadable_data_files_exit_2_with_one_line(tmp_path, capsys, name, content, expected):
+    data = tmp_path / name
+    data.write_bytes(content)
+    err = _fit_error(capsys, tmp_path, data)
+    assert expected in err and str(data) in err
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ("{max_epochs: 1}", "Got invalid JSON instead"),
+        ("[1, 2]", "Got a list instead"),
+        ('{"max_epoch": 1}', "unknown parameter 'max_epoch' (did you mean 'max_epochs'?)"),
+        ('{"id_col": "sid"}', "'id_col' is set with --id-col"),
+    ],
+)
+def test_invalid_params_exit_2_with_one_line(tmp_path, capsys, params, expected):
+    data = tmp_path / "train.csv"
+    make_periodic(n_series=4, n_points=5, random_state=0).to_csv(data, index=False)
+    err = _fit_error(capsys, tmp_path, data, "--params", params)
+    assert "The --params option" in err and expected in err
+
+
+def test_version(capsys):
+    from latentode import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"latentode {__version__}"

@@ -161,3 +161,16 @@ def test_json_round_trip(tz: str | None) -> None:
     enc = TimeEncoder.fit(ds, pd.Series([0, 0]))
     restored = TimeEncoder.from_dict(json.loads(json.dumps(enc.to_dict())))
     pd.testing.assert_series_equal(restored.decode(restored.encode(ds)), ds)
+
+
+def test_even_times_spans_numbers_and_datetimes_with_their_time_zone() -> None:
+    from latentode.data import even_times
+
+    np.testing.assert_array_equal(even_times(1, 3, 5), [1.0, 1.5, 2.0, 2.5, 3.0])
+    start = pd.Timestamp("2024-01-01", tz="Europe/Paris")
+    grid = even_times(start, start + pd.Timedelta(hours=4), 5)
+    assert list(grid) == [start + pd.Timedelta(hours=h) for h in range(5)]
+    assert str(grid.tz) == "Europe/Paris"
+    assert even_times(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 3), 3)[1] == pd.Timestamp(
+        "2024-01-02"
+    )

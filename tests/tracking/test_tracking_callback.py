@@ -67,6 +67,62 @@ def test_callback_logs_params_data_metrics_and_plots(
     assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
 
 
+def test_forecast_plot_and_calibration_are_those_of_the_fitted_estimator(
+    forecaster: Any, experiment: str, series: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+):
+    """The forecast plot is drawn after the noise calibration: its band is the served one."""
+    import mlflow
+
+    import latentode.plotting.forecast as forecast_plots
+    from latentode.tracking import _plots
+
+    drawn: list[pd.DataFrame] = []
+    draw = forecast_plots.plot_forecast
+
+    def spy(history: Any, prediction: pd.DataFrame, **kwargs: Any) -> Any:
+        drawn.append(prediction.copy())
+        return draw(history, prediction, **kwargs)
+
+    monkeypatch.setattr(forecast_plots, "plot_forecast", spy)
+    callback = MLflowCallback(data=series, plot_series=2)
+    est = forecaster(callbacks=[callback])
+    est.fit(series)
+    callback.on_estimator_fitted(est)
+    callback.on_estimator_fitted(est)  # once per fit
+    assert est.noise_calibration_ is not None
+    (band,) = drawn
+    frame, at = _plots._series_grid(est, series, 2)
+    served = est.predict_interval(frame, at=at, coverage=0.9)
+    pd.testing.assert_series_equal(
+        band["y_upper"] - band["y_lower"], served["y_upper"] - served["y_lower"]
+    )
+
+    (run_id,) = _runs(experiment)["run_id"]
+    run = mlflow.get_run(run_id)
+    logged = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/noise_calibration.json")
+    assert logged == est.noise_calibration_  # JSON round-trips floats exactly
+    assert run.data.metrics["calibrated_std_y"] == pytest.approx(
+        est.noise_calibration_["calibrated_std"][0]
+    )
+    plots = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "plots")}
+    assert plots == {"plots/training.png", "plots/forecast_y.png"}
+
+
+def test_a_failed_fit_logs_no_end_of_fit_artifacts(
+    forecaster: Any, experiment: str, series: pd.DataFrame
+):
+    import mlflow
+
+    callback = MLflowCallback(data=series)
+    est = forecaster(callbacks=[callback, _Boom()])
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(series)
+    callback.on_estimator_fitted(est)
+    (run_id,) = _runs(experiment)["run_id"]
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_id)}
+    assert "noise_calibration.json" not in artifacts and "plots" not in artifacts
+
+
 def test_fit_under_an_active_run_gets_a_child_run(
     forecaster: Any, experiment: str, series: pd.DataFrame, tmp_path: Any
 ):
