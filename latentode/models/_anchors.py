@@ -9,11 +9,15 @@ of ``d`` at or before ``t`` (``prev``) and at or after ``t`` (``next``) give
 1, 2  whether ``prev`` / ``next`` exist
 3, 4  ``log1p`` of the time from ``prev`` to ``t`` and from ``t`` to ``next`` (0 if absent)
 5, 6  the ``prev`` and ``next`` values (0 if absent)
+7     the mean of the feature's context observations (0 if none: the training mean)
+8     ``log1p`` of the number of those observations
 ====  ===========================================================================
 
 An anchored observation head predicts ``anchor + correction(z(t), features)`` with a noise
 scale that can grow with the gaps, so the model keeps what simple interpolation knows and
-the latent dynamics only have to explain what it misses.
+the latent dynamics only have to explain what it misses; the series' level (the mean of its
+observations) is there for noisy features, whose best guess away from an observation is
+their typical value rather than the nearest one.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tenso
     span = dt_prev + dt_next
     w = torch.where(span > 0, dt_prev / span.clamp(min=1e-12), torch.zeros_like(span))
     w = w.to(values.dtype)
+    weight = observed.to(values.dtype)
+    count = weight.sum(dim=1)  # (B, D)
+    level = (values * weight).sum(dim=1) / count.clamp(min=1.0)
     both = has_prev & has_next
     anchor = torch.where(both, (1 - w) * v_prev + w * v_next, torch.where(has_prev, v_prev, v_next))
     feats = [  # the order documented above; N_ANCHOR_FEATURES of them
@@ -68,6 +75,8 @@ def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tenso
         torch.log1p(dt_next).to(values.dtype),
         v_prev,
         v_next,
+        level.unsqueeze(1).expand_as(anchor),
+        torch.log1p(count).unsqueeze(1).expand_as(anchor),
     ]
     out = torch.stack(feats, dim=-1)
     if out.shape[-1] != N_ANCHOR_FEATURES:

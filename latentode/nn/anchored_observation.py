@@ -2,17 +2,19 @@
 
 ``x_d ~ N(m_d, (σ_d · exp(h_d))²)`` with
 
-    m_d = g(z)_d + w_d · (a_d − g(z)_d) + δ_d,     w_d = sigmoid(u_d) · [a_d exists]
+    m_d = π_0 · g(z)_d + π_1 · a_d + π_2 · l_d + δ_d,    π = softmax(0, u_d, v_d)
 
 where ``g`` is the latent decoder (linear in ``z(t)``, as in the plain Gaussian model),
 ``a_d`` the anchor — the interpolation of feature ``d``'s nearest context observations, or
-the last / next one (see :mod:`latentode.models._anchors`) — and ``u``, ``δ``, ``h`` come
-from one small MLP of ``z(t)``, that feature's anchor features ``A_d`` (values, gaps) and a
-one-hot code of ``d``. ``w`` is a learned trust in the anchor: near smooth, densely observed
-values it goes to 1 (interpolation), for noisy or far-away values to 0 (the latent path);
+the last / next one — and ``l_d`` the series' level, the mean of its context observations
+(see :mod:`latentode.models._anchors`; both drop out of the mixture when the context has
+no observation of ``d``). ``u``, ``v``, ``δ``, ``h`` come from one small MLP of ``z(t)``,
+that feature's anchor features ``A_d`` (values, gaps, counts) and a one-hot code of ``d``.
+The weights ``π`` are a learned trust: near smooth, densely observed values the anchor wins
+(interpolation), for noisy features the level, where neither says much the latent path;
 like GRU-D's decay towards the mean, but learned from the gaps. ``h`` lets the noise grow
 with the distance to the observations (heteroscedastic bands). The MLP's last layer starts
-at zero: an untrained head averages the latent decode and the anchor, with noise ``σ_d``.
+at zero: an untrained head averages the three, with noise ``σ_d``.
 
 Each feature's terms read only its own anchor features: whether *other* features were
 observed at the query says nothing reliable about this one (training hides whole time
@@ -31,7 +33,7 @@ from latentode.nn.vector_field import make_mlp
 __all__ = ["N_ANCHOR_FEATURES", "AnchoredObservation"]
 
 #: Anchor features per (query, feature) pair (see :mod:`latentode.models._anchors`).
-N_ANCHOR_FEATURES = 7
+N_ANCHOR_FEATURES = 9
 
 #: Bound on the learned log-scale adjustment ``h`` (noise within e^±5 of the base).
 _MAX_LOG_ADJUST = 5.0
@@ -44,8 +46,8 @@ class AnchoredObservation(nn.Module):
     ----------
     latent_dim, n_features : int
     n_anchor_features : int, default=N_ANCHOR_FEATURES
-        Anchor features per (query, feature) pair; the first is the anchor, the second and
-        third say whether a previous / next observation exists.
+        Anchor features per (query, feature) pair, as
+        :func:`~latentode.models._anchors.anchor_features` makes them.
     hidden_dim : int, default=32
         Width of the gate / correction MLP's hidden layer.
     obs_std : float or None
@@ -66,7 +68,7 @@ class AnchoredObservation(nn.Module):
         self.n_features = n_features
         self.fixed = obs_std is not None
         self.decoder = nn.Linear(latent_dim, n_features)
-        self.net = make_mlp(latent_dim + n_anchor_features + n_features, 3, hidden_dim, 1)
+        self.net = make_mlp(latent_dim + n_anchor_features + n_features, 4, hidden_dim, 1)
         self.register_buffer("codes", torch.eye(n_features))
         last = self.net[-1]
         if isinstance(last, nn.Linear):  # make_mlp ends in a Linear layer
@@ -98,11 +100,18 @@ class AnchoredObservation(nn.Module):
             self.codes.expand(*z.shape[:-1], d, d),  # (S, B, Q, D, D)
         ]
         out = self.net(torch.cat(per_feature, dim=-1))
-        gate, delta, adjust = out[..., 0], out[..., 1], out[..., 2]
-        exists = (anchors[..., 1] + anchors[..., 2]).clamp(max=1.0).unsqueeze(0)
-        trust = torch.sigmoid(gate) * exists
+        exists = (anchors[..., 1] + anchors[..., 2] > 0).unsqueeze(0)  # (1, B, Q, D)
+        logits = torch.stack([torch.zeros_like(out[..., 0]), out[..., 0], out[..., 1]], dim=-1)
+        logits = logits.masked_fill(
+            torch.stack([torch.zeros_like(exists), ~exists, ~exists], dim=-1), float("-inf")
+        )
+        weights = torch.softmax(logits, dim=-1)
         latent = self.decoder(z)
-        mean = latent + trust * (anchors[..., 0].unsqueeze(0) - latent) + delta
+        parts = torch.stack(
+            [latent, anchors[..., 0].expand_as(latent), anchors[..., 7].expand_as(latent)], dim=-1
+        )
+        mean = (weights * parts).sum(-1) + out[..., 2]
+        adjust = out[..., 3]
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)

@@ -35,6 +35,11 @@ def test_anchor_is_the_interpolation_of_the_nearest_observations_of_each_feature
     # neighbour values
     np.testing.assert_allclose(f[:, 1, 5], [0.0, 10, 10, 10, 10, 30, 30])
     np.testing.assert_allclose(f[:, 1, 6], [10.0, 10, 30, 30, 30, 30, 0])
+    # the series' level and how many observations it rests on, the same at every query
+    np.testing.assert_allclose(f[:, 0, 7], 7.0 / 3)
+    np.testing.assert_allclose(f[:, 1, 7], 20.0)
+    np.testing.assert_allclose(f[:, 0, 8], np.log1p(3.0), rtol=1e-6)
+    np.testing.assert_allclose(f[:, 1, 8], np.log1p(2.0), rtol=1e-6)
 
 
 def test_padding_and_other_series_do_not_leak_into_anchors():
@@ -56,12 +61,12 @@ def test_padding_and_other_series_do_not_leak_into_anchors():
     torch.testing.assert_close(in_batch[:1], alone)
 
 
-def test_untrained_anchored_head_averages_latent_decode_and_anchor_with_the_base_noise():
+def test_untrained_anchored_head_averages_latent_decode_anchor_and_level():
     head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8, obs_std=None)
     anchors = anchor_features(_context(), torch.tensor([[0.5, 2.0]], dtype=torch.float64))
     z = torch.randn(4, 1, 2, 3)
     mean, log_std = head.distribution(z, anchors)
-    expected = 0.5 * (head.decoder(z) + anchors[..., 0].unsqueeze(0))
+    expected = (head.decoder(z) + anchors[..., 0] + anchors[..., 7]) / 3
     torch.testing.assert_close(mean, expected)
     torch.testing.assert_close(log_std.exp(), head.std.expand_as(log_std))
 
