@@ -38,6 +38,13 @@ def _forecaster_data() -> pd.DataFrame:
     return make_periodic(n_series=8, n_points=12, observed_fraction=0.6, random_state=1)
 
 
+def _covariate_data() -> pd.DataFrame:
+    """The forecaster's data with a static covariate column (one value per series)."""
+    df = _forecaster_data()
+    codes = pd.factorize(df["unique_id"])[0]
+    return df.assign(level=np.linspace(-1.0, 1.0, codes.max() + 1)[codes])
+
+
 def _dynamics_data() -> pd.DataFrame:
     df, _ = make_linear_spiral(n_series=4, n_points=40, t_max=4.0, random_state=1)
     return df
@@ -110,13 +117,14 @@ class Case:
     outputs: Callable[[Any, Any], Outputs]
     unfitted_calls: tuple[Callable[[Any, Any], Any], ...]
     long_frame: bool
+    label: str = ""
 
     def make(self, **overrides: Any) -> Any:
         return self.cls(**{**self.params, **overrides})
 
     @property
     def id(self) -> str:
-        return self.cls.__name__
+        return self.cls.__name__ + (f"-{self.label}" if self.label else "")
 
 
 CASES = [
@@ -149,6 +157,40 @@ CASES = [
             lambda est, X: est.save("unused-model-dir"),
         ),
         long_frame=True,
+    ),
+    Case(
+        LatentODEForecaster,
+        dict(
+            latent_dim=2,
+            encoder_hidden_dim=8,
+            field_hidden_dim=8,
+            field_layers=1,
+            method="euler",  # fixed steps: a series' output does not depend on its batch
+            step_size=0.25,
+            max_epochs=2,
+            batch_size=16,
+            n_samples=4,
+            n_iwae_samples=4,
+            validation_fraction=0.25,
+            random_state=0,
+            observation="anchored",
+            encoder="grud",
+            static_cols=["level"],
+        ),
+        _covariate_data,
+        _forecaster_outputs,
+        (
+            lambda est, X: est.predict(X, horizon=1.0),
+            lambda est, X: est.predict_quantiles(X, horizon=1.0),
+            lambda est, X: est.predict_interval(X, horizon=1.0),
+            lambda est, X: est.sample(X, horizon=1.0, n_samples=2),
+            lambda est, X: est.score_samples(X),
+            lambda est, X: est.score(X),
+            lambda est, X: est.transform(X),
+            lambda est, X: est.save("unused-model-dir"),
+        ),
+        long_frame=True,
+        label="anchored-grud-static",
     ),
     Case(
         NeuralODEDynamics,

@@ -174,11 +174,10 @@ class LatentODEForecaster(BaseTorchEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _prepare(self, X: Any) -> _Prepared:
-        self.static_ = None
-        if self.static_cols:
-            self.static_ = StaticEncoder(self.id_col, check_static(self)).fit(X)
-        features = drop_columns(X, self.static_cols or ())
-        self.data_ = fit_encoder(self, features)
+        static_cols = check_static(self)
+        features = drop_columns(X, static_cols)
+        self.data_ = fit_encoder(self, features)  # checks the id, time and feature columns
+        self.static_ = StaticEncoder(self.id_col, static_cols).fit(X) if static_cols else None
         self.feature_cols_ = tuple(self.data_.feature_cols_)
         self.noise_calibration_ = None
         train, val = split_dataset(self.data_.transform(features), self, self.seed_)
