@@ -11,7 +11,9 @@ distribution ``predict_interval`` and ``sample`` draw from.
 
 An anchored observation model has a noise scale per point (``σ_d · exp(h)``): there the
 calibration picks one multiplier ``c_d`` of the base scale ``σ_d`` the same way, keeping how
-the scale varies between points.
+the scale varies between points, and scores only the points the encoder did not see (an
+anchored model reproduces the ones it saw almost exactly, so they would shrink the bands
+of the predictions that matter).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries
-from latentode.models._context import ContextConfig, random_context
+from latentode.models._context import ContextConfig, compact_rows, sample_context
 
 __all__ = ["best_noise_scale", "calibrate_noise"]
 
@@ -73,11 +75,22 @@ def calibrate_noise(
     module.eval()
     with torch.no_grad():
         for _, batch in val.chunks(batch_size):
-            ctx = random_context(batch, context, gen)
+            keep = sample_context(
+                batch.times,
+                batch.lengths,
+                extrap_prob=context.extrap_prob,
+                min_prefix=context.min_prefix,
+                dropout=context.dropout,
+                generator=gen,
+            )
+            ctx = compact_rows(keep, batch)
             means, std = module.sample_predictive(ctx, batch.times, n_samples)  # (S, B, K, D)
             r = (batch.values.unsqueeze(0) - means).cpu().numpy()
             s = torch.broadcast_to(std, means.shape).cpu().numpy()
-            observed = batch.mask.bool().cpu().numpy()
+            observed = batch.mask.bool()
+            if per_point:  # score only what the encoder did not see, as predictions are
+                observed = observed & ~keep.unsqueeze(-1)
+            observed = observed.cpu().numpy()
             for d in range(r.shape[-1]):
                 residuals[d].append(r[..., d][:, observed[..., d]])
                 scales[d].append(s[..., d][:, observed[..., d]])
