@@ -11,6 +11,9 @@ of ``d`` at or before ``t`` (``prev``) and at or after ``t`` (``next``) give
 5, 6  the ``prev`` and ``next`` values (0 if absent)
 7     the mean of the feature's context observations (0 if none: the training mean)
 8     ``log1p`` of the number of those observations
+9-14  for each bandwidth ``h`` of :data:`BANDWIDTHS`: the Gaussian-kernel average of the
+      feature's context observations around ``t`` (shrunk towards the level where the
+      kernel's weights are small) and ``log1p`` of the sum of those weights
 ====  ===========================================================================
 
 An anchored observation head predicts ``anchor + correction(z(t), features)`` with a noise
@@ -27,11 +30,16 @@ import torch
 from latentode.batch import IrregularBatch
 from latentode.nn.anchored_observation import N_ANCHOR_FEATURES
 
-__all__ = ["N_ANCHOR_FEATURES", "anchor_features"]
+__all__ = ["BANDWIDTHS", "N_ANCHOR_FEATURES", "anchor_features"]
+
+#: Kernel bandwidths of the local averages, in solver time units (a median series spans
+#: ``time_span``, 5 by default): a few observations wide, a fifth and two thirds of a span.
+BANDWIDTHS = (0.2, 1.0, 3.0)
 
 
 def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tensor:
-    """Anchor features ``(B, Q, D, 7)`` of ``context`` at query ``times`` ``(B, Q)``."""
+    """Anchor features ``(B, Q, D, N_ANCHOR_FEATURES)`` of ``context`` at query ``times``
+    ``(B, Q)``."""
     t, values, mask = context.times, context.values, context.mask
     _, n_steps, n_features = values.shape
     valid = torch.arange(n_steps, device=t.device).unsqueeze(0) < context.lengths.unsqueeze(1)
@@ -78,6 +86,13 @@ def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tenso
         level.unsqueeze(1).expand_as(anchor),
         torch.log1p(count).unsqueeze(1).expand_as(anchor),
     ]
+    distance = (times.unsqueeze(-1) - t.unsqueeze(1)).to(values.dtype)  # (B, Q, K)
+    for h in BANDWIDTHS:
+        kernel = torch.exp(-0.5 * (distance / h) ** 2)
+        w = kernel.unsqueeze(-1) * weight.unsqueeze(1)  # (B, Q, K, D)
+        total = w.sum(dim=2)
+        local = (w * values.unsqueeze(1)).sum(dim=2) + level.unsqueeze(1)  # one prior point
+        feats += [local / (total + 1.0), torch.log1p(total)]
     out = torch.stack(feats, dim=-1)
     if out.shape[-1] != N_ANCHOR_FEATURES:
         raise RuntimeError("latentode bug: anchor features and N_ANCHOR_FEATURES disagree.")

@@ -2,19 +2,21 @@
 
 ``x_d ~ N(m_d, (σ_d · exp(h_d))²)`` with
 
-    m_d = π_0 · g(z)_d + π_1 · a_d + π_2 · l_d + δ_d,    π = softmax(0, u_d, v_d)
+    m_d = π_0 · g(z)_d + π_1 · a_d + π_2 · l_d + Σ_h π_h · s_hd + δ_d,   π = softmax(0, u_d)
 
 where ``g`` is the latent decoder (linear in ``z(t)``, as in the plain Gaussian model),
 ``a_d`` the anchor — the interpolation of feature ``d``'s nearest context observations, or
 the last / next one — and ``l_d`` the series' level, the mean of its context observations
-(see :mod:`latentode.models._anchors`; both drop out of the mixture when the context has
-no observation of ``d``). ``u``, ``v``, ``δ``, ``h`` come from one small MLP of ``z(t)``,
+and ``s_hd`` kernel averages of them at three bandwidths, a GP-like local smoother (see
+:mod:`latentode.models._anchors`; all of these drop out of the mixture when the context has
+no observation of ``d``). ``u``, ``δ``, ``h`` come from one small MLP of ``z(t)``,
 that feature's anchor features ``A_d`` (values, gaps, counts) and a one-hot code of ``d``.
 The weights ``π`` are a learned trust: near smooth, densely observed values the anchor wins
-(interpolation), for noisy features the level, where neither says much the latent path;
+(interpolation), for noisy features the level or a wide average, where none says much the
+latent path;
 like GRU-D's decay towards the mean, but learned from the gaps. ``h`` lets the noise grow
 with the distance to the observations (heteroscedastic bands). The MLP's last layer starts
-at zero: an untrained head averages the three, with noise ``σ_d``.
+at zero: an untrained head averages the six, with noise ``σ_d``.
 
 Each feature's terms read only its own anchor features: whether *other* features were
 observed at the query says nothing reliable about this one (training hides whole time
@@ -33,7 +35,11 @@ from latentode.nn.vector_field import make_mlp
 __all__ = ["N_ANCHOR_FEATURES", "AnchoredObservation"]
 
 #: Anchor features per (query, feature) pair (see :mod:`latentode.models._anchors`).
-N_ANCHOR_FEATURES = 9
+N_ANCHOR_FEATURES = 15
+
+#: Positions of the mixture components among the anchor features: the nearest-observation
+#: anchor, the level and the three kernel averages (see :mod:`latentode.models._anchors`).
+_COMPONENTS = (0, 7, 9, 11, 13)
 
 #: Bound on the learned log-scale adjustment ``h`` (noise within e^±5 of the base).
 _MAX_LOG_ADJUST = 5.0
@@ -68,7 +74,9 @@ class AnchoredObservation(nn.Module):
         self.n_features = n_features
         self.fixed = obs_std is not None
         self.decoder = nn.Linear(latent_dim, n_features)
-        self.net = make_mlp(latent_dim + n_anchor_features + n_features, 4, hidden_dim, 1)
+        self.net = make_mlp(
+            latent_dim + n_anchor_features + n_features, len(_COMPONENTS) + 2, hidden_dim, 1
+        )
         self.register_buffer("codes", torch.eye(n_features))
         last = self.net[-1]
         if isinstance(last, nn.Linear):  # make_mlp ends in a Linear layer
@@ -100,18 +108,19 @@ class AnchoredObservation(nn.Module):
             self.codes.expand(*z.shape[:-1], d, d),  # (S, B, Q, D, D)
         ]
         out = self.net(torch.cat(per_feature, dim=-1))
-        exists = (anchors[..., 1] + anchors[..., 2] > 0).unsqueeze(0)  # (1, B, Q, D)
-        logits = torch.stack([torch.zeros_like(out[..., 0]), out[..., 0], out[..., 1]], dim=-1)
-        logits = logits.masked_fill(
-            torch.stack([torch.zeros_like(exists), ~exists, ~exists], dim=-1), float("-inf")
-        )
+        k = len(_COMPONENTS)
+        # The latent decode is always there; the anchors only where the context observed d.
+        absent = (anchors[..., 1] + anchors[..., 2] == 0).unsqueeze(0).unsqueeze(-1)
+        logits = torch.cat([torch.zeros_like(out[..., :1]), out[..., :k]], dim=-1)
+        blocked = torch.cat([torch.zeros_like(absent), absent.expand(*absent.shape[:-1], k)], -1)
+        logits = logits.masked_fill(blocked, float("-inf"))
         weights = torch.softmax(logits, dim=-1)
         latent = self.decoder(z)
         parts = torch.stack(
-            [latent, anchors[..., 0].expand_as(latent), anchors[..., 7].expand_as(latent)], dim=-1
+            [latent, *(anchors[..., i].expand_as(latent) for i in _COMPONENTS)], dim=-1
         )
-        mean = (weights * parts).sum(-1) + out[..., 2]
-        adjust = out[..., 3]
+        mean = (weights * parts).sum(-1) + out[..., k]
+        adjust = out[..., k + 1]
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)

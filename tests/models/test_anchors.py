@@ -40,6 +40,14 @@ def test_anchor_is_the_interpolation_of_the_nearest_observations_of_each_feature
     np.testing.assert_allclose(f[:, 1, 7], 20.0)
     np.testing.assert_allclose(f[:, 0, 8], np.log1p(3.0), rtol=1e-6)
     np.testing.assert_allclose(f[:, 1, 8], np.log1p(2.0), rtol=1e-6)
+    # kernel averages: a narrow one is the nearest value, a wide one tends to the level
+    # (each average counts the level once, as a prior point)
+    w = np.exp(-0.5 * ((2.0 - np.array([0.0, 3.0])) / 3.0) ** 2)
+    wide = (w @ [10.0, 30.0] + 20.0) / (w.sum() + 1.0)
+    np.testing.assert_allclose(f[4, 1, 13], wide, rtol=1e-5)
+    np.testing.assert_allclose(f[4, 1, 14], np.log1p(w.sum()), rtol=1e-5)
+    # at t = 0 with h = 0.2 only the observation there (1.0) has weight, shrunk to the level
+    np.testing.assert_allclose(f[1, 0, 9], (1.0 + 7.0 / 3) / 2, rtol=1e-4)
 
 
 def test_padding_and_other_series_do_not_leak_into_anchors():
@@ -66,7 +74,8 @@ def test_untrained_anchored_head_averages_latent_decode_anchor_and_level():
     anchors = anchor_features(_context(), torch.tensor([[0.5, 2.0]], dtype=torch.float64))
     z = torch.randn(4, 1, 2, 3)
     mean, log_std = head.distribution(z, anchors)
-    expected = (head.decoder(z) + anchors[..., 0] + anchors[..., 7]) / 3
+    parts = [anchors[..., i] for i in (0, 7, 9, 11, 13)]
+    expected = (head.decoder(z) + sum(parts)) / 6
     torch.testing.assert_close(mean, expected)
     torch.testing.assert_close(log_std.exp(), head.std.expand_as(log_std))
 
