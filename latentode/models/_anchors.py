@@ -14,6 +14,9 @@ of ``d`` at or before ``t`` (``prev``) and at or after ``t`` (``next``) give
 9-14  for each bandwidth ``h`` of :data:`BANDWIDTHS`: the Gaussian-kernel average of the
       feature's context observations around ``t`` (shrunk towards the level where the
       kernel's weights are small) and ``log1p`` of the sum of those weights
+15-   the values of the *other* features observed at exactly ``t`` (``D`` values, then
+      ``D`` indicators; the feature's own entries are 0): a value missing from a step whose
+      other features were measured can be read off them (e.g. arrival from departure delay)
 ====  ===========================================================================
 
 An anchored observation head predicts ``anchor + correction(z(t), features)`` with a noise
@@ -38,8 +41,8 @@ BANDWIDTHS = (0.2, 1.0, 3.0)
 
 
 def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tensor:
-    """Anchor features ``(B, Q, D, N_ANCHOR_FEATURES)`` of ``context`` at query ``times``
-    ``(B, Q)``."""
+    """Anchor features ``(B, Q, D, N_ANCHOR_FEATURES + 2 D)`` of ``context`` at query
+    ``times`` ``(B, Q)``."""
     t, values, mask = context.times, context.values, context.mask
     _, n_steps, n_features = values.shape
     valid = torch.arange(n_steps, device=t.device).unsqueeze(0) < context.lengths.unsqueeze(1)
@@ -96,7 +99,16 @@ def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tenso
     out = torch.stack(feats, dim=-1)
     if out.shape[-1] != N_ANCHOR_FEATURES:
         raise RuntimeError("latentode bug: anchor features and N_ANCHOR_FEATURES disagree.")
-    return out
+    # Other features observed at the query's own time (a step of the context).
+    step = at.clamp(min=0).unsqueeze(-1).expand(-1, -1, n_features)
+    here = exact.unsqueeze(-1).to(values.dtype)
+    seen_now = torch.gather(weight, 1, step) * here  # (B, Q, D)
+    value_now = torch.gather(values, 1, step) * seen_now
+    others = 1.0 - torch.eye(n_features, device=values.device, dtype=values.dtype)  # (D, D)
+    concurrent = torch.cat(
+        [value_now.unsqueeze(2) * others, seen_now.unsqueeze(2) * others], dim=-1
+    )  # (B, Q, D, 2 D): for feature d, the others' values and indicators
+    return torch.cat([out, concurrent], dim=-1)
 
 
 def _gather_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

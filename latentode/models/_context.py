@@ -8,22 +8,35 @@ import torch
 
 from latentode.batch import IrregularBatch
 
-__all__ = ["ContextConfig", "compact_rows", "random_context", "sample_context"]
+__all__ = [
+    "ContextConfig",
+    "compact_rows",
+    "context_of",
+    "random_context",
+    "sample_context",
+    "sample_seen",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class ContextConfig:
-    """How training picks the encoder's observations (see :func:`sample_context`)."""
+    """How training picks the encoder's observations (see :func:`sample_context`);
+    ``value_dropout`` also hides single values of the kept steps."""
 
     extrap_prob: float = 0.5
     min_prefix: float = 0.3
     dropout: float = 0.5
+    value_dropout: float = 0.0
 
 
-def random_context(
+def sample_seen(
     batch: IrregularBatch, config: ContextConfig, generator: torch.Generator | None
-) -> IrregularBatch:
-    """The context a training step encodes: a random subset (or prefix) of ``batch``'s rows."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The steps the encoder keeps ``(B, K)`` and the values it sees ``(B, K, D)``.
+
+    Steps are picked by :func:`sample_context`; with ``value_dropout`` each value of a kept
+    step is then hidden with that probability (as single missing values are in use).
+    """
     keep = sample_context(
         batch.times,
         batch.lengths,
@@ -32,7 +45,29 @@ def random_context(
         dropout=config.dropout,
         generator=generator,
     )
-    return compact_rows(keep, batch)
+    seen = keep.unsqueeze(-1).expand_as(batch.mask)
+    if config.value_dropout > 0:
+        u = torch.rand(batch.mask.shape, generator=generator, device=batch.mask.device)
+        seen = seen & (u >= config.value_dropout)
+    return keep, seen
+
+
+def random_context(
+    batch: IrregularBatch, config: ContextConfig, generator: torch.Generator | None
+) -> IrregularBatch:
+    """The context a training step encodes: a random subset (or prefix) of ``batch``'s rows."""
+    keep, seen = sample_seen(batch, config, generator)
+    return context_of(batch, keep, seen)
+
+
+def context_of(batch: IrregularBatch, keep: torch.Tensor, seen: torch.Tensor) -> IrregularBatch:
+    """The context of ``batch`` that keeps the steps ``keep`` and shows the values ``seen``."""
+    if bool(seen.all()):
+        return compact_rows(keep, batch)
+    shown = seen.to(batch.mask.dtype)
+    return compact_rows(
+        keep, batch.with_steps(batch.times, batch.values * shown, batch.mask * shown, batch.lengths)
+    )
 
 
 def compact_rows(keep: torch.Tensor, batch: IrregularBatch) -> IrregularBatch:

@@ -18,9 +18,11 @@ like GRU-D's decay towards the mean, but learned from the gaps. ``h`` lets the n
 with the distance to the observations (heteroscedastic bands). The MLP's last layer starts
 at zero: an untrained head averages the six, with noise ``σ_d``.
 
-Each feature's terms read only its own anchor features: whether *other* features were
-observed at the query says nothing reliable about this one (training hides whole time
-steps; in use single values are missing), so the head cannot learn to trust it.
+Each feature's terms read its own anchor features and the values of the other features
+observed at exactly the query time (never whether *this* one was: that is its own
+anchor's gap). Learning to use those needs training contexts that hide single values
+(``value_dropout``), since in use single values are missing while training otherwise hides
+whole time steps.
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ class AnchoredObservation(nn.Module):
     ----------
     latent_dim, n_features : int
     n_anchor_features : int, default=N_ANCHOR_FEATURES
-        Anchor features per (query, feature) pair, as
-        :func:`~latentode.models._anchors.anchor_features` makes them.
+        Anchor features per (query, feature) pair besides the ``2 n_features`` values
+        observed at the same time, as :func:`~latentode.models._anchors.anchor_features`
+        makes them.
     hidden_dim : int, default=32
         Width of the gate / correction MLP's hidden layer.
     obs_std : float or None
@@ -74,9 +77,8 @@ class AnchoredObservation(nn.Module):
         self.n_features = n_features
         self.fixed = obs_std is not None
         self.decoder = nn.Linear(latent_dim, n_features)
-        self.net = make_mlp(
-            latent_dim + n_anchor_features + n_features, len(_COMPONENTS) + 2, hidden_dim, 1
-        )
+        n_in = latent_dim + n_anchor_features + 3 * n_features  # + concurrent values, codes
+        self.net = make_mlp(n_in, len(_COMPONENTS) + 2, hidden_dim, 1)
         self.register_buffer("codes", torch.eye(n_features))
         last = self.net[-1]
         if isinstance(last, nn.Linear):  # make_mlp ends in a Linear layer

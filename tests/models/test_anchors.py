@@ -20,7 +20,7 @@ def _context() -> IrregularBatch:
 def test_anchor_is_the_interpolation_of_the_nearest_observations_of_each_feature():
     queries = torch.tensor([[-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 5.0]], dtype=torch.float64)
     f = anchor_features(_context(), queries)[0].numpy()
-    assert f.shape == (7, 2, N_ANCHOR_FEATURES)
+    assert f.shape == (7, 2, N_ANCHOR_FEATURES + 4)
     # feature 0, observed at 0, 1, 3: value 1, 2, 4
     np.testing.assert_allclose(f[:, 0, 0], [1.0, 1.0, 1.5, 2.0, 3.0, 4.0, 4.0])
     # feature 1, observed at 0 and 3 only (unobserved at 1): value 10, 30
@@ -46,6 +46,13 @@ def test_anchor_is_the_interpolation_of_the_nearest_observations_of_each_feature
     wide = (w @ [10.0, 30.0] + 20.0) / (w.sum() + 1.0)
     np.testing.assert_allclose(f[4, 1, 13], wide, rtol=1e-5)
     np.testing.assert_allclose(f[4, 1, 14], np.log1p(w.sum()), rtol=1e-5)
+    # the other features observed at exactly the query time (values, then indicators)
+    c = f[..., N_ANCHOR_FEATURES:]
+    np.testing.assert_allclose(c[1, 0], [0.0, 10.0, 0.0, 1.0])  # t = 0: feature 1 seen
+    np.testing.assert_allclose(c[1, 1], [1.0, 0.0, 1.0, 0.0])  # t = 0: feature 0 seen
+    np.testing.assert_allclose(c[3, 1], [2.0, 0.0, 1.0, 0.0])  # t = 1: only feature 0
+    np.testing.assert_allclose(c[3, 0], [0.0, 0.0, 0.0, 0.0])  # feature 1 unseen at t = 1
+    np.testing.assert_allclose(c[2], 0.0)  # t = 0.5 is no context time
     # at t = 0 with h = 0.2 only the observation there (1.0) has weight, shrunk to the level
     np.testing.assert_allclose(f[1, 0, 9], (1.0 + 7.0 / 3) / 2, rtol=1e-4)
 

@@ -84,6 +84,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "extrap_prob": [UNIT],
     "min_prefix": [UNIT],
     "context_dropout": [Interval(float, 0, 1, closed="left")],
+    "value_dropout": [Interval(float, 0, 1, closed="left")],
     "n_samples": [POS_INT],
     "n_iwae_samples": [POS_INT],
     "static_cols": [TypeOf((list, tuple, None), "a list of str or None")],
@@ -185,6 +186,10 @@ PARAMETERS_DOC = """\
     context_dropout : float, default=0.5
         Training: for the other series, each observation is hidden from the encoder with
         this probability (and still reconstructed) — teaches interpolation.
+    value_dropout : float, default=0.0
+        Training: each value of the steps the encoder does see is hidden with this
+        probability too (and still reconstructed) — teaches filling in single missing values
+        from the other features observed at the same time.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the series and stop after ``patience`` epochs
         without improvement of the validation loss; keep the best weights.

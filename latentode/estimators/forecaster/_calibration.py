@@ -26,7 +26,7 @@ import torch
 
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries
-from latentode.models._context import ContextConfig, compact_rows, sample_context
+from latentode.models._context import ContextConfig, context_of, sample_seen
 
 __all__ = ["best_noise_scale", "calibrate_noise"]
 
@@ -75,21 +75,14 @@ def calibrate_noise(
     module.eval()
     with torch.no_grad():
         for _, batch in val.chunks(batch_size):
-            keep = sample_context(
-                batch.times,
-                batch.lengths,
-                extrap_prob=context.extrap_prob,
-                min_prefix=context.min_prefix,
-                dropout=context.dropout,
-                generator=gen,
-            )
-            ctx = compact_rows(keep, batch)
+            keep, seen = sample_seen(batch, context, gen)
+            ctx = context_of(batch, keep, seen)
             means, std = module.sample_predictive(ctx, batch.times, n_samples)  # (S, B, K, D)
             r = (batch.values.unsqueeze(0) - means).cpu().numpy()
             s = torch.broadcast_to(std, means.shape).cpu().numpy()
             observed = batch.mask.bool()
             if per_point:  # score only what the encoder did not see, as predictions are
-                observed = observed & ~keep.unsqueeze(-1)
+                observed = observed & ~seen
             observed = observed.cpu().numpy()
             for d in range(r.shape[-1]):
                 residuals[d].append(r[..., d][:, observed[..., d]])

@@ -153,6 +153,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         extrap_prob: float = 0.5,
         min_prefix: float = 0.3,
         context_dropout: float = 0.5,
+        value_dropout: float = 0.0,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,

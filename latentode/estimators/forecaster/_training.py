@@ -43,7 +43,9 @@ class LatentTraining:
             n_train_samples=params.n_train_samples,
             bound=params.bound,
             kl_warmup_epochs=params.kl_warmup_epochs,
-            context=ContextConfig(params.extrap_prob, params.min_prefix, params.context_dropout),
+            context=ContextConfig(
+                params.extrap_prob, params.min_prefix, params.context_dropout, params.value_dropout
+            ),
         )
 
     def kl_weight(self, epoch: int) -> float:
