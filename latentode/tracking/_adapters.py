@@ -108,6 +108,7 @@ class LongFrameAdapter:
         }
         if self.task == "forecast":
             meta["num_samples"] = int(est.n_samples)
+            meta["static_cols"] = list(est.static_cols or ())
         return meta
 
     def predict(
@@ -149,7 +150,8 @@ class LongFrameAdapter:
         time_type = "datetime" if meta["time_kind"] == "datetime" else "double"
         head = [ColSpec(id_type, est.id_col), ColSpec(time_type, est.time_col)]
         features = [ColSpec("double", f) for f in meta["feature_cols"]]
-        inputs = Schema([*head, *features, ColSpec("string", ROLE_COL, required=False)])
+        static = [ColSpec("double", c) for c in meta.get("static_cols", [])]
+        inputs = Schema([*head, *features, *static, ColSpec("string", ROLE_COL, required=False)])
         floats = [name for name, kind in output_columns(meta, {}) if kind == FLOAT]
         outputs = Schema([*head, *(ColSpec("double", name) for name in floats)])
         specs = {

@@ -260,3 +260,27 @@ def test_model_config_chooses_the_device(registered: dict) -> None:
     uri = model_uri(registered["name"], "champion")
     model = mlflow.pyfunc.load_model(uri, model_config={"device": "cpu"})
     assert model.unwrap_python_model()._estimator.device_.type == "cpu"
+
+
+def test_a_model_with_static_covariates_declares_and_serves_them(
+    tracking_uri: str, experiment: str, series: pd.DataFrame, query_maker: Any, forecaster: Any
+) -> None:
+    import mlflow
+
+    codes = pd.factorize(series["unique_id"])[0]
+    frame = series.assign(level=(codes % 3).astype(float))
+    est = forecaster(static_cols=["level"], observation="anchored").fit(frame)
+    with mlflow.start_run():  # in ``experiment``, the current one
+        info = log_model(est, name="model", input_example=frame)
+    inputs = [c["name"] for c in info.signature.inputs.to_dict()]
+    assert "level" in inputs
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    queries = query_maker(frame)
+    out = model.predict(make_payload(frame, queries), params={"quantiles": []})
+    expected = est.predict(frame, at=queries)
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), expected.reset_index(drop=True))
+    # the covariate matters: another value of it gives another forecast
+    shifted = model.predict(
+        make_payload(frame.assign(level=frame["level"] + 2.0), queries), params={"quantiles": []}
+    )
+    assert not np.allclose(shifted["y"].to_numpy(), out["y"].to_numpy())
