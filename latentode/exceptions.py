@@ -17,7 +17,8 @@ Hierarchy (each subclasses a builtin so callers may catch the builtin)::
                                         is missing (MLflow model registry)
 
 Warnings: ``TrackingWarning(UserWarning)``: MLflow tracking failed and the fit went on
-without it.
+without it. ``SolverAccuracyWarning(UserWarning)``: a fast fixed-step decoder differs from
+a tight adaptive solve by more than the tolerance after a fit.
 
 ``sklearn.exceptions.NotFittedError`` is raised (not redefined) when an unfitted
 estimator is used.
@@ -34,6 +35,7 @@ __all__ = [
     "ParameterError",
     "QueryError",
     "RegistryError",
+    "SolverAccuracyWarning",
     "SolverError",
     "TrackingWarning",
 ]
@@ -77,3 +79,7 @@ class RegistryError(LatentODEError, LookupError):
 
 class TrackingWarning(UserWarning):
     """MLflow tracking failed (store unreachable, disk full, ...); the fit went on without it."""
+
+
+class SolverAccuracyWarning(UserWarning):
+    """A fixed-step decoder is inaccurate on the fitted dynamics (see the message)."""

@@ -45,6 +45,7 @@ from latentode.estimators.forecaster._inference import (
     iwae_bounds,
     predictive_samples,
 )
+from latentode.estimators.forecaster._solver_check import check_fixed_step
 from latentode.estimators.forecaster._training import LatentTraining, training_parts
 from latentode.exceptions import QueryError
 from latentode.training import Callback, Trainer
@@ -94,6 +95,10 @@ class LatentODEForecaster(BaseTorchEstimator):
         ``kl``, ``nfe_forward``, ``nfe_backward`` (decoder evaluations per batch),
         ``nfe_encoder`` (ODE-RNN encoder) and ``nfe_flow`` (FFJORD posterior) where there
         are such solves, ``val_loss``, ``val_mse``, ``seconds``.
+    solver_check_ : dict or None
+        With a fixed-step ``method``: the RMS difference of the decoded means from a tight
+        dopri5 solve on up to 64 validation series (standardised units), and the tolerance
+        (0.05) above which fit warned with ``SolverAccuracyWarning``; None otherwise.
     static_ : StaticEncoder or None
         Fitted scaling of the ``static_cols`` (None without static covariates).
     noise_calibration_ : dict or None
@@ -109,6 +114,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         "data_": ENCODER,
         "feature_cols_": TUPLE,
         "noise_calibration_": Fitted(optional=True),
+        "solver_check_": Fitted(optional=True),
         "static_": STATIC,
     }
 
@@ -181,6 +187,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         self.static_ = StaticEncoder(self.id_col, static_cols).fit(X) if static_cols else None
         self.feature_cols_ = tuple(self.data_.feature_cols_)
         self.noise_calibration_ = None
+        self.solver_check_ = None
         train, val = split_dataset(self.data_.transform(features), self, self.seed_)
         return _Prepared(
             self._padded(train, X),
@@ -207,6 +214,8 @@ class LatentODEForecaster(BaseTorchEstimator):
         )
 
     def _after_fit(self, prepared: _Prepared) -> None:
+        checked = prepared.val if prepared.val is not None else prepared.train
+        self.solver_check_ = check_fixed_step(self.module_, checked)
         if self.calibrate_noise and self.obs_std is None and prepared.val is not None:
             config = LatentTraining.from_params(self)
             self.noise_calibration_ = calibrate_noise(

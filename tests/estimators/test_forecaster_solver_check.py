@@ -1,0 +1,59 @@
+"""The accuracy guard of fixed-step decoders (``solver_check_``, SolverAccuracyWarning)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from latentode import LatentODEForecaster
+from latentode.datasets import make_periodic
+from latentode.estimators._tensors import PaddedSeries
+from latentode.estimators.forecaster._solver_check import TOLERANCE, check_fixed_step
+from latentode.exceptions import SolverAccuracyWarning
+
+_PARAMS = dict(
+    latent_dim=2,
+    encoder="gru",
+    encoder_hidden_dim=8,
+    field_hidden_dim=8,
+    max_epochs=2,
+    random_state=0,
+)
+
+
+def _fitted(**params):
+    df = make_periodic(n_series=12, n_points=15, observed_fraction=0.7, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SolverAccuracyWarning)
+        est = LatentODEForecaster(**{**_PARAMS, **params}).fit(df)
+    return est, PaddedSeries(est.data_.transform(df), est.device_, est.time_span)
+
+
+def _speed_up(module: torch.nn.Module, factor: float) -> None:
+    with torch.no_grad():
+        last = module.field.net[-1]
+        last.weight.mul_(factor)
+        last.bias.mul_(factor)
+
+
+def test_a_fine_fixed_step_passes_the_check_quietly():
+    est, padded = _fitted(method="rk4", step_size=0.05)
+    assert est.solver_check_["rms_difference"] < TOLERANCE
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SolverAccuracyWarning)
+        assert check_fixed_step(est.module_, padded)["rms_difference"] < TOLERANCE
+
+
+def test_a_coarse_step_on_fast_dynamics_warns_with_what_to_change():
+    est, padded = _fitted(method="euler", step_size=1.0)
+    _speed_up(est.module_, 30.0)  # dynamics far faster than the step
+    with pytest.warns(SolverAccuracyWarning, match="smaller 'step_size'"):
+        result = check_fixed_step(est.module_, padded)
+    assert result["rms_difference"] > TOLERANCE
+
+
+def test_adaptive_solvers_are_not_checked():
+    est, _ = _fitted(method="dopri5")
+    assert est.solver_check_ is None
