@@ -98,6 +98,8 @@ def main() -> None:
     extrap_query = df[is_test & (df["ds"] > mid)].reset_index(drop=True)
 
     est = LatentODEForecaster(
+        observation="gaussian",  # the model its committed figures were measured with
+        value_dropout=0.0,
         latent_dim=10,
         encoder=args.encoder,
         encoder_hidden_dim=40,

@@ -80,10 +80,10 @@ def calibrate_noise(
             means, std = module.sample_predictive(ctx, batch.times, n_samples)  # (S, B, K, D)
             r = (batch.values.unsqueeze(0) - means).cpu().numpy()
             s = torch.broadcast_to(std, means.shape).cpu().numpy()
-            observed = batch.mask.bool()
+            scored = batch.mask.bool()
             if per_point:  # score only what the encoder did not see, as predictions are
-                observed = observed & ~seen
-            observed = observed.cpu().numpy()
+                scored = scored & ~seen
+            observed = scored.cpu().numpy()
             for d in range(r.shape[-1]):
                 residuals[d].append(r[..., d][:, observed[..., d]])
                 scales[d].append(s[..., d][:, observed[..., d]])

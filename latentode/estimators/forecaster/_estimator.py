@@ -110,6 +110,7 @@ class LatentODEForecaster(BaseTorchEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
     module_: Any  # a LatentODE or the ODE-RNN baseline (build_latent_ode)
     noise_calibration_: dict[str, Any] | None
+    solver_check_: dict[str, Any] | None
     _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": ENCODER,
         "feature_cols_": TUPLE,
@@ -136,7 +137,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         flow_divergence: str = "exact",
         flow_kinetic_weight: float = 0.0,
         flow_jacobian_weight: float = 0.0,
-        observation: str = "gaussian",
+        observation: str = "anchored",
         obs_std: float | None = None,
         calibrate_noise: bool = True,
         decoder_hidden_dim: int = 0,
@@ -159,7 +160,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         extrap_prob: float = 0.5,
         min_prefix: float = 0.3,
         context_dropout: float = 0.5,
-        value_dropout: float = 0.0,
+        value_dropout: float = 0.3,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,
