@@ -96,8 +96,6 @@ def test_static_cols_that_clash_or_need_the_latent_ode_are_parameter_errors():
         LatentODEForecaster(**_TINY, static_cols=["ds"]).fit(df)
     with pytest.raises(ParameterError, match="model='latent_ode'"):
         LatentODEForecaster(**_TINY, static_cols=["amp"], model="ode_rnn").fit(df)
-    with pytest.raises(ParameterError, match="'gaussian' with model='ode_rnn'"):
-        LatentODEForecaster(**_TINY, observation="anchored", model="ode_rnn").fit(df)
 
 
 def test_anchored_model_interpolates_a_hidden_point_better_than_the_gaussian_head():
