@@ -85,13 +85,13 @@ class BaselineForecaster(BaseEstimator):
     def _check_params(self) -> None:
         """Validate subclass parameters (raise ParameterError)."""
 
-    def _fit(self, dataset: IrregularDataset) -> None:
-        raise NotImplementedError
+    def _fit(self, dataset: IrregularDataset) -> None:  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} must define _fit().")
 
     def _locate(
         self, dataset: IrregularDataset, queries: list[np.ndarray]
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        raise NotImplementedError
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:  # pragma: no cover - abstract
+        raise TypeError(f"{type(self).__name__} must define _locate().")
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: None = None) -> BaselineForecaster:

@@ -22,8 +22,8 @@ class GapRuleBaseline(BaselineForecaster):
 
     n_repeats: int
 
-    def _point(self, nb: Neighbours) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+    def _point(self, nb: Neighbours) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        raise TypeError(f"{type(self).__name__} must define _point().")
 
     def _check_params(self) -> None:
         check_param(self, "n_repeats", numbers.Integral, 1)
