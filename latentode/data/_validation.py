@@ -11,7 +11,8 @@ import pandas as pd
 
 from latentode.data._frames import FrameLibrary, frame_library
 from latentode.data._spec import LongFrameSpec
-from latentode.data._time import TimeEncoder, _ticks, time_kind
+from latentode.data._ticks import _ticks, time_kind
+from latentode.data._time import TimeEncoder
 from latentode.exceptions import LongFrameError
 
 __all__ = ["LongArrays", "read_long_frame", "read_query_frame"]

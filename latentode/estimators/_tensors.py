@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -12,7 +13,7 @@ import torch
 
 from latentode.batch import IrregularBatch
 from latentode.data import IrregularDataset, LongFrameEncoder, collate
-from latentode.exceptions import QueryError
+from latentode.exceptions import MaxStepsExceededError, QueryError
 
 __all__ = ["PaddedSeries", "pad_queries", "plan_queries"]
 
@@ -36,6 +37,17 @@ class PaddedSeries:
         if static is not None:
             full = dataclasses.replace(full, static=torch.as_tensor(static, device=device))
         self.full = full
+
+    @contextlib.contextmanager
+    def naming(self, index: torch.Tensor) -> Iterator[None]:
+        """Re-raise a solver's step-budget error for batch ``index`` with the series id."""
+        try:
+            yield
+        except MaxStepsExceededError as exc:
+            if exc.row is None:
+                raise
+            series = self.full.ids[int(index[exc.row])]
+            raise MaxStepsExceededError(f"Series {series!r}: {exc}", row=None) from exc
 
     @property
     def times(self) -> torch.Tensor:

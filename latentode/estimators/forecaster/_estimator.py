@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
 
 from latentode.data import (
-    FrameLibrary,
     IrregularDataset,
     StaticEncoder,
     drop_columns,
     frame_library,
-    to_pandas,
 )
 from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted
 from latentode.estimators._frames import (
     ENCODER,
     STATIC,
     fit_encoder,
-    output_frame,
     series_summary,
     split_dataset,
 )
 from latentode.estimators._param_groups import document, store_params
 from latentode.estimators._registry import register
-from latentode.estimators._tensors import PaddedSeries, plan_queries
+from latentode.estimators._tensors import PaddedSeries
 from latentode.estimators.forecaster._build import (
     CONSTRAINTS,
     PARAMETERS_DOC,
@@ -38,16 +34,11 @@ from latentode.estimators.forecaster._build import (
 )
 from latentode.estimators.forecaster._calibration import calibrate_noise
 from latentode.estimators.forecaster._inference import (
-    Predictive,
-    check_levels,
-    check_n_samples,
-    draws_frame,
     iwae_bounds,
-    predictive_samples,
 )
+from latentode.estimators.forecaster._queries import ForecastQueries
 from latentode.estimators.forecaster._solver_check import check_fixed_step
 from latentode.estimators.forecaster._training import LatentTraining, training_parts
-from latentode.exceptions import QueryError
 from latentode.training import Callback, Trainer
 
 __all__ = ["LatentODEForecaster"]
@@ -65,7 +56,7 @@ class _Prepared(NamedTuple):
 
 @register("forecast")
 @document(PARAMETERS_DOC)
-class LatentODEForecaster(BaseTorchEstimator):
+class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
     """Probabilistic forecaster for irregularly sampled, partially observed series.
 
     An encoder (ODE-RNN or GRU-Δt) reads each series backwards in time and gives a posterior
@@ -234,155 +225,6 @@ class LatentODEForecaster(BaseTorchEstimator):
         dataset = self.data_.transform(drop_columns(X, self.static_cols or ()))
         return dataset, self._padded(dataset, X), library
 
-    def _columns(
-        self, X: Any, at: Any, horizon: Any, n_points: int | None, n_samples: int | None, view: Any
-    ) -> Any:
-        """One predictive pass at the queries, and the long frame of ``view(pred)``'s columns."""
-        dataset, padded, library = self._history(X)
-        times, order = plan_queries(self.data_, dataset, at, horizon, n_points)
-        pred = predictive_samples(
-            self.module_,
-            padded,
-            times,
-            check_n_samples(n_samples, self.n_samples),
-            data=self.data_,
-            time_span=self.time_span,
-            latent_dim=self.latent_dim,
-            seed=self.seed_,
-            batch_size=max(self.batch_size, 256),
-        )
-        keys = (self.id_col, self.time_col)
-        frame = partial(output_frame, self.data_, keys, dataset.ids, times, order)
-        return view(pred, frame, library)
-
-    def predict(
-        self,
-        X: Any,
-        at: Any = None,
-        *,
-        horizon: Any = None,
-        n_points: int | None = None,
-        n_samples: int | None = None,
-    ) -> Any:
-        """Mean forecast at query times, conditioned on each series' history in ``X``.
-
-        Parameters
-        ----------
-        X : long frame
-            The observed history (same columns as in ``fit``).
-        at : long frame of ``id_col``, ``time_col``, optional
-            Query rows (any times: inside the history to interpolate, after it to forecast).
-        horizon : float or timedelta, optional
-            Instead of ``at``: predict ``n_points`` evenly spaced times in
-            ``(last, last + horizon]`` after each series' last observation.
-        n_points : int, default=10
-        n_samples : int, optional
-            Posterior samples averaged (default: the ``n_samples`` parameter).
-
-        Returns
-        -------
-        Long frame (the library of ``X``): ``id_col, time_col, <features>``.
-        """
-        return self.predict_distribution(
-            X, at, horizon=horizon, n_points=n_points, n_samples=n_samples
-        )
-
-    def predict_quantiles(
-        self,
-        X: Any,
-        at: Any = None,
-        *,
-        alpha: Sequence[float] = (0.1, 0.5, 0.9),
-        horizon: Any = None,
-        n_points: int | None = None,
-        n_samples: int | None = None,
-    ) -> Any:
-        """Predictive quantiles (posterior and observation noise) at query times.
-
-        Returns a long frame with ``<feature>_q<alpha>`` columns, e.g. ``y_q0.1``.
-        """
-        levels = check_levels(alpha, "alpha")
-
-        def view(pred: Predictive, frame: Any, library: str) -> Any:
-            return frame(pred.quantile_columns(self.feature_cols_, levels), library)
-
-        return self._columns(X, at, horizon, n_points, n_samples, view)
-
-    def predict_interval(
-        self,
-        X: Any,
-        at: Any = None,
-        *,
-        coverage: float = 0.9,
-        horizon: Any = None,
-        n_points: int | None = None,
-        n_samples: int | None = None,
-    ) -> Any:
-        """Central predictive interval: ``<feature>``, ``<feature>_lower``, ``<feature>_upper``."""
-        (level,) = check_levels([coverage], "coverage")
-
-        def view(pred: Predictive, frame: Any, library: str) -> Any:
-            both = {
-                **pred.mean_columns(self.feature_cols_),
-                **pred.interval_columns(self.feature_cols_, level),
-            }
-            order = [c for f in self.feature_cols_ for c in (f, f"{f}_lower", f"{f}_upper")]
-            return frame({c: both[c] for c in order}, library)
-
-        return self._columns(X, at, horizon, n_points, n_samples, view)
-
-    def predict_distribution(
-        self,
-        X: Any,
-        at: Any = None,
-        *,
-        alpha: Sequence[float] = (),
-        coverage: float | None = None,
-        horizon: Any = None,
-        n_points: int | None = None,
-        n_samples: int | None = None,
-    ) -> Any:
-        """Mean, quantiles and a central interval from one pass of predictive samples.
-
-        Returns a long frame ``id_col, time_col, <features>``, then ``<feature>_q<alpha>``
-        for each level of ``alpha`` (none by default) and, with ``coverage``,
-        ``<feature>_lower``, ``<feature>_upper``. Each part equals what :meth:`predict`,
-        :meth:`predict_quantiles` and :meth:`predict_interval` return. This is what a
-        logged MLflow model answers a request with.
-        """
-        levels = check_levels(alpha, "alpha") if len(alpha) else []
-        level = None if coverage is None else check_levels([coverage], "coverage")[0]
-
-        def view(pred: Predictive, frame: Any, library: str) -> Any:
-            columns = pred.mean_columns(self.feature_cols_)
-            if levels:
-                columns.update(pred.quantile_columns(self.feature_cols_, levels))
-            if level is not None:
-                columns.update(pred.interval_columns(self.feature_cols_, level))
-            return frame(columns, library)
-
-        return self._columns(X, at, horizon, n_points, n_samples, view)
-
-    def sample(
-        self,
-        X: Any,
-        at: Any = None,
-        *,
-        n_samples: int = 100,
-        horizon: Any = None,
-        n_points: int | None = None,
-    ) -> Any:
-        """Draws from the predictive distribution: a long frame with a ``sample`` column."""
-
-        def view(pred: Predictive, frame: Any, library: FrameLibrary) -> Any:
-            return draws_frame(
-                pred, self.feature_cols_, lambda cols: to_pandas(frame(cols, library)), library
-            )
-
-        if n_samples is None:
-            raise QueryError("'n_samples' must be an int >= 1. Got None instead.")
-        return self._columns(X, at, horizon, n_points, n_samples, view)
-
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-series log-likelihood lower bound (IWAE, ``n_iwae_samples``), in nats.
 
@@ -407,7 +249,7 @@ class LatentODEForecaster(BaseTorchEstimator):
         data sets of different sizes, and what ``GridSearchCV`` maximises.
         """
         scores = self.score_samples(X)
-        dataset = self.data_.transform(X)
+        dataset = self.data_.transform(drop_columns(X, self.static_cols or ()))
         return float(scores.sum() / dataset.n_observations)
 
     def transform(self, X: Any) -> np.ndarray:

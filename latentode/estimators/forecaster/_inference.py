@@ -102,7 +102,8 @@ def predictive_samples(
             q, counts = pad_queries(
                 [queries[i] * time_span for i in index.tolist()], context.times[:, 0], device
             )
-            means, std = module.sample_predictive(context, q, n_samples, eps=eps)
+            with padded.naming(index):
+                means, std = module.sample_predictive(context, q, n_samples, eps=eps)
             # Observation noise is shared across series too (common random numbers), so
             # a series' draws do not depend on its batch-mates or its position.
             z = torch.randn((n_samples, 1, *means.shape[2:]), generator=gen, device=device)
@@ -173,8 +174,9 @@ def iwae_bounds(
     jac = torch.as_tensor(log_scale, device=device, dtype=torch.float32)
     out = []
     with torch.no_grad():
-        for _, batch in padded.chunks(batch_size):
-            terms = module.bound_terms(batch, batch, n_samples, eps=eps)
+        for index, batch in padded.chunks(batch_size):
+            with padded.naming(index):
+                terms = module.bound_terms(batch, batch, n_samples, eps=eps)
             jacobian = (batch.mask * jac).sum(dim=(-1, -2))
             out.append((terms.iwae() - jacobian).cpu().numpy())
     return np.concatenate(out).astype(np.float64)

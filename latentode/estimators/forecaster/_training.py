@@ -77,7 +77,8 @@ def training_parts(
     def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
         for counter in counters.values():
             counter.reset()
-        metrics = objective(module, train.batch(index), config, config.kl_weight(epoch), noise)
+        with train.naming(index):
+            metrics = objective(module, train.batch(index), config, config.kl_weight(epoch), noise)
         for name, counter in counters.items():
             metrics[name] = float(counter.forward)
         return metrics
@@ -109,8 +110,9 @@ def validator(
         gen = generator(seed, "validation", device)
         total = sq = obs = 0.0
         with torch.no_grad():
-            for _, batch in val.chunks(config.eval_batch_size):
-                m = objective(module, batch, config, 1.0, gen)
+            for index, batch in val.chunks(config.eval_batch_size):
+                with val.naming(index):
+                    m = objective(module, batch, config, 1.0, gen)
                 total += float(m["loss"]) * m["weight"]
                 sq += m["train_mse"] * m["weight"]
                 obs += m["weight"]
