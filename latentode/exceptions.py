@@ -62,7 +62,16 @@ class SolverError(LatentODEError, RuntimeError):
 
 
 class MaxStepsExceededError(SolverError):
-    """The solver took more than ``max_num_steps`` steps."""
+    """The solver took (or a fixed-step solve would take) more than ``max_num_steps`` steps.
+
+    ``row`` is the batch row of the offending series where it is known (fixed-step solves
+    check their step counts before they allocate anything); the estimators replace it with
+    the series id in the message.
+    """
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
 
 
 class NonFiniteLossError(LatentODEError, FloatingPointError):

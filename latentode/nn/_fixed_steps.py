@@ -3,8 +3,8 @@
 ``euler``, ``midpoint`` and ``rk4`` (the 3/8 rule, as torchdiffeq's ``rk4``) with direct
 back-propagation step every series of a batch at once in one loop: each series takes
 exactly its own steps, then steps of size zero (``z + 0·f = z``), so results never depend
-on batch-mates and the number of steps is the longest series' own count. Adaptive methods,
-the Adams methods and the adjoint go through torchdiffeq in :mod:`latentode.nn.solve`.
+on batch-mates and the number of steps is the longest series' own count. Adaptive methods
+and the adjoint go through torchdiffeq in :mod:`latentode.nn.solve`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from latentode.exceptions import MaxStepsExceededError
 from latentode.nn._nfe import NFECounter
 from latentode.nn._solver_config import SolverConfig
 
 __all__ = [
     "DIRECT_METHODS",
+    "check_step_budget",
     "direct_steps",
     "fixed_steps",
     "solve_fixed_direct",
@@ -31,6 +33,32 @@ def step_counts(config: SolverConfig, gaps: torch.Tensor) -> torch.Tensor:
     if config.step_size is not None:
         n = torch.maximum(n, torch.ceil(gaps.abs() / config.step_size))
     return n
+
+
+def check_step_budget(config: SolverConfig, steps: torch.Tensor, reach: torch.Tensor) -> None:
+    """Refuse a fixed-step solve that would take more than ``max_num_steps`` steps.
+
+    ``steps`` is the number of steps each series (row) would take, ``reach`` the time it
+    would step to. Checked before any state is allocated, so a query far beyond the data
+    (or a non-finite time) fails at once with :class:`MaxStepsExceededError` naming the
+    row, instead of running for minutes and allocating gigabytes.
+    """
+    if steps.numel() == 0:
+        return
+    bad = ~torch.isfinite(steps) | (steps > config.max_num_steps)
+    if not bool(bad.any()):
+        return
+    row = int(torch.nonzero(bad.reshape(bad.shape[0], -1).any(dim=1))[0].item())
+    n = float(steps.reshape(steps.shape[0], -1)[row].max().item())
+    t = float(reach.reshape(reach.shape[0], -1)[row].abs().max().item())
+    size = "its gaps" if config.step_size is None else f"step_size {config.step_size:g}"
+    raise MaxStepsExceededError(
+        f"A fixed-step solve would need {n:.3g} steps of {size} to reach normalised time "
+        f"{t:.4g}, more than max_num_steps={config.max_num_steps}. Query times far beyond "
+        "the data (or non-finite times) cause this: ask for times closer to the observed "
+        "span, or raise 'max_num_steps' / 'step_size'.",
+        row=row,
+    )
 
 
 DIRECT_METHODS = ("euler", "midpoint", "rk4")
@@ -49,7 +77,9 @@ def direct_steps(
     is reached ``(B, Q)``.
     """
     gaps = grid.diff(dim=1)  # (B, Q)
-    counts = torch.where(gaps != 0, step_counts(config, gaps), 0.0).long()
+    counts = torch.where(gaps != 0, step_counts(config, gaps), 0.0)
+    check_step_budget(config, counts.sum(dim=1), grid)
+    counts = counts.long()
     ends = counts.cumsum(dim=1)  # steps taken on reaching each query
     totals = ends[:, -1]
     n_series, n_gaps = counts.shape
@@ -111,8 +141,12 @@ def solve_on_step_grid(
     """
     t0, times = grid[:, 0], grid[:, 1:]
     n_series, n_times = times.shape
-    assert config.step_size is not None, "only fixed-step configs with a step_size get here"
+    if config.step_size is None:
+        raise ValueError("solve_on_step_grid needs a SolverConfig with a step_size.")
     h = float(config.step_size)
+    ahead = torch.floor((times - t0.unsqueeze(1)).clamp(min=0.0) / h).amax(dim=1)
+    behind = torch.floor((t0.unsqueeze(1) - times).clamp(min=0.0) / h).amax(dim=1)
+    check_step_budget(config, ahead + behind, grid)
     out = z0.unsqueeze(-2).expand(*z0.shape[:-1], n_times, z0.shape[-1])
     for sign in (1.0, -1.0):
         dist = (times - t0.unsqueeze(1)) * sign  # (B, Q), > 0 on this side

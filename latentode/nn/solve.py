@@ -41,6 +41,7 @@ from torch import nn
 
 from latentode.nn._fixed_steps import (
     DIRECT_METHODS,
+    check_step_budget,
     fixed_steps,
     solve_fixed_direct,
     solve_on_step_grid,
@@ -166,7 +167,8 @@ def _pseudo_grid(totals: torch.Tensor) -> torch.Tensor:
 def _options(config: SolverConfig, totals: torch.Tensor | None) -> dict:
     if config.adaptive:
         return {"max_num_steps": config.max_num_steps}
-    assert totals is not None, "fixed-step solves always come with their step totals"
+    if totals is None:
+        raise ValueError("A fixed-step solve needs the step totals of its segments.")
     grid = _pseudo_grid(totals)
 
     def constructor(func: object, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -262,6 +264,7 @@ def solve_on_grids(
         totals = None
     else:
         counts = step_counts(config, grid.diff(dim=1))
+        check_step_budget(config, counts.sum(dim=1), grid)
         totals = counts.amax(dim=0)
         func = _FixedStepField(field, grid, counts, totals, counter)
     before = counter.calls
@@ -339,6 +342,7 @@ def solve_intervals(
         counter = counter if counter is not None else NFECounter()
         delta = delta.to(torch.float64)
         counts = torch.where(delta != 0, step_counts(config, delta), 0.0)
+        check_step_budget(config, counts, start.to(torch.float64) + delta)
         n_steps = int(counts.max().item()) if counts.numel() else 0
         j = torch.arange(n_steps, dtype=torch.float64, device=delta.device)
         h = (delta / counts.clamp(min=1)).unsqueeze(1)  # (n, 1)
