@@ -13,8 +13,6 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from latentode.data import (
-    QUERY_IDX_COL,
-    SERIES_IDX_COL,
     IrregularDataset,
     LongFrameEncoder,
     LongFrameSpec,
@@ -121,32 +119,12 @@ class BaselineForecaster(BaseEstimator):
         check_is_fitted(self, "band_")
         library = frame_library(X)
         dataset = self.data_.transform(X)
-        if at is not None:
-            if horizon is not None or n_points is not None:
-                raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
-            queries, order = self.data_.query_times(at, dataset)
-        elif horizon is None:
-            raise QueryError(
-                "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
-                "(how far past each series' last observation) with 'n_points'."
-            )
-        else:
-            queries = self.data_.horizon_times(dataset, horizon, n_points or 10)
-            order = None
+        queries, order = self.data_.queries(dataset, at, horizon, n_points)
         loc, scale = self._locate(dataset, queries)
         return dataset, library, queries, order, loc, scale
 
     def _frame(self, dataset, library, queries, order, columns: dict) -> Any:
-        if order is None:
-            return self.data_.decode_frame(list(dataset.ids), queries, columns, library)
-        out = order[[self.id_col, self.time_col]].reset_index(drop=True).copy()
-        s_idx = order[SERIES_IDX_COL].to_numpy()
-        q_idx = order[QUERY_IDX_COL].to_numpy()
-        offsets = np.concatenate([[0], np.cumsum([len(q) for q in queries])[:-1]]).astype(int)
-        for name, per_series in columns.items():
-            flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
-            out[name] = flat[offsets[s_idx] + q_idx]
-        return from_pandas(out, library)
+        return self.data_.answer_frame(dataset.ids, queries, order, columns, library)
 
     def _columns(self, arrays: list[np.ndarray], suffix: str = "") -> dict[str, list]:
         orig = [self.data_.inverse_values(a) for a in arrays]

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from latentode.data._decode import decode_long_frame
-from latentode.data._frames import FrameLibrary
-from latentode.data._queries import horizon_grid, plan_queries
+from latentode.data._frames import FrameLibrary, from_pandas
+from latentode.data._queries import horizon_grid, plan_queries, rows_in_order
 from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
 from latentode.data._spec import LongFrameSpec
 from latentode.data._time import TimeEncoder, check_time_unit
 from latentode.data._validation import LongArrays, read_long_frame
-from latentode.exceptions import LongFrameError
+from latentode.exceptions import LongFrameError, QueryError
 
 __all__ = ["LongFrameEncoder"]
 
@@ -232,6 +232,44 @@ class LongFrameEncoder:
         """
         self._check_fitted()
         return horizon_grid(dataset, horizon, n_points, self.time_)
+
+    def queries(
+        self,
+        dataset: IrregularDataset,
+        at: Any = None,
+        horizon: Any = None,
+        n_points: int | None = None,
+    ) -> tuple[list[np.ndarray], pd.DataFrame | None]:
+        """The queries of a predict call: :meth:`query_times` of ``at``, or
+        :meth:`horizon_times` (``n_points`` default 10); the second item is None for a
+        horizon grid (its rows go series by series). Exactly one of the two must be given.
+        """
+        if at is not None:
+            if horizon is not None or n_points is not None:
+                raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
+            return self.query_times(at, dataset)
+        if horizon is None:
+            raise QueryError(
+                "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
+                "(how far past each series' last observation) with 'n_points'."
+            )
+        return self.horizon_times(dataset, horizon, 10 if n_points is None else n_points), None
+
+    def answer_frame(
+        self,
+        ids: Sequence[Hashable],
+        times: Sequence[np.ndarray],
+        order: pd.DataFrame | None,
+        columns: Mapping[str, Sequence[np.ndarray]],
+        library: FrameLibrary | None = None,
+    ) -> Any:
+        """The output frame of a predict call planned by :meth:`queries`: rows in the order
+        of the query frame (``order``), or series by series for a horizon grid."""
+        if order is None:
+            return self.decode_frame(ids, times, columns, library)
+        keys = [self._spec.id_col, self._spec.time_col]
+        out = rows_in_order(order, keys, columns)
+        return from_pandas(out, self.library_ if library is None else library)
 
     # ------------------------------------------------------------------ decoding
     def decode_frame(

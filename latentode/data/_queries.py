@@ -21,7 +21,7 @@ from latentode.data._time import TimeEncoder
 from latentode.data._validation import read_query_frame
 from latentode.exceptions import QueryError
 
-__all__ = ["QUERY_IDX_COL", "SERIES_IDX_COL", "horizon_grid", "plan_queries"]
+__all__ = ["QUERY_IDX_COL", "SERIES_IDX_COL", "horizon_grid", "plan_queries", "rows_in_order"]
 
 SERIES_IDX_COL = "_series_idx"
 QUERY_IDX_COL = "_query_idx"
@@ -108,3 +108,16 @@ def horizon_grid(
         raise QueryError(f"Expected a positive 'horizon'; got {horizon!r}.")
     steps = h * np.arange(1, int(n_points) + 1, dtype=np.float64) / int(n_points)
     return [s.last_time + steps for s in dataset]
+
+
+def rows_in_order(order: pd.DataFrame, key_cols: list[str], columns: Any) -> pd.DataFrame:
+    """Per-series column values (in each series' sorted query order) as rows in the order
+    of the query frame ``order`` (from :func:`plan_queries`), after its key columns."""
+    out = order[key_cols].reset_index(drop=True).copy()
+    s_idx = order[SERIES_IDX_COL].to_numpy()
+    q_idx = order[QUERY_IDX_COL].to_numpy()
+    for name, per_series in columns.items():
+        flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
+        offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
+        out[name] = flat[offsets.astype(int)[s_idx] + q_idx]
+    return out

@@ -4,21 +4,16 @@ validation series, output frames and data summaries."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from latentode.data import (
-    QUERY_IDX_COL,
-    SERIES_IDX_COL,
-    FrameLibrary,
     IrregularDataset,
     LongFrameEncoder,
     LongFrameSpec,
     StaticEncoder,
-    from_pandas,
 )
 from latentode.estimators._base import Fitted
 
@@ -26,7 +21,6 @@ __all__ = [
     "ENCODER",
     "STATIC",
     "fit_encoder",
-    "output_frame",
     "series_summary",
     "split_dataset",
     "split_series",
@@ -72,33 +66,6 @@ def split_dataset(
         len(dataset), params.validation_fraction, params.early_stopping, seed
     )
     return dataset.subset(train_idx), dataset.subset(val_idx) if len(val_idx) else None
-
-
-def output_frame(
-    data: LongFrameEncoder,
-    key_cols: tuple[str, str],
-    ids: Sequence[Hashable],
-    queries: list[np.ndarray],
-    order: pd.DataFrame | None,
-    columns: dict[str, list[np.ndarray]],
-    library: FrameLibrary,
-) -> Any:
-    """A long output frame from per-series column values at per-series query times.
-
-    Rows go in the order of the query frame ``order`` (see
-    :meth:`~latentode.data.LongFrameEncoder.query_times`) or, when it is None (a horizon
-    grid), series by series; ``key_cols`` are the id and time column names.
-    """
-    if order is None:
-        return data.decode_frame(list(ids), queries, columns, library)
-    out = order[list(key_cols)].reset_index(drop=True).copy()
-    s_idx = order[SERIES_IDX_COL].to_numpy()
-    q_idx = order[QUERY_IDX_COL].to_numpy()
-    for name, per_series in columns.items():
-        flat = np.concatenate([np.asarray(a, dtype=np.float64) for a in per_series])
-        offsets = np.concatenate([[0], np.cumsum([len(a) for a in per_series])[:-1]])
-        out[name] = flat[offsets[s_idx] + q_idx]
-    return from_pandas(out, library)
 
 
 def series_summary(

@@ -8,14 +8,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from latentode.batch import IrregularBatch
-from latentode.data import IrregularDataset, LongFrameEncoder, collate
-from latentode.exceptions import MaxStepsExceededError, QueryError
+from latentode.data import IrregularDataset, collate
+from latentode.exceptions import MaxStepsExceededError
 
-__all__ = ["PaddedSeries", "pad_queries", "plan_queries"]
+__all__ = ["PaddedSeries", "pad_queries"]
 
 
 class PaddedSeries:
@@ -113,27 +112,3 @@ def pad_queries(
         else:
             out[i] = fb[i]
     return torch.as_tensor(out, device=device), counts
-
-
-def plan_queries(
-    data: LongFrameEncoder,
-    dataset: IrregularDataset,
-    at: Any,
-    horizon: Any,
-    n_points: int | None,
-) -> tuple[list[np.ndarray], pd.DataFrame | None]:
-    """Per-series normalised query times from ``at`` or from ``horizon``/``n_points``.
-
-    Returns the times and, for ``at``, the frame that maps output rows back to ``at``'s
-    order (``None`` for a horizon grid, whose rows go series by series).
-    """
-    if at is not None:
-        if horizon is not None or n_points is not None:
-            raise QueryError("Pass either 'at' or 'horizon'/'n_points', not both.")
-        return data.query_times(at, dataset)
-    if horizon is None:
-        raise QueryError(
-            "Say where to predict: 'at' (a frame of id and time columns) or 'horizon' "
-            "(how far past each series' last observation) with 'n_points'."
-        )
-    return data.horizon_times(dataset, horizon, 10 if n_points is None else n_points), None

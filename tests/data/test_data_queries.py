@@ -154,3 +154,25 @@ def test_decode_frame_checks_lengths(fitted: tuple[LongFrameEncoder, pd.DataFram
         enc.decode_frame(data.ids, times[:2], {})
     out = enc.decode_frame(data.ids, times, {})
     assert isinstance(out, pd.DataFrame) and len(out) == sum(len(t) for t in times)
+
+
+def test_answer_frame_puts_rows_back_in_the_query_order(
+    fitted: tuple[LongFrameEncoder, pd.DataFrame],
+) -> None:
+    enc, df = fitted
+    data = enc.transform(df)
+    at = pd.DataFrame({"unique_id": ["s2", "s0", "s2", "s0"], "ds": [9.0, 3.0, 1.0, -1.0]})
+    times, order = enc.queries(data, at)
+    # A value per query that encodes the series and the raw time, in sorted query order.
+    columns = {"v": [100 * i + enc.time_.decode(t).to_numpy(float) for i, t in enumerate(times)]}
+    out = enc.answer_frame(data.ids, times, order, columns, "pandas")
+    positions = {sid: k for k, sid in enumerate(data.ids)}
+    expected = [100 * positions[s] + t for s, t in zip(at["unique_id"], at["ds"])]
+    assert list(out["unique_id"]) == list(at["unique_id"])
+    np.testing.assert_allclose(out["v"], expected)
+    grid, none = enc.queries(data, horizon=2.0, n_points=3)
+    assert none is None and all(len(g) == 3 for g in grid)
+    with pytest.raises(QueryError, match="either 'at' or 'horizon'"):
+        enc.queries(data, at, horizon=2.0)
+    with pytest.raises(QueryError, match="Say where to predict"):
+        enc.queries(data)

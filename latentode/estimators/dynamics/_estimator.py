@@ -14,13 +14,12 @@ from latentode.estimators._base import FLOAT, TUPLE, BaseTorchEstimator, Fitted
 from latentode.estimators._frames import (
     ENCODER,
     fit_encoder,
-    output_frame,
     series_summary,
     split_dataset,
 )
 from latentode.estimators._param_groups import document, store_params
 from latentode.estimators._registry import register
-from latentode.estimators._tensors import pad_queries, plan_queries
+from latentode.estimators._tensors import pad_queries
 from latentode.estimators.dynamics._build import CONSTRAINTS, PARAMETERS_DOC, build_dynamics
 from latentode.estimators.dynamics._inference import (
     affine_coefficients,
@@ -310,7 +309,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         self._check_fitted()
         library = frame_library(X)
         dataset = self.data_.transform(X)
-        queries, order = plan_queries(self.data_, dataset, at, horizon, n_points)
+        queries, order = self.data_.queries(dataset, at, horizon, n_points)
         _, t0, z0 = self._start_states(dataset, anchor="last")
         d = len(self.feature_cols_)
         per_series: list[np.ndarray] = []
@@ -321,8 +320,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
                 arr = self.data_.inverse_values(states.cpu().numpy())
                 per_series.extend(arr[b, : counts[b]] for b in range(len(counts)))
         columns = {name: [s[:, j] for s in per_series] for j, name in enumerate(self.feature_cols_)}
-        keys = (self.id_col, self.time_col)
-        return output_frame(self.data_, keys, dataset.ids, queries, order, columns, library)
+        return self.data_.answer_frame(dataset.ids, queries, order, columns, library)
 
     def score(self, X: Any, y: None = None) -> float:
         """Negative mean squared error of multi-step simulation (higher is better).

@@ -11,8 +11,7 @@ from functools import partial
 from typing import Any
 
 from latentode.data import FrameLibrary, IrregularDataset, to_pandas
-from latentode.estimators._frames import output_frame
-from latentode.estimators._tensors import PaddedSeries, plan_queries
+from latentode.estimators._tensors import PaddedSeries
 from latentode.estimators.forecaster._inference import (
     Predictive,
     check_levels,
@@ -48,7 +47,7 @@ class ForecastQueries:
     ) -> Any:
         """One predictive pass at the queries, and the long frame of ``view(pred)``'s columns."""
         dataset, padded, library = self._history(X)
-        times, order = plan_queries(self.data_, dataset, at, horizon, n_points)
+        times, order = self.data_.queries(dataset, at, horizon, n_points)
         pred = predictive_samples(
             self.module_,
             padded,
@@ -60,8 +59,7 @@ class ForecastQueries:
             seed=self.seed_,
             batch_size=max(self.batch_size, 256),
         )
-        keys = (self.id_col, self.time_col)
-        frame = partial(output_frame, self.data_, keys, dataset.ids, times, order)
+        frame = partial(self.data_.answer_frame, dataset.ids, times, order)
         return view(pred, frame, library)
 
     def predict(
