@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,7 +21,23 @@ class GapRuleBaseline(BaselineForecaster):
     fitted on the rule's residuals over ``n_repeats`` masked copies of the training series
     (the evaluation protocol: last 20 % of timestamps, random 30 % of values)."""
 
-    n_repeats: int
+    # The rule baselines share their parameters (scikit-learn reads them off this signature).
+    def __init__(
+        self,
+        *,
+        n_repeats: int = 1,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        feature_cols: Sequence[str] | None = None,
+        time_unit: str | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_repeats = n_repeats
+        self.id_col = id_col
+        self.time_col = time_col
+        self.feature_cols = feature_cols
+        self.time_unit = time_unit
+        self.random_state = random_state
 
     def _point(self, nb: Neighbours) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
         raise TypeError(f"{type(self).__name__} must define _point().")

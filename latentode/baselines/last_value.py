@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from latentode.baselines._gap_baseline import GapRuleBaseline
@@ -40,23 +38,6 @@ class LastValueBaseline(GapRuleBaseline):
     feature_cols_ : tuple of str
     band_ : ResidualBand
     """
-
-    def __init__(
-        self,
-        *,
-        n_repeats: int = 1,
-        id_col: str = "unique_id",
-        time_col: str = "ds",
-        feature_cols: Sequence[str] | None = None,
-        time_unit: str | None = None,
-        random_state: int | None = None,
-    ) -> None:
-        self.n_repeats = n_repeats
-        self.id_col = id_col
-        self.time_col = time_col
-        self.feature_cols = feature_cols
-        self.time_unit = time_unit
-        self.random_state = random_state
 
     def _point(self, nb: Neighbours) -> tuple[np.ndarray, np.ndarray]:
         has_prev = ~np.isnan(nb.prev_value)
