@@ -7,13 +7,17 @@ Layout of a model directory::
     weights.pt       the torch module's state dict (loaded with ``weights_only=True``)
 
 Writes go to a temporary sibling directory that is renamed into place, so a failed save
-never leaves a half-written model where the old one was. The directory and its files get
+never leaves a half-written model where the old one was. Replacing a model takes two renames
+(old model aside, new one in); a kill between them is repaired by the next save or load of
+that path (:func:`recover` puts the old model back), and a finished save removes the
+temporary folders that killed saves left. The directory and its files get
 the permissions the umask allows (0o755 / 0o644 under umask 022).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -37,6 +41,11 @@ CONFIG_FILE = "latentode.json"
 WEIGHTS_FILE = "weights.pt"
 FORMAT = "latentode-model"
 FORMAT_VERSION = 1
+#: A config is parameters and small fitted state (scalers, histories): far below these.
+MAX_CONFIG_BYTES = 64 * 2**20
+MAX_CONFIG_DEPTH = 32
+
+logger = logging.getLogger(__name__)
 
 
 def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -48,6 +57,7 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
     path = Path(path)
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
+    recover(path)
     if path.exists() and not (
         (path.is_dir() and (path / CONFIG_FILE).is_file())
         or (path.is_dir() and not any(path.iterdir()))
@@ -72,6 +82,7 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, path)
+    _clean_leftovers(path)
     return path
 
 
@@ -100,18 +111,68 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Cannot store {type(value).__name__} in a model config.")
 
 
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_CONFIG_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max([level, *(_depth(v, level + 1) for v in value.values())])
+    if isinstance(value, list):
+        return max([level, *(_depth(v, level + 1) for v in value)])
+    return level
+
+
+def recover(path: Path) -> None:
+    """Put back the previous model if a save was killed between its two renames.
+
+    ``atomic_write_dir`` moves the old model to ``.<name>.old-*`` and the new one into
+    place; a kill in between leaves no model at ``path``. The newest complete ``.old-*``
+    sibling is renamed back (the last model whose save finished).
+    """
+    if path.exists():
+        return
+    olds = [
+        p
+        for p in path.parent.glob(f".{path.name}.old-*")
+        if (p / CONFIG_FILE).is_file() and (p / WEIGHTS_FILE).is_file()
+    ]
+    if olds:
+        newest = max(olds, key=lambda p: p.stat().st_mtime)
+        os.replace(newest, path)
+        logger.warning("Recovered '%s' from an interrupted save ('%s').", path, newest.name)
+
+
+def _clean_leftovers(path: Path) -> None:
+    """Remove the temporary and old folders that killed saves of ``path`` left behind."""
+    for pattern in (f".{path.name}.tmp-*", f".{path.name}.old-*"):
+        for leftover in path.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def read_model_dir(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read and check a model directory; return ``(config, state_dict)``."""
+    """Read and check a model directory; return ``(config, state_dict)``.
+
+    A model left behind by a save killed between its renames is recovered first.
+    """
     path = Path(path)
+    recover(path)
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
         raise ModelFileError(
             f"'{path}' is not a latentode model directory: '{CONFIG_FILE}' is missing."
         )
+    size = config_path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ModelFileError(
+            f"'{config_path}' is {size} bytes; a model config is at most {MAX_CONFIG_BYTES}."
+        )
     try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"'{config_path}' is not valid JSON: {exc}.") from exc
+        config = json.loads(config_path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"'{config_path}' is not valid UTF-8 JSON: {exc}.") from exc
+    if not isinstance(config, dict):
+        raise ModelFileError(f"'{config_path}' must hold a JSON object.")
+    if _depth(config) > MAX_CONFIG_DEPTH:
+        raise ModelFileError(f"'{config_path}' is nested deeper than {MAX_CONFIG_DEPTH} levels.")
     if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(
             f"'{config_path}' has format {config.get('format')!r} version "

@@ -114,6 +114,8 @@ class BaseTorchEstimator(BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    #: Parameters that shape ``module_`` (checked against the saved weights by ``load``).
+    _architecture: ClassVar[tuple[str, ...]] = ()
     _fitted: ClassVar[dict[str, Fitted]] = {}
     #: Set by :func:`~latentode.estimators._registry.register`.
     _task: ClassVar[str]

@@ -183,6 +183,8 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         "weight_decay": [_NONNEG_FLOAT],
     }
     module_: CNF
+    #: Parameters that shape the module: bounded by the saved weights at load time.
+    _architecture: ClassVar[tuple[str, ...]] = ("hidden_dims", "n_blocks")
     _fitted: ClassVar[dict[str, Fitted]] = {
         "n_features_in_": INT,
         "feature_names_in_": _NAMES,

@@ -107,6 +107,8 @@ class NeuralODEDynamics(BaseTorchEstimator):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = CONSTRAINTS
     module_: ODEDynamics
+    #: Parameters that shape the module: bounded by the saved weights at load time.
+    _architecture: ClassVar[tuple[str, ...]] = ("hidden_dim", "n_layers", "augment_dim")
     _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": ENCODER,
         "feature_cols_": TUPLE,

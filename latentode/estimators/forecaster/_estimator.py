@@ -102,6 +102,16 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
     module_: Any  # a LatentODE or the ODE-RNN baseline (build_latent_ode)
     noise_calibration_: dict[str, Any] | None
     solver_check_: dict[str, Any] | None
+    #: Parameters that shape the module: bounded by the saved weights at load time.
+    _architecture: ClassVar[tuple[str, ...]] = (
+        "latent_dim",
+        "encoder_hidden_dim",
+        "field_hidden_dim",
+        "field_layers",
+        "decoder_hidden_dim",
+        "flow_hidden_dims",
+        "flow_blocks",
+    )
     _fitted: ClassVar[dict[str, Fitted]] = {
         "data_": ENCODER,
         "feature_cols_": TUPLE,
