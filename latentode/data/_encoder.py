@@ -139,6 +139,15 @@ class LongFrameEncoder:
                 f"Expected 'spec' to be a LongFrameSpec or None; got {type(self.spec)!r}."
             )
         arrays = read_long_frame(df, self._spec, what="the frame passed to fit")
+        never = [
+            c for c, seen in zip(arrays.feature_cols, (~np.isnan(arrays.values)).any(0)) if not seen
+        ]
+        if never:
+            raise LongFrameError(
+                f"Feature column(s) {never} of the frame passed to fit are never observed "
+                "(all values NaN): nothing can be learned about them. Drop them or pass "
+                "'feature_cols' without them."
+            )
         self.feature_cols_ = arrays.feature_cols
         self.time_ = TimeEncoder.fit(arrays.ds, pd.Series(arrays.codes), self.time_unit)
         self.scaler_ = FeatureScaler.fit(arrays.values)

@@ -209,6 +209,14 @@ class BaseTorchEstimator(BaseEstimator):
             callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
         if self.verbose:
             callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
+        from latentode.training import Callback
+
+        for k, cb in enumerate(self.callbacks or ()):
+            if not isinstance(cb, Callback):
+                raise ParameterError(
+                    f"callbacks[{k}] must be a latentode.training.Callback (subclass it and "
+                    f"override the hooks you need). Got {type(cb).__name__} instead."
+                )
         return callbacks + list(self.callbacks or ()) + global_callbacks(self)
 
     def _trainer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -18,7 +19,7 @@ from latentode.estimators._registry import register
 from latentode.estimators._seeds import seed_from
 from latentode.estimators.density._flow import evaluation, log_density
 from latentode.estimators.density._training import CHUNK, FlowTraining, training_parts
-from latentode.exceptions import ParameterError
+from latentode.exceptions import ParameterError, SolverError
 from latentode.nn.cnf import ACTIVATIONS, CNF, NOISES
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.training import Callback, Trainer
@@ -28,6 +29,9 @@ __all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "FFJORDDensity"]
 RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 
 logger = logging.getLogger(__name__)
+
+#: Rows beyond this many training standard deviations are scored apart from the others.
+FAR = 100.0
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -334,12 +338,28 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         self._check_fitted()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         data = self._standardise(X)
+        # Rows far outside the training data (beyond FAR standard deviations) are solved
+        # one by one, apart from the others, so an adaptive solve never shrinks its steps
+        # (or fails) for a whole chunk because of them.
+        far = (data.abs() > FAR).any(dim=1)
+        out = torch.full((len(data),), float("nan"), dtype=data.dtype, device=data.device)
         with self._evaluation():
-            parts = [
-                log_density(self.module_, chunk, self._log_scale, None)[0]
-                for chunk in data.split(CHUNK)
-            ]
-        return torch.cat(parts).cpu().numpy().astype(np.float64)
+            for chunk in torch.nonzero(~far).squeeze(1).split(CHUNK):
+                out[chunk] = log_density(self.module_, data[chunk], self._log_scale, None)[0]
+            for row in torch.nonzero(far).squeeze(1).split(1):
+                with contextlib.suppress(SolverError):
+                    out[row] = log_density(self.module_, data[row], self._log_scale, None)[0]
+        scores = out.cpu().numpy().astype(np.float64)
+        lost = ~np.isfinite(scores)
+        if lost.any():
+            logger.warning(
+                "%d row(s) (first: %d) lie so far outside the training data that their "
+                "log-density underflowed; they score -inf.",
+                int(lost.sum()),
+                int(np.flatnonzero(lost)[0]),
+            )
+            scores[lost] = -np.inf
+        return scores
 
     def score(self, X: Any, y: None = None) -> float:
         """Mean log-density of the rows of ``X`` (as ``GaussianMixture.score``).

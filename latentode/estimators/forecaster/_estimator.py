@@ -39,6 +39,7 @@ from latentode.estimators.forecaster._inference import (
 from latentode.estimators.forecaster._queries import ForecastQueries
 from latentode.estimators.forecaster._solver_check import check_fixed_step
 from latentode.estimators.forecaster._training import LatentTraining, training_parts
+from latentode.exceptions import LongFrameError
 from latentode.training import Callback, Trainer
 
 __all__ = ["LatentODEForecaster"]
@@ -190,7 +191,14 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         self.feature_cols_ = tuple(self.data_.feature_cols_)
         self.noise_calibration_ = None
         self.solver_check_ = None
-        train, val = split_dataset(self.data_.transform(features), self, self.seed_)
+        dataset = self.data_.transform(features)
+        if self.model == "ode_rnn" and not any(len(s.times) > 1 for s in dataset):
+            raise LongFrameError(
+                "model='ode_rnn' learns to predict each observation from the earlier ones, "
+                "so it needs series with at least two observation times; every series of "
+                "the frame passed to fit has one. Use model='latent_ode'."
+            )
+        train, val = split_dataset(dataset, self, self.seed_)
         return _Prepared(
             self._padded(train, X),
             None if val is None else self._padded(val, X),

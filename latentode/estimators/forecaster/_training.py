@@ -147,7 +147,9 @@ def objective(
     context = random_context(batch, config.context, generator)
     terms = module.bound_terms(context, batch, config.n_train_samples, generator=generator)
     bound = terms.iwae() if config.bound == "iwae" else terms.elbo(kl_weight)
-    n_obs = terms.n_obs.sum()
+    # A batch may hold no target at all (ODE-RNN: one-observation series have nothing to
+    # predict from earlier context); its loss is then 0, not 0/0.
+    n_obs = terms.n_obs.sum().clamp(min=1.0)
     extra: dict[str, float] = {}
     loss = -bound.sum() / n_obs
     if terms.penalty is not None:  # FFJORD posterior's kinetic / Jacobian regulariser
