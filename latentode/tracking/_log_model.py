@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
 import logging
 import re
 import shutil
@@ -52,7 +53,12 @@ def log_model(
     The model directory holds the estimator (saved with ``estimator.save``; loaded back with
     ``weights_only=True``), a copy of the ``latentode`` package (``code_paths``, so the model
     loads where latentode is not installed), requirements pinned to the installed versions,
-    a signature and the estimator's description in the MLmodel ``metadata``.
+    a signature and the estimator's description in the MLmodel ``metadata``. It is logged
+    as *models from code* (MLflow runs ``latentode/tracking/_model_code.py`` to build it; no
+    cloudpickled object), and the SHA-256 digest of every estimator file is logged beside
+    it and checked on load (a modified estimator raises ``ModelFileError``). A logged
+    model directory still contains code (that file and the package copy): load models
+    only from a registry you control.
 
     The model goes to the run that tracked the estimator's fit (see :func:`autolog` /
     :class:`MLflowCallback`) when there is one — so the registered version carries that
@@ -98,7 +104,8 @@ def log_model(
     from mlflow import MlflowClient
     from mlflow.models import Model
 
-    from latentode.tracking._pyfunc import ESTIMATOR_ARTIFACT, LatentODEPyfunc
+    from latentode.tracking import _model_code
+    from latentode.tracking._pyfunc import DIGESTS_ARTIFACT, ESTIMATOR_ARTIFACT, digests
 
     adapter = adapter_for(estimator)
     check_is_fitted(estimator)
@@ -108,6 +115,8 @@ def log_model(
     with tempfile.TemporaryDirectory(prefix="latentode-log-model-") as tmp:
         tmp_path = Path(tmp)
         estimator_dir = _save_estimator(estimator, tmp_path / ESTIMATOR_ARTIFACT)
+        digests_file = tmp_path / "digests.json"
+        digests_file.write_text(json.dumps(digests(estimator_dir), indent=2))
         code_dir = _package_copy(tmp_path / "code")
         active = mlflow.active_run()
         run_id = run_of(estimator) or (None if active is None else active.info.run_id)
@@ -131,8 +140,13 @@ def log_model(
                 flavor=mlflow.pyfunc,
                 run_id=run_id,
                 model_id=model.model_id,
-                python_model=LatentODEPyfunc(meta),
-                artifacts={ESTIMATOR_ARTIFACT: str(estimator_dir)},
+                # Models from code: the model is built by running _model_code.py on load,
+                # not by unpickling an object (see the README's trust boundary).
+                python_model=str(Path(_model_code.__file__)),
+                artifacts={
+                    ESTIMATOR_ARTIFACT: str(estimator_dir),
+                    DIGESTS_ARTIFACT: str(digests_file),
+                },
                 code_paths=[str(code_dir)],
                 pip_requirements=pinned_requirements(),
                 signature=signature,

@@ -7,7 +7,10 @@ logged model, never by ``import latentode``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,14 +18,40 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from latentode.exceptions import LatentODEError
+from latentode.exceptions import LatentODEError, ModelFileError
 
-__all__ = ["ESTIMATOR_ARTIFACT", "LatentODEPyfunc"]
+__all__ = ["DIGESTS_ARTIFACT", "ESTIMATOR_ARTIFACT", "LatentODEPyfunc", "check_digests", "digests"]
 
 logger = logging.getLogger(__name__)
 
 #: Name of the artifact holding the estimator directory written by ``estimator.save``.
 ESTIMATOR_ARTIFACT = "estimator"
+#: Name of the artifact holding the SHA-256 digest of every file of the estimator artifact.
+DIGESTS_ARTIFACT = "digests"
+
+
+def digests(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``directory``, keyed by its relative POSIX path."""
+    return {
+        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def check_digests(directory: Path, recorded: Path) -> None:
+    """Refuse an estimator artifact whose files differ from the digests logged with it."""
+    try:
+        expected = json.loads(recorded.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"Cannot read the model's digests '{recorded}': {exc}") from exc
+    found = digests(directory)
+    if found != expected:
+        changed = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+        raise ModelFileError(
+            f"The estimator files of this MLflow model differ from the digests logged with "
+            f"it ({changed}): the model was modified after logging. Refusing to load it."
+        )
 
 
 class LatentODEPyfunc(PythonModel):
@@ -45,9 +74,12 @@ class LatentODEPyfunc(PythonModel):
         from latentode import load
         from latentode.tracking._adapters import adapter_for
 
+        estimator_dir = Path(context.artifacts[ESTIMATOR_ARTIFACT])
+        check_digests(estimator_dir, Path(context.artifacts[DIGESTS_ARTIFACT]))
         device = (context.model_config or {}).get("device")
-        self._estimator = load(context.artifacts[ESTIMATOR_ARTIFACT], device=device)
+        self._estimator = load(estimator_dir, device=device)
         self._adapter = adapter_for(self._estimator)
+        self.metadata = self._adapter.metadata(self._estimator)
         logger.debug("loaded %s for serving", type(self._estimator).__name__)
 
     def predict(

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from latentode.tracking import (
     MLflowCallback,
@@ -284,3 +285,29 @@ def test_a_model_with_static_covariates_declares_and_serves_them(
         make_payload(frame.assign(level=frame["level"] + 2.0), queries), params={"quantiles": []}
     )
     assert not np.allclose(shifted["y"].to_numpy(), out["y"].to_numpy())
+
+
+def test_the_logged_model_is_code_not_a_pickle_and_its_files_are_digested(
+    registered: dict, tmp_path: Path
+) -> None:
+    import mlflow
+    import yaml
+
+    from latentode.exceptions import ModelFileError
+
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            model_uri(registered["name"], "champion"), dst_path=str(tmp_path)
+        )
+    )
+    assert not list(local.rglob("python_model.pkl"))  # nothing is unpickled on load
+    flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
+    assert flavor["model_code_path"].endswith("_model_code.py")
+    mlflow.pyfunc.load_model(str(local))  # untouched: loads
+    weights = next(local.rglob("weights.pt"))
+    state = torch.load(weights, weights_only=True)
+    key = next(iter(state))
+    state[key] = state[key] + 1.0  # a finite, well-shaped but modified weight
+    torch.save(state, weights)
+    with pytest.raises(ModelFileError, match="modified after logging"):
+        mlflow.pyfunc.load_model(str(local))
