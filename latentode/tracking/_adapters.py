@@ -37,6 +37,7 @@ from latentode.tracking._payload import (
     ROLE_COL,
     ForecastParams,
     check_request,
+    check_request_size,
     quantile_columns,
     split_payload,
 )
@@ -122,6 +123,7 @@ class LongFrameAdapter:
         num_samples = int(est.n_samples) if self.task == "forecast" else 1
         request = ForecastParams.from_request(params, num_samples=num_samples, allowed=self.params)
         _check_columns(frame, [est.id_col, est.time_col], "request")
+        check_request_size(frame, est.id_col, request)
         history, queries = split_payload(frame, id_col=est.id_col, time_col=est.time_col)
         check_request(request, queries)
         where: dict[str, Any] = (

@@ -28,6 +28,7 @@ from latentode.exceptions import LongFrameError, ParameterError, QueryError
 __all__ = [
     "DEFAULT_QUANTILES",
     "HISTORY",
+    "LIMITS",
     "QUERY",
     "ROLE_COL",
     "ForecastParams",
@@ -41,6 +42,15 @@ ROLE_COL = "role"
 HISTORY = "history"
 QUERY = "query"
 DEFAULT_QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
+#: Serving limits of one request (documented in the README); larger requests get HTTP 400.
+LIMITS = {
+    "num_samples": 1000,
+    "n_points": 1000,
+    "quantiles": 99,
+    "rows": 1_000_000,
+    "series": 100_000,
+    "draws": 20_000_000,
+}
 
 
 def make_payload(
@@ -154,8 +164,13 @@ class ForecastParams:
     n_points: int = 10
 
     def __post_init__(self) -> None:
-        _check_int("num_samples", self.num_samples, 1)
-        _check_int("n_points", self.n_points, 1)
+        _check_int("num_samples", self.num_samples, 1, LIMITS["num_samples"])
+        _check_int("n_points", self.n_points, 1, LIMITS["n_points"])
+        if len(self.quantiles) > LIMITS["quantiles"]:
+            raise ParameterError(
+                f"The 'quantiles' parameter holds {len(self.quantiles)} levels; a request may "
+                f"ask for at most {LIMITS['quantiles']}."
+            )
         for q in self.quantiles:
             if not 0.0 < q < 1.0:
                 raise ParameterError(
@@ -247,11 +262,38 @@ def _as_int(value: Any, name: str) -> int:
     raise ParameterError(f"The '{name}' parameter must be an int. Got {value!r} instead.")
 
 
-def _check_int(name: str, value: int, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+def _check_int(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ParameterError(
-            f"The '{name}' parameter must be an int in the range [{low}, inf). "
-            f"Got {value!r} instead."
+            f"The '{name}' parameter must be an int in the range [{low}, {high}] (the "
+            f"serving limit). Got {value!r} instead."
+        )
+
+
+def check_request_size(frame: pd.DataFrame, id_col: str, params: ForecastParams) -> None:
+    """Refuse a request larger than :data:`LIMITS` (rows, series, query x sample draws)
+    before any computation, so one request cannot hold a server for minutes."""
+    if len(frame) > LIMITS["rows"]:
+        raise ParameterError(
+            f"The request has {len(frame)} rows; a request may have at most "
+            f"{LIMITS['rows']}. Split it into several requests."
+        )
+    n_series = int(frame[id_col].nunique())
+    if n_series > LIMITS["series"]:
+        raise ParameterError(
+            f"The request has {n_series} series; a request may have at most "
+            f"{LIMITS['series']}. Split it into several requests."
+        )
+    if ROLE_COL in frame.columns:
+        n_queries = int((frame[ROLE_COL] == QUERY).sum())
+    else:
+        n_queries = n_series * params.n_points
+    draws = n_queries * params.num_samples
+    if draws > LIMITS["draws"]:
+        raise ParameterError(
+            f"The request asks for {n_queries} query times x {params.num_samples} samples = "
+            f"{draws} draws; a request may ask for at most {LIMITS['draws']}. Lower "
+            "'num_samples' or split the request."
         )
 
 

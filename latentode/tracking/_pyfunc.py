@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from latentode.exceptions import LatentODEError, ModelFileError
+from latentode.exceptions import LatentODEError, MaxStepsExceededError, ModelFileError
 
 __all__ = ["DIGESTS_ARTIFACT", "ESTIMATOR_ARTIFACT", "LatentODEPyfunc", "check_digests", "digests"]
 
@@ -92,7 +92,9 @@ class LatentODEPyfunc(PythonModel):
         try:
             return self._adapter.predict(self._estimator, model_input, params, self.metadata)
         except LatentODEError as exc:
-            if not isinstance(exc, ValueError):
+            # Bad requests (and queries too far for the solver's step budget) are the
+            # caller's to fix: HTTP 400 with the message. Anything else is a server error.
+            if not isinstance(exc, (ValueError, MaxStepsExceededError)):
                 raise
             raise MlflowException(
                 f"Invalid request: {exc}", error_code=INVALID_PARAMETER_VALUE

@@ -8,7 +8,13 @@ import pytest
 
 from latentode.exceptions import LongFrameError, ParameterError, QueryError
 from latentode.tracking import ForecastParams, make_payload
-from latentode.tracking._payload import check_request, quantile_columns, split_payload
+from latentode.tracking._payload import (
+    LIMITS,
+    check_request,
+    check_request_size,
+    quantile_columns,
+    split_payload,
+)
 
 
 @pytest.fixture
@@ -84,7 +90,10 @@ def test_params_defaults_and_conversion() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"num_samples": 0}, r"'num_samples' parameter must be an int in the range \[1, inf\)"),
+        ({"num_samples": 0}, r"'num_samples' parameter must be an int in the range \[1, 1000\]"),
+        ({"num_samples": 10**7}, r"'num_samples' .* \[1, 1000\] \(the serving limit\)"),
+        ({"n_points": 10**6}, r"'n_points' .* \[1, 1000\]"),
+        ({"quantiles": [0.5] * 100}, r"100 levels; a request may ask for at most 99"),
         ({"num_samples": 2.5}, r"'num_samples' parameter must be an int\. Got 2\.5"),
         ({"quantiles": [0.5, 1.0]}, r"'quantiles' parameter must hold numbers in the range"),
         ({"coverage": 1.0}, r"'coverage' parameter must be a float in the range \[0, 1\)"),
@@ -100,3 +109,21 @@ def test_invalid_params_say_what_is_expected(params: dict, message: str) -> None
 
 def test_quantile_column_names_match_the_estimator() -> None:
     assert quantile_columns(["y", "z"], [0.1, 0.5]) == ["y_q0.1", "y_q0.5", "z_q0.1", "z_q0.5"]
+
+
+def test_request_size_limits_name_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(LIMITS, "rows", 5)
+    monkeypatch.setitem(LIMITS, "series", 2)
+    monkeypatch.setitem(LIMITS, "draws", 100)
+    small = pd.DataFrame({"unique_id": ["a", "a", "b"], "ds": [0.0, 1.0, 0.0], "y": 1.0})
+    check_request_size(small, "unique_id", ForecastParams(num_samples=10, n_points=5))
+    with pytest.raises(ParameterError, match="has 6 rows; a request may have at most 5"):
+        check_request_size(pd.concat([small, small]), "unique_id", ForecastParams(num_samples=1))
+    three = small.assign(unique_id=["a", "b", "c"])
+    with pytest.raises(ParameterError, match="has 3 series"):
+        check_request_size(three, "unique_id", ForecastParams(num_samples=1))
+    with pytest.raises(ParameterError, match=r"10 query times x 11 samples = 110 draws"):
+        check_request_size(small, "unique_id", ForecastParams(num_samples=11, n_points=5))
+    queries = small.assign(role=["history", "query", "query"])
+    with pytest.raises(ParameterError, match=r"2 query times x 51 samples"):
+        check_request_size(queries, "unique_id", ForecastParams(num_samples=51))
