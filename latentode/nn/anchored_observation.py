@@ -2,21 +2,25 @@
 
 ``x_d ~ N(m_d, (σ_d · exp(h_d))²)`` with
 
-    m_d = π_0 · g(z)_d + π_1 · a_d + π_2 · l_d + Σ_h π_h · s_hd + δ_d,   π = softmax(0, u_d)
+    m_d = π_0 · g(z)_d + π_1 · a_d + π_2 · l_d + Σ_h π_h · s_hd + π_c · c_d + δ_d,
+    π = softmax(0, u_d)
 
 where ``g`` is the latent decoder (linear in ``z(t)``, as in the plain Gaussian model),
 ``a_d`` the anchor — the interpolation of feature ``d``'s nearest context observations, or
 the last / next one — and ``l_d`` the series' level, the mean of its context observations
 and ``s_hd`` kernel averages of them at three bandwidths, a GP-like local smoother (see
 :mod:`latentode.models._anchors`; all of these drop out of the mixture when the context has
-no observation of ``d``). ``u``, ``δ``, ``h`` come from one small MLP of ``z(t)``,
-that feature's anchor features ``A_d`` (values, gaps, counts) and a one-hot code of ``d``.
+no observation of ``d``), and ``c_d = b_d + Σ_e W_de x_e(t)`` a linear regression of ``d``
+on the other features observed at the query time (unobserved ones at their mean; it drops
+out when none was), for values hidden from a step whose other features were measured.
+``u``, ``δ``, ``h`` come from one small MLP of ``z(t)``, that feature's anchor features
+``A_d`` (values, gaps, counts) and a one-hot code of ``d``.
 The weights ``π`` are a learned trust: near smooth, densely observed values the anchor wins
 (interpolation), for noisy features the level or a wide average, where none says much the
 latent path;
 like GRU-D's decay towards the mean, but learned from the gaps. ``h`` lets the noise grow
 with the distance to the observations (heteroscedastic bands). The MLP's last layer starts
-at zero: an untrained head averages the six, with noise ``σ_d``.
+at zero: an untrained head averages the seven, with noise ``σ_d``.
 
 Each feature's terms read its own anchor features and the values of the other features
 observed at exactly the query time (never whether *this* one was: that is its own
@@ -78,7 +82,12 @@ class AnchoredObservation(nn.Module):
         self.fixed = obs_std is not None
         self.decoder = nn.Linear(latent_dim, n_features)
         n_in = latent_dim + n_anchor_features + 3 * n_features  # + concurrent values, codes
-        self.net = make_mlp(n_in, len(_COMPONENTS) + 2, hidden_dim, 1)
+        self.net = make_mlp(n_in, len(_COMPONENTS) + 3, hidden_dim, 1)
+        # The cross-feature regression: feature d from the other features observed at the
+        # same time (standardised units; an unobserved one counts as its mean, 0).
+        self.cross_weight = nn.Parameter(torch.zeros(n_features, n_features))
+        self.cross_bias = nn.Parameter(torch.zeros(n_features))
+        self.n_anchor_features = n_anchor_features
         self.register_buffer("codes", torch.eye(n_features))
         last = self.net[-1]
         if isinstance(last, nn.Linear):  # make_mlp ends in a Linear layer
@@ -90,6 +99,36 @@ class AnchoredObservation(nn.Module):
             self.log_std = nn.Parameter(log_std)
         else:
             self.register_buffer("log_std", log_std)
+
+    @torch.no_grad()
+    def fit_cross_regression(
+        self, values: torch.Tensor, mask: torch.Tensor, ridge: float = 1e-2
+    ) -> None:
+        """Start the cross-feature regression at its least-squares fit on training rows.
+
+        For each feature ``d``: ridge regression of ``x_d`` on the other features observed in
+        the same row (unobserved ones at their mean, 0), over the rows of ``values`` /
+        ``mask`` ``(N, D)`` (standardised units) where ``d`` and another feature were
+        observed. Rows without such pairs leave ``d``'s coefficients at zero. Training then
+        refines them with the rest of the head.
+        """
+        values = torch.where(mask > 0, values, torch.zeros_like(values)).double()
+        observed = mask > 0
+        n_features = self.n_features
+        for d in range(n_features):
+            others = [e for e in range(n_features) if e != d]
+            if not others:
+                continue
+            rows = observed[:, d] & observed[:, others].any(dim=1)
+            if int(rows.sum()) < 2 * n_features:
+                continue
+            x = values[rows][:, others]
+            x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+            y = values[rows, d]
+            gram = x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
+            coef = torch.linalg.solve(gram, x.T @ y)
+            self.cross_weight[d, others] = coef[:-1].to(self.cross_weight.dtype)
+            self.cross_bias[d] = coef[-1].to(self.cross_bias.dtype)
 
     @property
     def std(self) -> torch.Tensor:
@@ -110,16 +149,28 @@ class AnchoredObservation(nn.Module):
             self.codes.expand(*z.shape[:-1], d, d),  # (S, B, Q, D, D)
         ]
         out = self.net(torch.cat(per_feature, dim=-1))
-        k = len(_COMPONENTS)
-        # The latent decode is always there; the anchors only where the context observed d.
+        k = len(_COMPONENTS) + 1
+        # The latent decode is always there; the anchors only where the context observed d;
+        # the cross-feature regression only where another feature was observed at t.
+        f = self.n_anchor_features
+        others, seen = anchors[..., f : f + d], anchors[..., f + d : f + 2 * d]
         absent = (anchors[..., 1] + anchors[..., 2] == 0).unsqueeze(0).unsqueeze(-1)
+        alone = (seen.sum(-1) == 0).unsqueeze(0).unsqueeze(-1)
         logits = torch.cat([torch.zeros_like(out[..., :1]), out[..., :k]], dim=-1)
-        blocked = torch.cat([torch.zeros_like(absent), absent.expand(*absent.shape[:-1], k)], -1)
+        blocked = torch.cat(
+            [torch.zeros_like(absent), absent.expand(*absent.shape[:-1], k - 1), alone], -1
+        )
         logits = logits.masked_fill(blocked, float("-inf"))
         weights = torch.softmax(logits, dim=-1)
         latent = self.decoder(z)
+        cross = (others * self.cross_weight).sum(-1) + self.cross_bias  # (B, Q, D)
         parts = torch.stack(
-            [latent, *(anchors[..., i].expand_as(latent) for i in _COMPONENTS)], dim=-1
+            [
+                latent,
+                *(anchors[..., i].expand_as(latent) for i in _COMPONENTS),
+                cross.expand_as(latent),
+            ],
+            dim=-1,
         )
         mean = (weights * parts).sum(-1) + out[..., k]
         adjust = out[..., k + 1]

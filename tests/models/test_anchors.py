@@ -99,3 +99,38 @@ def test_anchored_head_falls_back_to_the_latent_decode_without_any_observation()
     z = torch.randn(2, 1, 1, 3)
     mean, _ = head.distribution(z, anchors)
     torch.testing.assert_close(mean, head.decoder(z))
+
+
+def test_cross_feature_regression_enters_only_where_another_feature_was_observed():
+    head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8)
+    with torch.no_grad():
+        head.cross_weight.copy_(torch.tensor([[0.0, 5.0], [3.0, 0.0]]))
+        head.cross_bias.copy_(torch.tensor([0.5, -1.0]))
+    # t = 1: feature 0 observed (2.0), feature 1 not; t = 2: nothing observed there.
+    anchors = anchor_features(_context(), torch.tensor([[1.0, 2.0]], dtype=torch.float64))
+    z = torch.randn(4, 1, 2, 3)
+    mean, _ = head.distribution(z, anchors)
+    latent = head.decoder(z)
+    parts = sum(anchors[..., i] for i in (0, 7, 9, 11, 13))
+    # Feature 1 at t = 1 reads feature 0: the untrained head averages seven components.
+    cross = 3.0 * 2.0 - 1.0
+    torch.testing.assert_close(mean[..., 0, 1], (latent[..., 0, 1] + parts[..., 0, 1] + cross) / 7)
+    # Feature 0 at t = 1 (feature 1 unobserved there) and both at t = 2: no regression.
+    torch.testing.assert_close(mean[..., 0, 0], (latent[..., 0, 0] + parts[..., 0, 0]) / 6)
+    torch.testing.assert_close(mean[..., 1, :], (latent[..., 1, :] + parts[..., 1, :]) / 6)
+
+
+def test_cross_regression_starts_at_the_least_squares_fit_of_the_training_rows():
+    rng = np.random.default_rng(0)
+    x0 = torch.tensor(rng.normal(size=400), dtype=torch.float32)
+    values = torch.stack([x0, 2.0 * x0 + 1.0, torch.zeros_like(x0)], dim=1)
+    mask = torch.ones_like(values)
+    mask[:, 2] = 0.0  # feature 2 never observed together with the others
+    head = AnchoredObservation(latent_dim=2, n_features=3, hidden_dim=4)
+    head.fit_cross_regression(values, mask, ridge=1e-6)
+    w, b = head.cross_weight.detach(), head.cross_bias.detach()
+    torch.testing.assert_close(w[1, 0], torch.tensor(2.0), atol=1e-3, rtol=0)
+    torch.testing.assert_close(b[1], torch.tensor(1.0), atol=1e-3, rtol=0)
+    torch.testing.assert_close(w[0, 1], torch.tensor(0.5), atol=1e-3, rtol=0)
+    torch.testing.assert_close(b[0], torch.tensor(-0.5), atol=1e-3, rtol=0)
+    assert torch.all(w[2] == 0) and b[2] == 0  # no rows: left at zero

@@ -214,6 +214,15 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         n_static = 0 if self.static_ is None else len(self.static_.static_cols)
         return build_latent_ode(self, len(self.feature_cols_), n_static)
 
+    def _before_training(self, prepared: _Prepared) -> None:
+        head = getattr(self.module_, "observation", None)
+        if head is not None and hasattr(head, "fit_cross_regression"):  # the anchored head
+            full = prepared.train.full
+            valid = torch.arange(full.values.shape[1], device=full.values.device) < (
+                full.lengths.unsqueeze(1)
+            )
+            head.fit_cross_regression(full.values[valid], full.mask[valid])
+
     def _make_trainer(self, prepared: _Prepared) -> Trainer:
         config = LatentTraining.from_params(self)
         parts = training_parts(
