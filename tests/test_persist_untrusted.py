@@ -50,6 +50,8 @@ def _nest(depth: int) -> str:
 CONFIG_TAMPERING: dict[str, Callable[[dict], object]] = {
     "field_hidden_dim=1e7": _set("field_hidden_dim", 10**7),
     "field_layers=1e6": _set("field_layers", 10**6),
+    "field_hidden_dim=512 (in range, wrong shapes)": _set("field_hidden_dim", 512),
+    "latent_dim changed": _set("latent_dim", 4),
     "time_span=-5": _set("time_span", -5.0),
     "step_size=0": _set("step_size", 0.0),
     "latent_dim a string": _set("latent_dim", "eight"),

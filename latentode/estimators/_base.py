@@ -285,15 +285,6 @@ class BaseTorchEstimator(BaseEstimator):
                 continue
             setattr(self, name, codec.decode(config[key]))
 
-    @classmethod
-    def _from_saved(
-        cls, config: dict, state: dict[str, torch.Tensor], *, device: str | None = None
-    ) -> BaseTorchEstimator:
-        est = cls(**_restore_tuples(cls, config["params"]))
-        est._restore_fitted(config["fitted"])
-        est._load_module(state, device)
-        return est
-
     def _load_module(self, state: dict[str, torch.Tensor], device: str | None) -> None:
         module = self._build_module()
         module.load_state_dict(state)

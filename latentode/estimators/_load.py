@@ -3,11 +3,11 @@
 A model directory is data from outside the process, so loading checks it before it builds
 anything: the config is a JSON object of known keys (:func:`~latentode._persist.read_model_dir`
 bounds its size and nesting), the parameters pass the estimator's constraints, the
-parameters that shape the module (``_architecture``) are no larger than the saved weights
-allow (a tampered ``field_hidden_dim=10**7`` would otherwise try to allocate terabytes),
-the state dict matches the rebuilt module key for key and shape for shape, and every
-tensor is finite. Whatever is wrong surfaces as :class:`~latentode.exceptions.ModelFileError`
-naming the directory.
+parameters that shape the module (``_architecture``) are at most ``MAX_ARCHITECTURE``, the
+module rebuilt on the ``meta`` device (no memory) matches the state dict key for key and
+shape for shape (a tampered ``field_hidden_dim=10**7`` would otherwise try to allocate
+terabytes), and every tensor is finite. Whatever is wrong surfaces as
+:class:`~latentode.exceptions.ModelFileError` naming the directory.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from latentode.estimators._registry import ESTIMATORS
 from latentode.exceptions import LatentODEError, ModelFileError
 
 __all__ = ["load"]
+
+#: Largest value a parameter that shapes the module (``_architecture``) may have in a file.
+MAX_ARCHITECTURE = 10_000
 
 
 def load(path: str | os.PathLike, *, device: str | None = None) -> Any:
@@ -54,7 +57,10 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> Any:
     cls = ESTIMATORS[name]
     check_saved(cls, config, state, path)
     try:
-        est = cls._from_saved(config, state, device=device)
+        est = cls(**_restore_tuples(cls, config["params"]))
+        est._restore_fitted(config["fitted"])
+        check_shapes(est, state, path)
+        est._load_module(state, device)
     except ModelFileError:
         raise
     except (LatentODEError, TypeError, ValueError, KeyError, AttributeError, RuntimeError) as exc:
@@ -78,18 +84,33 @@ def check_saved(cls: Any, config: Mapping[str, Any], state: Any, path: Any) -> N
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
     if bad:
         raise ModelFileError(f"'{path}': non-finite weights in {bad[:5]}.")
-    limit = max([len(state), *(max(v.shape, default=1) for v in state.values())])
     for name in getattr(cls, "_architecture", ()):
         values = params.get(name)
         values = values if isinstance(values, (list, tuple)) else [values]
         for v in values:
-            if isinstance(v, int) and not isinstance(v, bool) and v > limit:
+            if isinstance(v, int) and not isinstance(v, bool) and v > MAX_ARCHITECTURE:
                 raise ModelFileError(
-                    f"'{path}': parameter {name}={v} is larger than the saved weights allow "
-                    f"({limit}); the config and the weights do not belong together."
+                    f"'{path}': parameter {name}={v} is beyond the {MAX_ARCHITECTURE} a saved "
+                    "model may have; the config was not written by latentode."
                 )
     try:
         est = cls(**_restore_tuples(cls, params))
         validate_params(est, cls._parameter_constraints)
     except (LatentODEError, TypeError, ValueError) as exc:
         raise ModelFileError(f"'{path}': invalid parameters: {exc}") from exc
+
+
+def check_shapes(est: Any, state: dict[str, torch.Tensor], path: Any) -> None:
+    """Build the module on the ``meta`` device (no memory) and compare it with ``state``
+    key for key and shape for shape, so a config that does not fit its weights fails
+    before anything is allocated."""
+    with torch.device("meta"):
+        module = est._build_module()
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        diff = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+        raise ModelFileError(
+            f"'{path}': the weights do not fit the saved configuration ({len(diff)} "
+            f"tensor(s) differ, e.g. {diff[:3]})."
+        )
