@@ -13,13 +13,15 @@ fit that raises or is interrupted restores the estimator's previous fitted state
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import inspect
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import torch
@@ -32,7 +34,7 @@ from latentode.estimators._seeds import isolated_rng, seed_from
 from latentode.exceptions import ParameterError
 from latentode.training import Checkpoint, Trainer
 
-__all__ = ["BaseTorchEstimator", "Fitted", "resolve_device"]
+__all__ = ["BaseTorchEstimator", "Fitted", "resolve_device", "threaded", "torch_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,39 @@ def _restore_tuples(cls: type[BaseTorchEstimator], params: dict[str, Any]) -> di
     }
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads (None: leave the setting), restoring it after."""
+    if n is None:
+        yield
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ParameterError(
+            f"The 'n_threads' parameter must be an int in the range [1, inf) or None. "
+            f"Got {n!r} instead."
+        )
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def threaded(method: F) -> F:
+    """Decorate an estimator method to run under the estimator's ``n_threads``."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with torch_threads(getattr(self, "n_threads", None)):
+            return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 class BaseTorchEstimator(BaseEstimator):
     """Base of estimators that wrap a torch module in ``module_``.
 
@@ -123,6 +158,7 @@ class BaseTorchEstimator(BaseEstimator):
     module_: torch.nn.Module
 
     # -- the fit skeleton ----------------------------------------------------------------
+    @threaded
     def fit(self, X: Any, y: None = None, *, resume: bool = False) -> Any:
         """Fit on ``X``; ``resume=True`` continues from the checkpoint in ``checkpoint_dir``.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -12,14 +11,14 @@ import torch
 from sklearn.base import DensityMixin
 from sklearn.utils.validation import validate_data
 
-from latentode.estimators._base import ARRAY, INT, BaseTorchEstimator, Fitted
+from latentode.estimators._base import ARRAY, INT, BaseTorchEstimator, Fitted, threaded
 from latentode.estimators._param_groups import RUNTIME, TRAINING, document, store_params
 from latentode.estimators._params import NONE, POS_FLOAT, Interval, Options, PositiveInts, TypeOf
 from latentode.estimators._registry import register
 from latentode.estimators._seeds import seed_from
-from latentode.estimators.density._flow import evaluation, log_density
+from latentode.estimators.density._flow import evaluation, score_rows
 from latentode.estimators.density._training import CHUNK, FlowTraining, training_parts
-from latentode.exceptions import ParameterError, SolverError
+from latentode.exceptions import ParameterError
 from latentode.nn.cnf import ACTIVATIONS, CNF, NOISES
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.training import Callback, Trainer
@@ -29,9 +28,6 @@ __all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "FFJORDDensity"]
 RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 
 logger = logging.getLogger(__name__)
-
-#: Rows beyond this many training standard deviations are scored apart from the others.
-FAR = 100.0
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -225,6 +221,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         validation_fraction: float = 0.1,
         patience: int = 10,
         device: str = "auto",
+        n_threads: int | None = None,
         random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,
@@ -324,6 +321,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
             self.module_, self._solver(self.eval_rtol, self.eval_atol, self._eval_method())
         )
 
+    @threaded
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-density of each row, in nats (original units of ``X``).
 
@@ -338,28 +336,8 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         self._check_fitted()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         data = self._standardise(X)
-        # Rows far outside the training data (beyond FAR standard deviations) are solved
-        # one by one, apart from the others, so an adaptive solve never shrinks its steps
-        # (or fails) for a whole chunk because of them.
-        far = (data.abs() > FAR).any(dim=1)
-        out = torch.full((len(data),), float("nan"), dtype=data.dtype, device=data.device)
         with self._evaluation():
-            for chunk in torch.nonzero(~far).squeeze(1).split(CHUNK):
-                out[chunk] = log_density(self.module_, data[chunk], self._log_scale, None)[0]
-            for row in torch.nonzero(far).squeeze(1).split(1):
-                with contextlib.suppress(SolverError):
-                    out[row] = log_density(self.module_, data[row], self._log_scale, None)[0]
-        scores = out.cpu().numpy().astype(np.float64)
-        lost = ~np.isfinite(scores)
-        if lost.any():
-            logger.warning(
-                "%d row(s) (first: %d) lie so far outside the training data that their "
-                "log-density underflowed; they score -inf.",
-                int(lost.sum()),
-                int(np.flatnonzero(lost)[0]),
-            )
-            scores[lost] = -np.inf
-        return scores
+            return score_rows(self.module_, data, self._log_scale, CHUNK)
 
     def score(self, X: Any, y: None = None) -> float:
         """Mean log-density of the rows of ``X`` (as ``GaussianMixture.score``).
@@ -369,6 +347,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
+    @threaded
     def sample(self, n_samples: int = 1, random_state: RandomStateLike = None) -> np.ndarray:
         """Draw rows from the fitted density.
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from latentode.data import IrregularDataset, frame_library
-from latentode.estimators._base import FLOAT, TUPLE, BaseTorchEstimator, Fitted
+from latentode.estimators._base import FLOAT, TUPLE, BaseTorchEstimator, Fitted, threaded
 from latentode.estimators._frames import (
     ENCODER,
     fit_encoder,
@@ -149,6 +149,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         feature_cols: Sequence[str] | None = None,
         time_unit: str | None = None,
         device: str = "auto",
+        n_threads: int | None = None,
         random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,
@@ -215,6 +216,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         """``b`` of ``f(x) = A x + b`` in original units, ``(D,)`` (``field="linear"``)."""
         return self._affine()[1]
 
+    @threaded
     def vector_field(self, states: Any, t: Any = None) -> np.ndarray:
         """Evaluate the learned ``dx/dt`` at given states, in original units.
 
@@ -243,6 +245,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         return dz.cpu().double().numpy() * scaler.scale_ / self.data_.time_.scale
 
     # ------------------------------------------------------------------ simulation
+    @threaded
     def simulate(self, initial_states: Any, times: Any, *, ids: Sequence[Any] | None = None) -> Any:
         """Integrate the learned dynamics from new initial states.
 
@@ -286,6 +289,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         columns = {name: list(values[..., d]) for d, name in enumerate(self.feature_cols_)}
         return self.data_.decode_frame(ids, [tn] * len(x), columns, library)
 
+    @threaded
     def predict(
         self, X: Any, at: Any = None, *, horizon: Any = None, n_points: int | None = None
     ) -> Any:
@@ -324,6 +328,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         columns = {name: [s[:, j] for s in per_series] for j, name in enumerate(self.feature_cols_)}
         return self.data_.answer_frame(dataset.ids, queries, order, columns, library)
 
+    @threaded
     def score(self, X: Any, y: None = None) -> float:
         """Negative mean squared error of multi-step simulation (higher is better).
 

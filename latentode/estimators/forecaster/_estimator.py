@@ -15,7 +15,7 @@ from latentode.data import (
     drop_columns,
     frame_library,
 )
-from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted
+from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted, threaded
 from latentode.estimators._frames import (
     ENCODER,
     STATIC,
@@ -174,6 +174,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         static_cols: Sequence[str] | None = None,
         time_unit: str | None = None,
         device: str = "auto",
+        n_threads: int | None = None,
         random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,
@@ -252,6 +253,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         dataset = self.data_.transform(drop_columns(X, self.static_cols or ()))
         return dataset, self._padded(dataset, X), library
 
+    @threaded
     def score_samples(self, X: Any) -> np.ndarray:
         """Per-series log-likelihood lower bound (IWAE, ``n_iwae_samples``), in nats.
 
@@ -279,6 +281,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         dataset = self.data_.transform(drop_columns(X, self.static_cols or ()))
         return float(scores.sum() / dataset.n_observations)
 
+    @threaded
     def transform(self, X: Any) -> np.ndarray:
         """Posterior mean of the latent initial state, ``(n_series, latent_dim)``."""
         _, padded, _ = self._history(X)

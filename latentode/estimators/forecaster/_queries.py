@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from latentode.data import FrameLibrary, IrregularDataset, to_pandas
+from latentode.estimators._base import threaded
 from latentode.estimators._tensors import PaddedSeries
 from latentode.estimators.forecaster._inference import (
     Predictive,
@@ -42,6 +43,7 @@ class ForecastQueries:
     def _history(self, X: Any) -> tuple[IrregularDataset, PaddedSeries, str]:
         raise TypeError(f"{type(self).__name__} must define _history(X).")
 
+    @threaded
     def _columns(
         self, X: Any, at: Any, horizon: Any, n_points: int | None, n_samples: int | None, view: Any
     ) -> Any:

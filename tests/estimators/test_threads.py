@@ -1,0 +1,62 @@
+"""``n_threads`` holds during fit and inference and is restored afterwards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from latentode import FFJORDDensity, LatentODEForecaster, NeuralODEDynamics
+from latentode.datasets import make_periodic
+from latentode.exceptions import ParameterError
+from latentode.training import Callback
+
+
+class SeeThreads(Callback):
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def on_epoch_end(self, trainer, logs) -> None:
+        self.seen.append(torch.get_num_threads())
+
+
+@pytest.fixture
+def two_threads():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("cls", [LatentODEForecaster, NeuralODEDynamics, FFJORDDensity])
+def test_n_threads_holds_during_fit_and_is_restored(cls, two_threads, monkeypatch):
+    seen = SeeThreads()
+    est = cls(max_epochs=2, n_threads=1, callbacks=[seen], random_state=0)
+    if cls is FFJORDDensity:
+        data = np.random.default_rng(0).normal(size=(64, 2))
+    else:
+        data = make_periodic(n_series=8, n_points=10, random_state=0)
+    est.fit(data)
+    assert seen.seen == [1, 1]
+    assert torch.get_num_threads() == 2
+    inside = []
+    real = torch.nn.Module.__call__
+
+    def spy(self, *args, **kwargs):  # every module call records the thread count
+        inside.append(torch.get_num_threads())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    if cls is FFJORDDensity:
+        est.score_samples(data)
+    else:
+        est.predict(data, horizon=1.0, n_points=2)
+    monkeypatch.undo()
+    assert inside and set(inside) == {1}
+    assert torch.get_num_threads() == 2
+
+
+def test_n_threads_is_validated():
+    df = make_periodic(n_series=4, n_points=5, random_state=0)
+    with pytest.raises(ParameterError, match="n_threads"):
+        LatentODEForecaster(n_threads=0).fit(df)
