@@ -9,6 +9,7 @@ import pytest
 
 import latentode
 from latentode import LatentODEForecaster
+from latentode.baselines import LinearInterpolationBaseline
 from latentode.estimators.forecaster._calibration import best_noise_scale
 from latentode.exceptions import LongFrameError, ParameterError
 
@@ -123,3 +124,29 @@ def test_calibration_recovers_the_multiplier_of_per_point_noise_scales():
     residuals = np.broadcast_to(y, (n_samples, n))  # posterior-sample means are all 0
     c, _ = best_noise_scale(residuals, scales)
     assert c == pytest.approx(0.6, rel=0.05)
+
+
+def test_a_value_hidden_beside_a_related_feature_is_read_off_it():
+    """``z = -2 y``, both noisy random walks: a hidden ``z`` whose ``y`` was measured at the
+    same time is best predicted from that ``y`` (the cross-feature regression), far
+    better than by interpolating ``z`` itself."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        t = np.sort(rng.uniform(0, 5, 12))
+        y = np.cumsum(rng.normal(size=12))
+        rows += [(f"s{i:02d}", tt, yy, -2.0 * yy) for tt, yy in zip(t, y)]
+    df = pd.DataFrame(rows, columns=["unique_id", "ds", "y", "z"])
+    est = LatentODEForecaster(**_TINY).fit(df)
+    # Fitted by least squares before training (standardised units: z = -y exactly).
+    weight = float(est.module_.observation.cross_weight.detach()[1, 0])
+    assert weight == pytest.approx(-1.0, abs=0.2)  # then refined by training
+    hidden = df.groupby("unique_id", sort=False).nth(6)
+    history = df.copy()
+    history.loc[hidden.index, "z"] = np.nan
+    pred = est.predict(history, hidden[["unique_id", "ds"]])
+    model = float(np.mean((pred["z"].to_numpy() - hidden["z"].to_numpy()) ** 2))
+    linear = LinearInterpolationBaseline().fit(df)
+    lin = linear.predict(history, hidden[["unique_id", "ds"]])
+    baseline = float(np.mean((lin["z"].to_numpy() - hidden["z"].to_numpy()) ** 2))
+    assert model < 0.25 * baseline, (model, baseline)
