@@ -160,6 +160,8 @@ def _real(r: dict) -> list[str]:
         "extrapolation / interpolation; **bold** the best method of each column.",
         "",
     ]
+    if meta.get("note"):
+        lines += [f"Note: {meta['note']}", ""]
     metrics = ("mse", "mae", "crps", "coverage")
     for name, s in r.get("sets", {}).items():
         tasks = s["tasks"]
