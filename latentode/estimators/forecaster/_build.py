@@ -138,13 +138,17 @@ PARAMETERS_DOC = """\
         (last value beyond them), corrected by ``g(z(t), gaps)``, with a noise scale that
         grows with the distance to those observations (``model="latent_ode"``; the ODE-RNN
         baseline always uses ``"gaussian"``).
-        Measured on the four real sets of ``benchmarks/real.py`` (quick subsamples, 60 s,
-        with ``value_dropout=0.3``), against ``"gaussian"``: CRPS lower in 7 of 8 set ×
-        task cells (e.g. pbcseq interpolation 0.418 → 0.341, flights 0.425 → 0.352,
-        remifentanil extrapolation 0.054 → 0.023), MSE lower in 5 of 8 (higher on pbcseq
-        and flights extrapolation). On the synthetic periodic set (``benchmarks/periodic.py``,
-        120 s) it extrapolates worse (MSE 0.061 vs 0.022; hidden-point interpolation equal,
-        0.0082 vs 0.0083): there ``"gaussian"`` is the better choice.
+        It also regresses each value on the other features observed at the same time
+        (started at the least-squares fit on the training rows), for values hidden from a
+        measured step. Measured on the four real sets of ``benchmarks/real.py`` (full sets,
+        300 s, with ``value_dropout=0.3``), against ``"gaussian"``: CRPS lower in 7 of 8
+        set × task cells (pbcseq interpolation 0.426 → 0.319, flights 0.443 → 0.261,
+        remifentanil extrapolation 0.054 → 0.029; flights extrapolation 0.415 → 0.441 is
+        the exception), and lower than every baseline on nafld extrapolation and both
+        pbcseq tasks (``benchmarks/RESULTS.md``). On the synthetic periodic set
+        (``benchmarks/periodic.py``, 120 s) it extrapolates worse (MSE 0.061 vs 0.022;
+        hidden-point interpolation equal, 0.0082 vs 0.0083): there ``"gaussian"`` is the
+        better choice.
     obs_std : float or None, default=None
         Observation noise scale in standardised feature units; None learns one per feature
         (for ``"anchored"``: the base scale, adjusted per point).
