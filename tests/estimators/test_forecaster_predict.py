@@ -169,3 +169,23 @@ def test_query_errors(fitted, periodic_df):
         fitted.predict(periodic_df, at=pd.DataFrame({"unique_id": ["nope"], "ds": [1.0]}))
     with pytest.raises(QueryError, match=r"\(0, 1\)"):
         fitted.predict_quantiles(periodic_df, horizon=1.0, alpha=[1.5])
+
+
+def test_score_samples_per_observation_normalises_by_each_series_count(fitted, periodic_df):
+    from latentode.exceptions import QueryError
+
+    per_series = fitted.score_samples(periodic_df)
+    per_obs = fitted.score_samples(periodic_df, per="observation")
+    value_cols = [c for c in periodic_df.columns if c not in ("unique_id", "ds")]
+    counts = periodic_df.groupby("unique_id", sort=False)[value_cols].count().sum(axis=1).to_numpy()
+    np.testing.assert_allclose(per_obs, per_series / counts, rtol=1e-12)
+    # A series cut to its first half scores about the same per observation, not per series.
+    first = periodic_df["unique_id"].iloc[0]
+    one = periodic_df[periodic_df["unique_id"] == first]
+    half = one.iloc[: len(one) // 2]
+    whole_s, half_s = fitted.score_samples(one)[0], fitted.score_samples(half)[0]
+    whole_o = fitted.score_samples(one, per="observation")[0]
+    half_o = fitted.score_samples(half, per="observation")[0]
+    assert abs(whole_o - half_o) < abs(whole_s - half_s)
+    with pytest.raises(QueryError, match="'per' must be"):
+        fitted.score_samples(periodic_df, per="row")

@@ -39,7 +39,7 @@ from latentode.estimators.forecaster._inference import (
 from latentode.estimators.forecaster._queries import ForecastQueries
 from latentode.estimators.forecaster._solver_check import check_fixed_step
 from latentode.estimators.forecaster._training import LatentTraining, training_parts
-from latentode.exceptions import LongFrameError
+from latentode.exceptions import LongFrameError, QueryError
 from latentode.training import Callback, Trainer
 
 __all__ = ["LatentODEForecaster"]
@@ -254,14 +254,25 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         return dataset, self._padded(dataset, X), library
 
     @threaded
-    def score_samples(self, X: Any) -> np.ndarray:
+    def score_samples(self, X: Any, per: str = "series") -> np.ndarray:
         """Per-series log-likelihood lower bound (IWAE, ``n_iwae_samples``), in nats.
 
         The bound is for the observed values in their original units. Returns an array of
         shape ``(n_series,)`` in the order in which series first appear in ``X``.
+
+        Parameters
+        ----------
+        X : long frame
+        per : {"series", "observation"}, default="series"
+            ``"series"``: the bound of each whole series (it grows with the number of
+            observed values). ``"observation"``: that bound divided by the series' number
+            of observed values, so long and short series compare (rank series by it to
+            find the ones unlike the rest).
         """
+        if per not in ("series", "observation"):
+            raise QueryError(f"'per' must be 'series' or 'observation'. Got {per!r} instead.")
         _, padded, _ = self._history(X)
-        return iwae_bounds(
+        bounds = iwae_bounds(
             self.module_,
             padded,
             self.n_iwae_samples,
@@ -270,6 +281,10 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
             seed=self.seed_,
             batch_size=max(self.batch_size, 256),
         )
+        if per == "series":
+            return bounds
+        counts = padded.mask.sum(dim=(1, 2)).cpu().numpy().astype(np.float64)
+        return bounds / counts
 
     def score(self, X: Any, y: None = None) -> float:
         """Mean log-likelihood bound per observed value (higher is better).
