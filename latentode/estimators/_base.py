@@ -229,6 +229,7 @@ class BaseTorchEstimator(BaseEstimator):
         ``patience``, ``max_time``, ``checkpoint_dir``, ``checkpoint_every``, ``verbose`` and
         ``callbacks``, then those of :func:`latentode.training.add_global_callback`."""
         from latentode.training import (
+            Callback,
             EarlyStopping,
             EpochLogger,
             ProgressBar,
@@ -245,8 +246,6 @@ class BaseTorchEstimator(BaseEstimator):
             callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
         if self.verbose:
             callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
-        from latentode.training import Callback
-
         for k, cb in enumerate(self.callbacks or ()):
             if not isinstance(cb, Callback):
                 raise ParameterError(
