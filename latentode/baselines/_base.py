@@ -18,6 +18,7 @@ from latentode.data import (
     LongFrameSpec,
     frame_library,
     from_pandas,
+    merge_columns,
     to_pandas,
 )
 from latentode.exceptions import ParameterError, QueryError
@@ -195,10 +196,12 @@ class BaselineForecaster(BaseEstimator):
         for key, lv in (("_lower", (1 - level) / 2), ("_upper", (1 + level) / 2)):
             z = self.band_.quantile(lv)
             parts[key] = self._columns([m + s * z for m, s in zip(loc, scale)], key)
-        cols: dict[str, list] = {}
-        for name in self.feature_cols_:
-            for key in ("", "_lower", "_upper"):
-                cols[f"{name}{key}"] = parts[key][f"{name}{key}"]
+        merge_columns(*parts.values())  # refuse names two column groups would share
+        cols = {
+            f"{name}{key}": parts[key][f"{name}{key}"]
+            for name in self.feature_cols_
+            for key in ("", "_lower", "_upper")
+        }
         return self._frame(dataset, library, queries, order, cols)
 
     def sample(

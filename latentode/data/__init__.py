@@ -7,7 +7,13 @@ and :meth:`~LongFrameEncoder.decode_frame` map predictions back to a long frame.
 
 from latentode.data._batch import IrregularBatch, collate
 from latentode.data._encoder import LongFrameEncoder
-from latentode.data._frames import FrameLibrary, frame_library, from_pandas, to_pandas
+from latentode.data._frames import (
+    FrameLibrary,
+    frame_library,
+    from_pandas,
+    merge_columns,
+    to_pandas,
+)
 from latentode.data._queries import QUERY_IDX_COL, SERIES_IDX_COL
 from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
@@ -33,5 +39,6 @@ __all__ = [
     "even_times",
     "frame_library",
     "from_pandas",
+    "merge_columns",
     "to_pandas",
 ]

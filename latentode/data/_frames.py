@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from latentode.exceptions import LongFrameError
+from latentode.exceptions import LongFrameError, QueryError
 
-__all__ = ["FrameLibrary", "frame_library", "from_pandas", "to_pandas"]
+__all__ = ["FrameLibrary", "frame_library", "from_pandas", "merge_columns", "to_pandas"]
 
 FrameLibrary = Literal["pandas", "polars"]
 
@@ -135,4 +135,20 @@ def _pandas_to_polars(pdf: pd.DataFrame) -> Any:
                 stacklevel=3,
             )
             out = out.with_columns(utc)
+    return out
+
+
+def merge_columns(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The union of output column groups; a name two groups share is a :class:`QueryError`
+    (features ``y`` and ``y_lower`` would both claim the column ``y_lower``)."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for name, value in part.items():
+            if name in out:
+                raise QueryError(
+                    f"The output column {name!r} would hold two different things (a feature "
+                    "and another feature's quantile or interval bound). Rename the feature "
+                    "columns so that none is another's name plus '_lower', '_upper' or '_q…'."
+                )
+            out[name] = value
     return out

@@ -11,7 +11,7 @@ import pytest
 from latentode import FFJORDDensity, LatentODEForecaster, NeuralODEDynamics
 from latentode.baselines import LastValueBaseline
 from latentode.datasets import make_periodic
-from latentode.exceptions import LongFrameError, ParameterError
+from latentode.exceptions import LongFrameError, ParameterError, QueryError
 
 TINY = dict(latent_dim=3, encoder_hidden_dim=6, field_hidden_dim=8, max_epochs=1, random_state=0)
 
@@ -75,3 +75,23 @@ def test_ffjord_scores_far_rows_minus_inf_and_leaves_the_others_alone(caplog):
     assert scores[0] == -np.inf and "underflowed" in caplog.text
     np.testing.assert_allclose(scores[1:3], est.score_samples(near), rtol=1e-6)
     assert np.isfinite(scores[3]) and scores[3] < scores[1:3].min() - 100
+
+
+def test_output_columns_that_would_collide_are_refused(frame):
+    clash = frame.assign(y_lower=frame["y"] * 2.0)
+    est = LatentODEForecaster(**TINY).fit(clash)
+    with pytest.raises(QueryError, match="'y_lower' would hold two different things"):
+        est.predict_interval(clash, horizon=1.0, n_points=2)
+    with pytest.raises(QueryError, match="'y_lower' would hold two different things"):
+        est.predict_distribution(clash, horizon=1.0, n_points=2, coverage=0.8)
+    baseline = LastValueBaseline().fit(clash)
+    with pytest.raises(QueryError, match="'y_lower' would hold two different things"):
+        baseline.predict_interval(clash, horizon=1.0)
+    # Without an interval there is nothing to collide.
+    assert list(est.predict(clash, horizon=1.0, n_points=2).columns)[2:] == ["y", "y_lower"]
+
+
+def test_several_coverages_in_one_call_say_how_to_ask(frame):
+    est = LatentODEForecaster(**TINY).fit(frame)
+    with pytest.raises(QueryError, match="one interval per call"):
+        est.predict_interval(frame, horizon=1.0, n_points=2, coverage=[0.8, 0.95])

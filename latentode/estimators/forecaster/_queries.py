@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from latentode.data import FrameLibrary, IrregularDataset, to_pandas
+from latentode.data import FrameLibrary, IrregularDataset, merge_columns, to_pandas
 from latentode.estimators._base import threaded
 from latentode.estimators._tensors import PaddedSeries
 from latentode.estimators.forecaster._inference import (
@@ -128,13 +128,13 @@ class ForecastQueries:
         n_samples: int | None = None,
     ) -> Any:
         """Central predictive interval: ``<feature>``, ``<feature>_lower``, ``<feature>_upper``."""
-        (level,) = check_levels([coverage], "coverage")
+        (level,) = check_levels([_one_level(coverage)], "coverage")
 
         def view(pred: Predictive, frame: Any, library: str) -> Any:
-            both = {
-                **pred.mean_columns(self.feature_cols_),
-                **pred.interval_columns(self.feature_cols_, level),
-            }
+            both = merge_columns(
+                pred.mean_columns(self.feature_cols_),
+                pred.interval_columns(self.feature_cols_, level),
+            )
             order = [c for f in self.feature_cols_ for c in (f, f"{f}_lower", f"{f}_upper")]
             return frame({c: both[c] for c in order}, library)
 
@@ -160,15 +160,15 @@ class ForecastQueries:
         logged MLflow model answers a request with.
         """
         levels = check_levels(alpha, "alpha") if len(alpha) else []
-        level = None if coverage is None else check_levels([coverage], "coverage")[0]
+        level = None if coverage is None else check_levels([_one_level(coverage)], "coverage")[0]
 
         def view(pred: Predictive, frame: Any, library: str) -> Any:
-            columns = pred.mean_columns(self.feature_cols_)
+            parts = [pred.mean_columns(self.feature_cols_)]
             if levels:
-                columns.update(pred.quantile_columns(self.feature_cols_, levels))
+                parts.append(pred.quantile_columns(self.feature_cols_, levels))
             if level is not None:
-                columns.update(pred.interval_columns(self.feature_cols_, level))
-            return frame(columns, library)
+                parts.append(pred.interval_columns(self.feature_cols_, level))
+            return frame(merge_columns(*parts), library)
 
         return self._columns(X, at, horizon, n_points, n_samples, view)
 
@@ -191,3 +191,13 @@ class ForecastQueries:
         if n_samples is None:
             raise QueryError("'n_samples' must be an int >= 1. Got None instead.")
         return self._columns(X, at, horizon, n_points, n_samples, view)
+
+
+def _one_level(coverage: Any) -> Any:
+    if isinstance(coverage, (list, tuple)) or getattr(coverage, "ndim", 0) > 0:
+        raise QueryError(
+            f"'coverage' is one number in (0, 1): one interval per call. Got {coverage!r}; "
+            "for several levels call predict_interval once per level, or use "
+            "predict_distribution(alpha=[...]) for quantiles."
+        )
+    return coverage
