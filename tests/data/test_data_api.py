@@ -29,6 +29,7 @@ def test_public_names_are_pinned() -> None:
             "even_times",
             "frame_library",
             "from_pandas",
+            "merge_columns",
             "to_pandas",
         ]
     )
