@@ -196,9 +196,9 @@ class BaselineForecaster(BaseEstimator):
         for key, lv in (("_lower", (1 - level) / 2), ("_upper", (1 + level) / 2)):
             z = self.band_.quantile(lv)
             parts[key] = self._columns([m + s * z for m, s in zip(loc, scale)], key)
-        merge_columns(*parts.values())  # refuse names two column groups would share
+        merged = merge_columns(*parts.values())  # refuses names two groups would share
         cols = {
-            f"{name}{key}": parts[key][f"{name}{key}"]
+            f"{name}{key}": merged[f"{name}{key}"]
             for name in self.feature_cols_
             for key in ("", "_lower", "_upper")
         }
