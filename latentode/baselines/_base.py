@@ -16,8 +16,10 @@ from latentode.data import (
     IrregularDataset,
     LongFrameEncoder,
     LongFrameSpec,
+    check_levels,
     frame_library,
     from_pandas,
+    intervals,
     merge_columns,
     to_pandas,
 )
@@ -55,13 +57,6 @@ def check_param(
             f"The '{name}' parameter of {type(est).__name__} must be a {what}{rng}{none}. "
             f"Got {value!r} instead."
         )
-
-
-def _levels(values: Any, name: str) -> list[float]:
-    levels = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
-    if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
-        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
-    return levels
 
 
 class BaselineForecaster(BaseEstimator):
@@ -165,7 +160,7 @@ class BaselineForecaster(BaseEstimator):
         n_points: int | None = None,
     ) -> Any:
         """Predictive quantiles: a long frame with ``<feature>_q<alpha>`` columns."""
-        levels = _levels(alpha, "alpha")
+        levels = check_levels(alpha, "alpha")
         dataset, library, queries, order, loc, scale = self._distribution(X, at, horizon, n_points)
         per_level = {}
         for level in levels:
@@ -185,22 +180,23 @@ class BaselineForecaster(BaseEstimator):
         X: Any,
         at: Any = None,
         *,
-        coverage: float = 0.9,
+        coverage: float | Sequence[float] = 0.9,
         horizon: Any = None,
         n_points: int | None = None,
     ) -> Any:
-        """Central interval: ``<feature>`` (as ``predict``), ``<feature>_lower``, ``_upper``."""
-        (level,) = _levels([coverage], "coverage")
+        """Central intervals: ``<feature>`` (as ``predict``), then its bounds, named as by
+        :meth:`LatentODEForecaster.predict_interval` (``_lower``/``_upper`` for one level,
+        ``_lower_80``/``_upper_80``, … for a sequence of levels)."""
+        bands = intervals(coverage)
         dataset, library, queries, order, loc, scale = self._distribution(X, at, horizon, n_points)
         parts = {"": self._columns(loc)}
-        for key, lv in (("_lower", (1 - level) / 2), ("_upper", (1 + level) / 2)):
-            z = self.band_.quantile(lv)
-            parts[key] = self._columns([m + s * z for m, s in zip(loc, scale)], key)
+        for band in bands:
+            for key, lv in zip((band.lower, band.upper), band.probabilities):
+                z = self.band_.quantile(lv)
+                parts[key] = self._columns([m + s * z for m, s in zip(loc, scale)], key)
         merged = merge_columns(*parts.values())  # refuses names two groups would share
         cols = {
-            f"{name}{key}": merged[f"{name}{key}"]
-            for name in self.feature_cols_
-            for key in ("", "_lower", "_upper")
+            f"{name}{key}": merged[f"{name}{key}"] for name in self.feature_cols_ for key in parts
         }
         return self._frame(dataset, library, queries, order, cols)
 

@@ -14,6 +14,7 @@ from latentode.data._frames import (
     merge_columns,
     to_pandas,
 )
+from latentode.data._levels import Interval, check_levels, intervals
 from latentode.data._queries import QUERY_IDX_COL, SERIES_IDX_COL
 from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
@@ -27,6 +28,7 @@ __all__ = [
     "TIME_UNITS",
     "FeatureScaler",
     "FrameLibrary",
+    "Interval",
     "IrregularBatch",
     "IrregularDataset",
     "LongFrameEncoder",
@@ -34,11 +36,13 @@ __all__ = [
     "Series",
     "StaticEncoder",
     "TimeEncoder",
+    "check_levels",
     "collate",
     "drop_columns",
     "even_times",
     "frame_library",
     "from_pandas",
+    "intervals",
     "merge_columns",
     "to_pandas",
 ]

@@ -88,6 +88,11 @@ def test_output_columns_and_order(cls):
         "y_upper",
     ]
     assert list(iv["ds"]) == list(queries()["ds"])
+    levels = est.predict_interval(tiny(), at=queries(), coverage=[0.8, 0.995])
+    assert list(levels.columns)[2:5] == ["x", "x_lower_80", "x_upper_80"]
+    assert list(levels.columns)[5:7] == ["x_lower_99.5", "x_upper_99.5"]
+    np.testing.assert_array_equal(levels["y_upper_80"], iv["y_upper"])
+    assert (levels["y_upper_99.5"] >= levels["y_upper_80"]).all()
     s = est.sample(tiny(), at=queries(), n_samples=3)
     assert list(s.columns) == ["unique_id", "ds", "sample", "x", "y"] and len(s) == 12
     h = est.predict(tiny(), horizon=2.0, n_points=4)

@@ -91,7 +91,10 @@ def test_output_columns_that_would_collide_are_refused(frame):
     assert list(est.predict(clash, horizon=1.0, n_points=2).columns)[2:] == ["y", "y_lower"]
 
 
-def test_several_coverages_in_one_call_say_how_to_ask(frame):
+def test_coverage_levels_must_be_distinct_numbers_in_the_unit_interval(frame):
     est = LatentODEForecaster(**TINY).fit(frame)
-    with pytest.raises(QueryError, match="one interval per call"):
-        est.predict_interval(frame, horizon=1.0, n_points=2, coverage=[0.8, 0.95])
+    with pytest.raises(QueryError, match="lists a level twice"):
+        est.predict_interval(frame, horizon=1.0, n_points=2, coverage=[0.8, 0.80000001])
+    for bad in ([0.8, 1.5], [], ["a"], [[0.8]], 0.0):
+        with pytest.raises(QueryError, match="'coverage' must hold numbers in"):
+            est.predict_interval(frame, horizon=1.0, n_points=2, coverage=bad)

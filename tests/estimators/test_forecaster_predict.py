@@ -90,6 +90,21 @@ def test_quantiles_are_ordered_and_interval_contains_mean(fitted, periodic_df):
     assert ((iv["y"] >= iv["y_lower"]) & (iv["y"] <= iv["y_upper"])).mean() > 0.9
 
 
+def test_several_interval_levels_are_named_by_level_and_nested(fitted, periodic_df):
+    kw = {"horizon": 1.0, "n_points": 3}
+    multi = fitted.predict_interval(periodic_df, coverage=[0.8, 0.95], **kw)
+    assert list(multi.columns)[2:] == ["y", "y_lower_80", "y_upper_80", "y_lower_95", "y_upper_95"]
+    assert (multi["y_lower_95"] < multi["y_lower_80"]).all()
+    assert (multi["y_upper_80"] < multi["y_upper_95"]).all()
+    # The same predictive draws as a one-level call: its bounds come out identical.
+    one = fitted.predict_interval(periodic_df, coverage=0.8, **kw)
+    np.testing.assert_array_equal(multi["y_lower_80"], one["y_lower"])
+    np.testing.assert_array_equal(multi["y_upper_80"], one["y_upper"])
+    dist = fitted.predict_distribution(periodic_df, alpha=[0.5], coverage=[0.8, 0.95], **kw)
+    np.testing.assert_array_equal(dist["y_upper_95"], multi["y_upper_95"])
+    assert "y_q0.5" in dist.columns and "y_lower" not in dist.columns
+
+
 def test_sample_shape_and_spread(fitted, periodic_df):
     s = fitted.sample(periodic_df, horizon=1.0, n_points=2, n_samples=5)
     assert len(s) == 5 * 2 * periodic_df["unique_id"].nunique()

@@ -9,7 +9,6 @@ and ``predict_distribution`` (which the MLflow model serves) are column views of
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,14 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from latentode.data import FrameLibrary, LongFrameEncoder, from_pandas
+from latentode.data import FrameLibrary, Interval, LongFrameEncoder, from_pandas
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries, pad_queries
 from latentode.exceptions import QueryError
 
 __all__ = [
     "Predictive",
-    "check_levels",
     "check_n_samples",
     "common_noise",
     "draws_frame",
@@ -55,13 +53,18 @@ class Predictive:
                 columns[f"{name}_q{level:g}"] = [q[j] for q in qs]
         return columns
 
-    def interval_columns(self, features: Sequence[str], coverage: float) -> Columns:
-        """``<feature>_lower`` / ``<feature>_upper`` of the central ``coverage`` interval."""
-        lo, hi = (1 - coverage) / 2, (1 + coverage) / 2
+    def interval_columns(self, features: Sequence[str], bands: Sequence[Interval]) -> Columns:
+        """Each central interval's bound columns (``<feature><suffix>``), feature by feature."""
         columns: Columns = {}
         for d, name in enumerate(features):
-            columns[f"{name}_lower"] = [np.quantile(s[..., d], lo, axis=0) for s in self.draws]
-            columns[f"{name}_upper"] = [np.quantile(s[..., d], hi, axis=0) for s in self.draws]
+            for band in bands:
+                lo, hi = band.probabilities
+                columns[f"{name}{band.lower}"] = [
+                    np.quantile(s[..., d], lo, axis=0) for s in self.draws
+                ]
+                columns[f"{name}{band.upper}"] = [
+                    np.quantile(s[..., d], hi, axis=0) for s in self.draws
+                ]
         return columns
 
     def draw_columns(self, features: Sequence[str], k: int) -> Columns:
@@ -114,17 +117,6 @@ def predictive_samples(
                 means_out.append(m[:, b, :count])
                 draws_out.append(d[:, b, :count])
     return Predictive(means_out, draws_out)
-
-
-def check_levels(values: Any, name: str) -> list[float]:
-    """Probability levels in (0, 1) from a number or a sequence, or a :class:`QueryError`."""
-    try:
-        levels = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
-    except (TypeError, ValueError) as exc:
-        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.") from exc
-    if not levels or any(not (0.0 < v < 1.0) or math.isnan(v) for v in levels):
-        raise QueryError(f"'{name}' must hold numbers in (0, 1). Got {values!r} instead.")
-    return levels
 
 
 def check_n_samples(value: Any, default: int) -> int:

@@ -10,12 +10,18 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from latentode.data import FrameLibrary, IrregularDataset, merge_columns, to_pandas
+from latentode.data import (
+    FrameLibrary,
+    IrregularDataset,
+    check_levels,
+    intervals,
+    merge_columns,
+    to_pandas,
+)
 from latentode.estimators._base import threaded
 from latentode.estimators._tensors import PaddedSeries
 from latentode.estimators.forecaster._inference import (
     Predictive,
-    check_levels,
     check_n_samples,
     draws_frame,
     predictive_samples,
@@ -122,20 +128,30 @@ class ForecastQueries:
         X: Any,
         at: Any = None,
         *,
-        coverage: float = 0.9,
+        coverage: float | Sequence[float] = 0.9,
         horizon: Any = None,
         n_points: int | None = None,
         n_samples: int | None = None,
     ) -> Any:
-        """Central predictive interval: ``<feature>``, ``<feature>_lower``, ``<feature>_upper``."""
-        (level,) = check_levels([_one_level(coverage)], "coverage")
+        """Central predictive intervals: ``<feature>`` (the mean), then its bounds.
+
+        ``coverage`` is one level (columns ``<feature>_lower``, ``<feature>_upper``) or a
+        sequence of levels, each named by its percentage: ``coverage=[0.8, 0.95]`` gives
+        ``<feature>_lower_80``, ``<feature>_upper_80``, ``<feature>_lower_95``,
+        ``<feature>_upper_95``. All levels come from the same predictive draws.
+        """
+        bands = intervals(coverage)
 
         def view(pred: Predictive, frame: Any, library: str) -> Any:
             both = merge_columns(
                 pred.mean_columns(self.feature_cols_),
-                pred.interval_columns(self.feature_cols_, level),
+                pred.interval_columns(self.feature_cols_, bands),
             )
-            order = [c for f in self.feature_cols_ for c in (f, f"{f}_lower", f"{f}_upper")]
+            order = [
+                c
+                for f in self.feature_cols_
+                for c in (f, *(f"{f}{s}" for b in bands for s in (b.lower, b.upper)))
+            ]
             return frame({c: both[c] for c in order}, library)
 
         return self._columns(X, at, horizon, n_points, n_samples, view)
@@ -146,7 +162,7 @@ class ForecastQueries:
         at: Any = None,
         *,
         alpha: Sequence[float] = (),
-        coverage: float | None = None,
+        coverage: float | Sequence[float] | None = None,
         horizon: Any = None,
         n_points: int | None = None,
         n_samples: int | None = None,
@@ -154,20 +170,20 @@ class ForecastQueries:
         """Mean, quantiles and a central interval from one pass of predictive samples.
 
         Returns a long frame ``id_col, time_col, <features>``, then ``<feature>_q<alpha>``
-        for each level of ``alpha`` (none by default) and, with ``coverage``,
-        ``<feature>_lower``, ``<feature>_upper``. Each part equals what :meth:`predict`,
+        for each level of ``alpha`` (none by default) and, with ``coverage``, the interval
+        bounds named as in :meth:`predict_interval`. Each part equals what :meth:`predict`,
         :meth:`predict_quantiles` and :meth:`predict_interval` return. This is what a
         logged MLflow model answers a request with.
         """
         levels = check_levels(alpha, "alpha") if len(alpha) else []
-        level = None if coverage is None else check_levels([_one_level(coverage)], "coverage")[0]
+        bands = [] if coverage is None else intervals(coverage)
 
         def view(pred: Predictive, frame: Any, library: str) -> Any:
             parts = [pred.mean_columns(self.feature_cols_)]
             if levels:
                 parts.append(pred.quantile_columns(self.feature_cols_, levels))
-            if level is not None:
-                parts.append(pred.interval_columns(self.feature_cols_, level))
+            if bands:
+                parts.append(pred.interval_columns(self.feature_cols_, bands))
             return frame(merge_columns(*parts), library)
 
         return self._columns(X, at, horizon, n_points, n_samples, view)
@@ -191,13 +207,3 @@ class ForecastQueries:
         if n_samples is None:
             raise QueryError("'n_samples' must be an int >= 1. Got None instead.")
         return self._columns(X, at, horizon, n_points, n_samples, view)
-
-
-def _one_level(coverage: Any) -> Any:
-    if isinstance(coverage, (list, tuple)) or getattr(coverage, "ndim", 0) > 0:
-        raise QueryError(
-            f"'coverage' is one number in (0, 1): one interval per call. Got {coverage!r}; "
-            "for several levels call predict_interval once per level, or use "
-            "predict_distribution(alpha=[...]) for quantiles."
-        )
-    return coverage
