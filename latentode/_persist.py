@@ -21,7 +21,8 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from latentode.exceptions import ModelFileError
 __all__ = [
     "CONFIG_FILE",
     "WEIGHTS_FILE",
+    "atomic_file",
     "atomic_write_dir",
     "read_model_dir",
     "write_model_dir",
@@ -84,6 +86,19 @@ def atomic_write_dir(path: str | os.PathLike, write: Callable[[Path], None]) -> 
         os.replace(tmp, path)
     _clean_leftovers(path)
     return path
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` to write; it becomes ``path`` (one rename) only
+    when the block finishes, so ``path`` is never a partial file. A failure removes it."""
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_model_dir(

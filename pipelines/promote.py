@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from mlflow import MlflowClient
-
-from latentode.tracking import Promotion, promote
+from latentode.tracking import Promotion, latest_version, promote
 
 logger = logging.getLogger("latentode.pipelines.promote")
 
@@ -34,8 +32,7 @@ def main(argv: list[str] | None = None) -> Promotion:
 
     version = args.version
     if version == "latest":
-        versions = MlflowClient().search_model_versions(f"name = '{args.model_name}'")
-        version = str(max(int(v.version) for v in versions))
+        version = latest_version(args.model_name)
     result = promote(
         args.model_name,
         version,

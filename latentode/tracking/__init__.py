@@ -7,7 +7,8 @@
   losses and NFE, final metrics, plots); failures warn with :class:`TrackingWarning`.
 * :func:`log_model` — a fitted estimator as an MLflow pyfunc model (code shipped,
   requirements pinned, signature declared); request frames via :func:`make_payload`.
-* :func:`register`, :func:`set_alias`, :func:`promote`, :func:`model_uri` — the registry.
+* :func:`register`, :func:`set_alias`, :func:`promote`, :func:`model_uri`,
+  :func:`latest_version`, :func:`load_estimator` — the registry.
 * :func:`score_spark` — score a Spark DataFrame of many series with a logged model.
 
 See the README's MLflow section for the request format and a walk-through.
@@ -21,6 +22,8 @@ from latentode.tracking._payload import ROLE_COL, ForecastParams, make_payload
 from latentode.tracking._registry import (
     Promotion,
     RegistryError,
+    latest_version,
+    load_estimator,
     model_uri,
     promote,
     register,
@@ -36,6 +39,8 @@ __all__ = [
     "RegistryError",
     "TrackingWarning",
     "autolog",
+    "latest_version",
+    "load_estimator",
     "log_model",
     "make_payload",
     "model_uri",

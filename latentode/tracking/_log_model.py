@@ -9,6 +9,7 @@ import logging
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -134,27 +135,31 @@ def log_model(
                 experiment_id=run.info.experiment_id,
                 params=dict(run.data.params),
             )
-            info = Model.log(
-                artifact_path=None,
-                name=name,
-                flavor=mlflow.pyfunc,
-                run_id=run_id,
-                model_id=model.model_id,
-                # Models from code: the model is built by running _model_code.py on load,
-                # not by unpickling an object (see the README's trust boundary).
-                python_model=str(Path(_model_code.__file__)),
-                artifacts={
-                    ESTIMATOR_ARTIFACT: str(estimator_dir),
-                    DIGESTS_ARTIFACT: str(digests_file),
-                },
-                code_paths=[str(code_dir)],
-                pip_requirements=pinned_requirements(),
-                signature=signature,
-                input_example=example,
-                registered_model_name=registered_model_name,
-                await_registration_for=await_registration_for,
-                metadata={"latentode": meta},
-            )
+            with warnings.catch_warnings():
+                # The signature is declared explicitly, so MLflow's advice to pass an input
+                # example (to infer one) does not apply; an example is still logged if given.
+                warnings.filterwarnings("ignore", message=".*input example was not provided")
+                info = Model.log(
+                    artifact_path=None,
+                    name=name,
+                    flavor=mlflow.pyfunc,
+                    run_id=run_id,
+                    model_id=model.model_id,
+                    # Models from code: the model is built by running _model_code.py on
+                    # load, not by unpickling an object (see the README's trust boundary).
+                    python_model=str(Path(_model_code.__file__)),
+                    artifacts={
+                        ESTIMATOR_ARTIFACT: str(estimator_dir),
+                        DIGESTS_ARTIFACT: str(digests_file),
+                    },
+                    code_paths=[str(code_dir)],
+                    pip_requirements=pinned_requirements(),
+                    signature=signature,
+                    input_example=example,
+                    registered_model_name=registered_model_name,
+                    await_registration_for=await_registration_for,
+                    metadata={"latentode": meta},
+                )
     logger.info("logged %s as %s", type(estimator).__name__, info.model_uri)
     return info
 

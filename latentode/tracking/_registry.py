@@ -5,11 +5,21 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from latentode.exceptions import RegistryError
 
-__all__ = ["Promotion", "RegistryError", "model_uri", "promote", "register", "set_alias"]
+__all__ = [
+    "Promotion",
+    "RegistryError",
+    "latest_version",
+    "load_estimator",
+    "model_uri",
+    "promote",
+    "register",
+    "set_alias",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -204,3 +214,70 @@ def _alias_version(client: Any, name: str, alias: str) -> str | None:
     except MlflowException:
         return None
     return str(version)
+
+
+def latest_version(name: str) -> str:
+    """The newest version number of registered model ``name``."""
+    from mlflow import MlflowClient
+
+    versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    if not versions:
+        raise RegistryError(f"Registered model {name!r} has no versions (or does not exist).")
+    return str(max(int(v.version) for v in versions))
+
+
+def load_estimator(model_uri: str, *, device: str | None = None) -> Any:
+    """The latentode estimator of a logged MLflow model (``models:/name@alias``,
+    ``models:/name/3``, ``runs:/<run_id>/model``, a local model directory).
+
+    Only the estimator artifact is read — with the *installed* latentode, so no code from
+    the model directory runs — after its files are checked against the SHA-256 digests
+    logged with it (:class:`~latentode.exceptions.ModelFileError` if they differ).
+
+    Raises
+    ------
+    RegistryError
+        If the URI names no model MLflow can find.
+    """
+    import os
+    import tempfile
+
+    import mlflow
+    import yaml
+    from mlflow.exceptions import MlflowException
+
+    from latentode import load
+    from latentode.tracking._pyfunc import DIGESTS_ARTIFACT, ESTIMATOR_ARTIFACT, check_digests
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    base = model_uri.rstrip("/")
+
+    def fetch(path: str, into: Path) -> Path:
+        try:
+            got = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{base}/{path}", dst_path=str(into)
+            )
+        except (MlflowException, OSError) as exc:
+            raise RegistryError(
+                f"Cannot fetch {path!r} of the model {model_uri!r}: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from exc
+        return Path(got)
+
+    with tempfile.TemporaryDirectory(prefix="latentode-fetch-") as tmp:
+        # Only what the estimator needs: the MLmodel file names the artifacts' paths.
+        try:
+            mlmodel = yaml.safe_load(fetch("MLmodel", Path(tmp) / "meta").read_text())
+            paths = mlmodel["flavors"]["python_function"]["artifacts"]
+            estimator_path = str(paths[ESTIMATOR_ARTIFACT]["path"])
+            digests_path = str(paths[DIGESTS_ARTIFACT]["path"])
+        except (yaml.YAMLError, KeyError, TypeError) as exc:
+            raise RegistryError(
+                f"{model_uri!r} is not a latentode model: its MLmodel names no "
+                f"'{ESTIMATOR_ARTIFACT}' and '{DIGESTS_ARTIFACT}' artifacts (log models with "
+                "latentode.tracking.log_model)."
+            ) from exc
+        estimator_dir = fetch(estimator_path, Path(tmp) / "estimator")
+        digests_file = fetch(digests_path, Path(tmp) / "digests")
+        check_digests(estimator_dir, digests_file)
+        return load(estimator_dir, device=device)

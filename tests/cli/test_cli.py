@@ -149,3 +149,90 @@ def test_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"latentode {__version__}"
+
+
+def test_every_command_help_shows_examples(capsys):
+    from latentode.cli import EXAMPLES, build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert set(commands) == set(EXAMPLES)
+    for name in commands:
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        text = capsys.readouterr().out
+        assert f"latentode {name} " in text.split("examples:")[1], name
+        assert "--quiet" in text and "``" not in text
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = root / "train.csv"
+    make_periodic(n_series=12, n_points=15, random_state=0).to_csv(data, index=False)
+    config = root / "params.json"
+    config.write_text(json.dumps({"max_epochs": 1, "latent_dim": 2, "encoder_hidden_dim": 4}))
+    argv = ["fit", "--data", str(data), "--model", str(root / "m"), "--config", str(config)]
+    assert main([*argv, "--quiet"]) == 0
+    return root
+
+
+def _fails(capsys, argv, expected):
+    code = main([*argv, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_predict_quantiles_and_one_or_several_coverages(saved, capsys):
+    base = ["predict", "--data", str(saved / "train.csv"), "--model", str(saved / "m")]
+    base += ["--horizon", "1", "--n-points", "2", "--n-samples", "16"]
+    out = saved / "p.csv"
+    assert main([*base, "--quantiles", "0.5", "--coverage", "80", "--output", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["unique_id", "ds", "y", "y_q0.5", "y_lower", "y_upper"]
+    assert (frame["y_lower"] <= frame["y_q0.5"]).all() and (
+        frame["y_q0.5"] <= frame["y_upper"]
+    ).all()
+    assert main([*base, "--coverage", "0.5,95", "--output", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns)[3:] == ["y_lower_50", "y_upper_50", "y_lower_95", "y_upper_95"]
+    assert (frame["y_lower_95"] < frame["y_lower_50"]).all()
+    _fails(capsys, [*base, "--coverage", "80,abc", "--output", str(out)], "--coverage takes")
+    _fails(capsys, [*base, "--quantiles", "1.5", "--output", str(out)], "--quantiles takes")
+    no_horizon = [a for a in base if a not in ("--horizon", "1")]
+    _fails(capsys, [*no_horizon, "--output", str(out)], "needs --at FILE or --horizon H")
+
+
+def test_evaluate_interpolation_with_baselines_fitted_elsewhere(saved, capsys):
+    test = saved / "test.csv"
+    make_periodic(n_series=6, n_points=15, random_state=3).to_csv(test, index=False)
+    report = saved / "metrics.json"
+    argv = ["evaluate", "--model", str(saved / "m"), "--data", str(test), "--task"]
+    argv += ["interpolation", "--fraction", "0.3", "--baselines", "last_value,linear"]
+    argv += ["--baseline-train", str(saved / "train.csv"), "--output", str(report), "--quiet"]
+    assert main(argv) == 0
+    result = json.loads(report.read_text())
+    assert list(result["metrics"]) == ["latent ODE", "last_value", "linear"]
+    # Interpolating between neighbours beats carrying the last one forward on smooth sines.
+    assert result["metrics"]["linear"]["mse"] < result["metrics"]["last_value"]["mse"]
+    assert result["best_baseline"]["mse"] == "linear"
+    assert result["n_hidden_values"] == round(0.3 * 15) * 6
+    first = argv[:5]  # evaluate --model M --data D
+    _fails(capsys, [*first, "--baselines", "arima"], "--baselines takes 'all' or")
+    _fails(capsys, [*first, "--fraction", "1.5"], "--fraction must be in (0, 1)")
+
+
+def test_yaml_config_and_its_errors(saved, tmp_path, capsys):
+    data = str(saved / "train.csv")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("max_epoch: 1\n")
+    argv = ["fit", "--data", data, "--model", str(tmp_path / "m"), "--config", str(bad)]
+    _fails(capsys, argv, f"The --config file {str(bad)!r} has an unknown parameter 'max_epoch'")
+    bad.write_text("max_epochs: [1\n")
+    _fails(capsys, argv, "is not valid YAML")
+    good = tmp_path / "good.yml"
+    good.write_text("max_epochs: 5\nlatent_dim: 2\nencoder_hidden_dim: 4\n")
+    argv = ["fit", "--data", data, "--model", str(tmp_path / "m"), "--config", str(good)]
+    assert main([*argv, "--params", '{"max_epochs": 1}', "--quiet"]) == 0
+    assert "fitted 1 epochs" in capsys.readouterr().out  # --params overrides the config

@@ -29,6 +29,8 @@ def test_public_names_pinned() -> None:
         "RegistryError",
         "TrackingWarning",
         "autolog",
+        "latest_version",
+        "load_estimator",
         "log_model",
         "make_payload",
         "model_uri",
