@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 
 import mlflow
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if args.experiment is not None:
         mlflow.set_experiment(args.experiment)
-    with mlflow.start_run(run_name="train-pipeline"):
+    with mlflow.start_run(run_name=f"train-{args.model_name}-{time.strftime('%Y%m%d-%H%M%S')}"):
         estimator.fit(frame)
         info = log_model(
             estimator,

@@ -174,7 +174,7 @@ class MLflowCallback(Callback):
                 else self._client.create_experiment(self.experiment_name)
             )
         owner = type(trainer.owner).__name__ if trainer.owner is not None else "Trainer"
-        tags = {"latentode.estimator": owner, **(self.tags or {})}
+        tags = {"latentode.estimator": owner, **library_versions(), **(self.tags or {})}
         run = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=self.run_name or f"{owner}-fit",
@@ -300,3 +300,17 @@ def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _reraise(exc: BaseException) -> None:
     raise exc
+
+
+def library_versions() -> dict[str, str]:
+    """Run tags ``versions.<package>`` of the libraries a fit's numbers depend on."""
+    import importlib.metadata
+    import platform
+
+    tags = {"versions.python": platform.python_version()}
+    for package in ("latentode", "torch", "torchdiffeq", "numpy", "scikit-learn", "mlflow"):
+        try:
+            tags[f"versions.{package}"] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            tags[f"versions.{package}"] = "not installed"
+    return tags

@@ -44,6 +44,12 @@ def test_callback_logs_params_data_metrics_and_plots(
     assert params["estimator_class"] == "LatentODEForecaster"
     assert "callbacks" not in params
     assert params["data.n_series"] == "24"
+    import torch
+
+    from latentode import __version__
+
+    assert run.data.tags["versions.latentode"] == __version__
+    assert run.data.tags["versions.torch"] == torch.__version__
     for key in ("data.n_observations", "data.time_span", "data.missing_fraction"):
         assert key in params
     client = mlflow.MlflowClient()
