@@ -1,4 +1,4 @@
-"""Command line: ``latentode demo | fit | predict | evaluate | score | register | promote``.
+"""Command line: ``latentode demo | fit | predict | evaluate | batch-predict | score | …``.
 
 ``latentode demo`` fits a forecaster on a bundled irregular dataset, compares it with
 simple baselines on held-out points (interpolation) and on each series' last 30 % of time
@@ -47,6 +47,13 @@ interval bounds: <feature>_lower/_upper for one --coverage level, <feature>_lowe
       --baselines --output metrics.json --plot forecast.png
   latentode evaluate --model model/ --data test.csv --task interpolation --fraction 0.3 \\
       --baselines last_value,linear --baseline-train train.csv""",
+    "batch-predict": """examples:
+  latentode batch-predict --model models:/latentode-forecaster@champion \\
+      --data history/ --output forecasts/ --horizon 5 --quantiles 0.1,0.9
+
+Reads the parquet files under --data lazily, --series-per-batch whole series at a time,
+and writes forecasts/part-00000.parquet, ... Re-run the same command after a crash: only
+the missing partitions are written.""",
     "score": """examples:
   latentode score --model model/ --data series.parquet --output scores.csv
   latentode score --model model/ --data series.parquet --per observation --output s.csv""",
@@ -158,6 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--plot", help="image file of a few series' forecasts")
     _tracking_arg(ev)
     ev.set_defaults(func=_evaluate.evaluate)
+
+    bp = _command(sub, "batch-predict", "forecast a parquet data set batch by batch, resumably")
+    _data_args(bp, "history: a parquet file or a directory of them")
+    _model_arg(bp)
+    bp.add_argument("--output", required=True, help="directory of forecast partitions")
+    bp.add_argument("--horizon", type=float, required=True, help="forecast this far ahead")
+    bp.add_argument("--n-points", type=int, default=10, help="forecast times per series")
+    bp.add_argument("--quantiles", help="quantile levels, e.g. 0.1,0.5,0.9")
+    bp.add_argument("--coverage", help="central interval levels in percent, e.g. 80,95")
+    bp.add_argument("--n-samples", type=int, help="predictive draws (default: the model's)")
+    bp.add_argument("--series-per-batch", type=int, default=1000, help="default 1000")
+    _tracking_arg(bp)
+    bp.set_defaults(func=_commands.batch)
 
     score = _command(sub, "score", "per-series log-likelihood bounds (density scores)")
     _data_args(score)

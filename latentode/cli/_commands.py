@@ -9,7 +9,7 @@ from typing import Any
 
 from latentode.cli._io import echo, load_model, read_frame, write_frame
 
-__all__ = ["fit", "levels", "predict", "score"]
+__all__ = ["batch", "fit", "levels", "predict", "score"]
 
 #: Parameters that ``latentode fit`` sets through its own options, not in a config.
 FIT_OPTIONS = {
@@ -162,6 +162,35 @@ def predict(args: argparse.Namespace) -> int:
     )
     write_frame(frame, args.output)
     echo(f"wrote {len(frame)} rows to {args.output}")
+    return 0
+
+
+def batch(args: argparse.Namespace) -> int:
+    from latentode.tracking import batch_predict
+
+    model = args.model
+    if model.startswith(("models:/", "runs:/")):
+        from latentode.cli._registry import use_tracking_uri
+
+        use_tracking_uri(args.tracking_uri)
+    coverage: Any = levels(args.coverage, "--coverage", percent=True)
+    report = batch_predict(
+        model,
+        args.data,
+        args.output,
+        horizon=args.horizon,
+        n_points=args.n_points,
+        quantiles=levels(args.quantiles, "--quantiles", percent=False),
+        coverage=(coverage[0] if len(coverage) == 1 else coverage) or None,
+        n_samples=args.n_samples,
+        series_per_batch=args.series_per_batch,
+        progress=not args.quiet,
+    )
+    echo(
+        f"{report.n_series} series in {report.n_partitions} partitions under {report.output}: "
+        f"{len(report.written)} written, {len(report.skipped)} already complete "
+        f"({report.seconds:.1f} s)"
+    )
     return 0
 
 

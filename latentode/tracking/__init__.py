@@ -9,12 +9,14 @@
   requirements pinned, signature declared); request frames via :func:`make_payload`.
 * :func:`register`, :func:`set_alias`, :func:`promote`, :func:`model_uri`,
   :func:`latest_version`, :func:`load_estimator` — the registry.
-* :func:`score_spark` — score a Spark DataFrame of many series with a logged model.
+* :func:`batch_predict` — forecast a parquet data set larger than memory, batch by batch,
+  resumable; :func:`score_spark` — score a Spark DataFrame of many series with a logged model.
 
 See the README's MLflow section for the request format and a walk-through.
 """
 
 from latentode.tracking._autolog import autolog
+from latentode.tracking._batch import BatchReport, batch_predict
 from latentode.tracking._callback import MLflowCallback
 from latentode.tracking._guard import TrackingWarning
 from latentode.tracking._log_model import log_model, pinned_requirements
@@ -33,12 +35,14 @@ from latentode.tracking._spark import score_spark
 
 __all__ = [
     "ROLE_COL",
+    "BatchReport",
     "ForecastParams",
     "MLflowCallback",
     "Promotion",
     "RegistryError",
     "TrackingWarning",
     "autolog",
+    "batch_predict",
     "latest_version",
     "load_estimator",
     "log_model",

@@ -236,3 +236,22 @@ def test_yaml_config_and_its_errors(saved, tmp_path, capsys):
     argv = ["fit", "--data", data, "--model", str(tmp_path / "m"), "--config", str(good)]
     assert main([*argv, "--params", '{"max_epochs": 1}', "--quiet"]) == 0
     assert "fitted 1 epochs" in capsys.readouterr().out  # --params overrides the config
+
+
+def test_batch_predict_writes_partitions_and_reports_a_rerun(saved, tmp_path, capsys):
+    history = tmp_path / "history"
+    history.mkdir()
+    pd.read_csv(saved / "train.csv").to_parquet(history / "part.parquet")
+    out = tmp_path / "forecasts"
+    argv = ["batch-predict", "--model", str(saved / "m"), "--data", str(history)]
+    argv += ["--output", str(out), "--horizon", "1", "--n-points", "2", "--n-samples", "8"]
+    argv += ["--coverage", "80,95", "--series-per-batch", "5", "--quiet"]
+    assert main(argv) == 0
+    assert "3 written, 0 already complete" in capsys.readouterr().out
+    parts = sorted(out.glob("part-*.parquet"))
+    frame = pd.concat(pd.read_parquet(p) for p in parts)
+    assert list(frame.columns)[3:] == ["y_lower_80", "y_upper_80", "y_lower_95", "y_upper_95"]
+    assert frame["unique_id"].nunique() == pd.read_csv(saved / "train.csv")["unique_id"].nunique()
+    assert main(argv) == 0
+    assert "0 written, 3 already complete" in capsys.readouterr().out
+    _fails(capsys, [*argv[:-1], "--coverage", "150"], "--coverage takes")

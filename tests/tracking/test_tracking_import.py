@@ -22,6 +22,7 @@ def test_public_names_pinned() -> None:
     import latentode.tracking as tracking
 
     assert sorted(tracking.__all__) == [
+        "BatchReport",
         "ForecastParams",
         "MLflowCallback",
         "Promotion",
@@ -29,6 +30,7 @@ def test_public_names_pinned() -> None:
         "RegistryError",
         "TrackingWarning",
         "autolog",
+        "batch_predict",
         "latest_version",
         "load_estimator",
         "log_model",
