@@ -24,12 +24,24 @@ def test_mlproject_entry_points_name_existing_scripts() -> None:
     import yaml
 
     project = yaml.safe_load((PIPELINES / "MLproject").read_text())
-    assert set(project["entry_points"]) == {"demo_data", "train", "promote", "score"}
-    for entry in project["entry_points"].values():
-        script = entry["command"].split()[1]
-        assert (PIPELINES / script).is_file(), script
-        for param in entry.get("parameters", {}):
-            assert "{" + param + "}" in entry["command"], param
+    from latentode.cli import build_parser
+
+    entries = project["entry_points"]
+    assert set(entries) == {"demo_data", "train", "promote", "score", "evaluate", "batch_predict"}
+    for name, entry in entries.items():
+        params = entry.get("parameters", {})
+        for param in params:
+            assert "{" + param + "}" in entry["command"], (name, param)
+        program, *argv = entry["command"].split()
+        if program == "latentode":  # the CLI must accept the command with its defaults
+            values = {
+                k: str(v["default"]) if isinstance(v, dict) and "default" in v else "x"
+                for k, v in params.items()
+            }
+            args = build_parser().parse_args([a.format(**values) for a in argv])
+            assert args.command == argv[0], name
+        else:
+            assert program == "python" and (PIPELINES / argv[0]).is_file(), (name, argv[0])
 
 
 @pytest.mark.slow
