@@ -205,6 +205,25 @@ def _real(r: dict) -> list[str]:
     return lines
 
 
+def _batch_predict(r: dict) -> list[str]:
+    s = r["summary"]
+    lines = [
+        "## batch_predict (`benchmarks/batch_predict.py`)",
+        f"Protocol: {s['protocol']}. Each setting in its own child process (peak RSS = its "
+        f"ru_maxrss). Target: {s['target']} — {'met' if s['met'] else '**not met**'}.",
+        "",
+        "| input | series per batch | seconds | series / s | peak RSS (GiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        lines.append(
+            f"| {run['data']} ({run['n_series']} series) | {run['series_per_batch']} | "
+            f"{run['seconds']:.0f} | {run['n_series'] / run['seconds']:.0f} | "
+            f"{run['peak_rss_gib']:.2f} |"
+        )
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -228,6 +247,7 @@ def main() -> None:
         ("density", _density),
         ("density_ablation", _density_ablation),
         ("real", _real),
+        ("batch_predict", _batch_predict),
     )
     for name, render in renderers:
         r = _load(name)
