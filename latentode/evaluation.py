@@ -11,17 +11,35 @@ values in train-standardised units (each feature divided by its training std), p
 over held-out values: MSE, MAE, CRPS from samples (``properscoring``), pinball loss and
 interval coverage. :func:`last_value_baseline` and :func:`linear_interpolation_baseline`
 are kept for the CLI demo; :mod:`latentode.baselines` has the estimators.
+
+Model selection: :class:`SeriesKFold` splits a long frame into folds of whole series (a
+series' rows never straddle train and test), and :func:`forecast_scorer` scores each test
+fold as a forecast (hide the end or a random part of each series, predict it, return the
+negated CRPS, MSE, ...) — together they let ``GridSearchCV`` choose settings by forecast
+quality instead of by the training objective::
+
+    from sklearn.model_selection import GridSearchCV
+    search = GridSearchCV(LatentODEForecaster(max_epochs=50), {"latent_dim": [4, 8]},
+                          cv=SeriesKFold(3), scoring=forecast_scorer("extrapolation"))
+    search.fit(df)          # no ``groups=``: the folds read the id column
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from latentode.exceptions import ParameterError
+
 __all__ = [
+    "SeriesKFold",
     "crps_ensemble",
     "extrapolation_split",
     "extrapolation_task",
+    "forecast_scorer",
     "interpolation_split",
     "interpolation_task",
     "interval_coverage",
@@ -281,3 +299,157 @@ def score_forecast(
         "coverage": interval_coverage(np.concatenate(cols["lo"]), np.concatenate(cols["hi"]), y),
         "n": int(np.isfinite(y).sum()),
     }
+
+
+# ---------------------------------------------------------------------- model selection
+class SeriesKFold:
+    """K-fold cross-validation over whole series of a long frame.
+
+    Every row of a series falls in the same fold, so a model is never scored on a series it
+    was fitted on (row-wise ``KFold`` would put the same series on both sides and reward
+    memorising it). The ids are read from ``X[id_col]`` — pandas or polars — so
+    ``GridSearchCV(..., cv=SeriesKFold(5))`` needs no ``groups=``; it equals
+    ``GroupKFold`` given the ids, with shuffled, near-equal folds of series.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Folds; at most the number of series.
+    id_col : str, default="unique_id"
+    shuffle : bool, default=True
+        Assign series to folds at random (``random_state``) instead of in order of first
+        appearance.
+    random_state : int, default=0
+    """
+
+    def __init__(
+        self,
+        n_splits: int = 5,
+        *,
+        id_col: str = "unique_id",
+        shuffle: bool = True,
+        random_state: int | None = 0,
+    ) -> None:
+        if not isinstance(n_splits, int) or isinstance(n_splits, bool) or n_splits < 2:
+            raise ParameterError(f"'n_splits' must be an int >= 2. Got {n_splits!r}.")
+        self.n_splits = n_splits
+        self.id_col = id_col
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __repr__(self) -> str:
+        return (
+            f"SeriesKFold(n_splits={self.n_splits}, id_col={self.id_col!r}, "
+            f"shuffle={self.shuffle}, random_state={self.random_state})"
+        )
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.n_splits
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(train_rows, test_rows)`` positions, whole series on each side."""
+        if self.id_col not in getattr(X, "columns", ()):
+            raise ParameterError(
+                f"SeriesKFold splits a long frame by its id column {self.id_col!r}, which X "
+                f"does not have (columns: {list(getattr(X, 'columns', []))}). Pass "
+                "SeriesKFold(id_col=...)."
+            )
+        ids = np.asarray(X[self.id_col])
+        unique, codes = np.unique(ids.astype(str), return_inverse=True)
+        if len(unique) < self.n_splits:
+            raise ParameterError(
+                f"SeriesKFold(n_splits={self.n_splits}) needs at least {self.n_splits} "
+                f"series; X has {len(unique)}."
+            )
+        if self.shuffle:
+            order = np.random.default_rng(self.random_state).permutation(len(unique))
+        else:
+            order = _first_appearance(codes, len(unique))
+        rows = np.arange(len(ids))
+        for fold in np.array_split(order, self.n_splits):
+            test = np.isin(codes, fold)
+            yield rows[~test], rows[test]
+
+
+def _first_appearance(codes: np.ndarray, n: int) -> np.ndarray:
+    first = np.full(n, len(codes))
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return np.argsort(first, kind="stable")
+
+
+_METRICS = {"crps", "mse", "mae", "pinball", "coverage"}
+
+
+def forecast_scorer(
+    task: str = "extrapolation",
+    metric: str = "crps",
+    *,
+    fraction: float | None = None,
+    n_samples: int = 50,
+    coverage: float = 0.8,
+    random_state: int = 0,
+) -> Callable[..., float]:
+    """A scikit-learn scorer ``scorer(estimator, X, y=None)`` that scores a forecast.
+
+    On each test fold ``X`` it hides the last ``fraction`` of each series' timestamps
+    (``"extrapolation"``, default 0.2) or a random ``fraction`` of its values
+    (``"interpolation"``, default 0.3), forecasts them from the rest with the fitted
+    estimator (forecaster or baseline) and returns the **negated** ``metric`` in units
+    of each feature's standard deviation on the fold (greater is better, as ``GridSearchCV``
+    expects): ``crps`` (``n_samples`` draws), ``mse``, ``mae``, ``pinball`` (levels 0.1, 0.5,
+    0.9), or ``coverage`` (minus the distance of the central ``coverage`` interval's
+    coverage from its level).
+    """
+    if task not in ("extrapolation", "interpolation"):
+        raise ParameterError(f"'task' must be 'extrapolation' or 'interpolation'. Got {task!r}.")
+    if metric not in _METRICS:
+        raise ParameterError(f"'metric' must be one of {sorted(_METRICS)}. Got {metric!r}.")
+    share = fraction if fraction is not None else (0.2 if task == "extrapolation" else 0.3)
+    if not 0.0 < share < 1.0:
+        raise ParameterError(f"'fraction' must be in (0, 1). Got {fraction!r}.")
+
+    def scorer(estimator: Any, X: Any, y: Any = None) -> float:
+        from latentode.data import to_pandas
+
+        id_col = getattr(estimator, "id_col", "unique_id")
+        time_col = getattr(estimator, "time_col", "ds")
+        df = to_pandas(X)
+        features = list(getattr(estimator, "feature_cols_", _features(df, id_col, time_col)))
+        frame = df  # static covariate columns stay in the history
+        if task == "extrapolation":
+            history, target = extrapolation_task(
+                frame, fraction=share, target_cols=features, id_col=id_col, time_col=time_col
+            )
+        else:
+            history, target = interpolation_task(
+                frame,
+                fraction=share,
+                target_cols=features,
+                random_state=random_state,
+                id_col=id_col,
+                time_col=time_col,
+            )
+        if target.empty:
+            raise ParameterError(
+                f"forecast_scorer({task!r}) found nothing to hide in this fold (every series "
+                "has one row?): use longer series or another task."
+            )
+        std = frame[features].std().replace(0.0, 1.0).fillna(1.0)
+        scores = score_forecast(
+            estimator,
+            history,
+            target,
+            {f: float(std[f]) for f in features},
+            n_samples=n_samples,
+            coverage=coverage,
+            id_col=id_col,
+            time_col=time_col,
+        )
+        if metric == "coverage":
+            return -abs(scores["coverage"] - coverage)
+        return -float(scores[metric])
+
+    scorer.__name__ = f"forecast_scorer_{task}_{metric}"
+    return scorer
