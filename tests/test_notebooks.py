@@ -12,7 +12,21 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+#: MLflow's own UserWarning / FutureWarning (on import, logging and serving) are not the
+#: notebook's to fix; anything else a notebook triggers is still an error.
+MLFLOW_WARNINGS = [
+    pytest.mark.filterwarnings("ignore::UserWarning:mlflow.*"),
+    pytest.mark.filterwarnings("ignore::FutureWarning:mlflow.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:pydantic.*"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=MLFLOW_WARNINGS if "mlflow" in p.name else []) for p in NOTEBOOKS],
+    ids=[p.name for p in NOTEBOOKS],
+)
 def test_notebook_runs(path, monkeypatch):
     matplotlib.use("Agg")
     cells = json.loads(path.read_text())["cells"]

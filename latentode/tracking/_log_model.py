@@ -101,7 +101,12 @@ def log_model(
     (``coverage``) columns; density models return ``log_density`` per row.
     """
     import mlflow
-    import mlflow.pyfunc
+
+    with warnings.catch_warnings():
+        # MLflow's first import of its pyfunc flavour warns about its own chat-agent type
+        # hints ("Any type hint is inferred as AnyType"): nothing a latentode user can act on.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\.")
+        import mlflow.pyfunc
     from mlflow import MlflowClient
     from mlflow.models import Model
 
