@@ -244,8 +244,14 @@ class BaseTorchEstimator(BaseEstimator):
             callbacks.append(TimeLimit(self.max_time))
         if self.checkpoint_dir is not None:
             callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
+        # A bar on every fit, shown on a terminal only; verbose shows it anywhere and logs
+        # each epoch.
+        bar = ProgressBar(
+            type(self).__name__, disable=False if self.verbose else None, max_seconds=self.max_time
+        )
+        callbacks.append(bar)
         if self.verbose:
-            callbacks += [ProgressBar(type(self).__name__), EpochLogger()]
+            callbacks.append(EpochLogger())
         for k, cb in enumerate(self.callbacks or ()):
             if not isinstance(cb, Callback):
                 raise ParameterError(

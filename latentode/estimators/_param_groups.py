@@ -95,7 +95,8 @@ _DOCS = {
         Seeds initialisation, batching, training noise and prediction samples. The fit
         draws from its own generators: the global torch random state is left as it was.
     verbose : bool, default=False
-        Show a progress bar and log each epoch at INFO level.
+        Show the progress bar anywhere (by default it shows on a terminal only; it counts
+        the seconds of ``max_time`` when set, else epochs) and log each epoch at INFO level.
     checkpoint_dir : str or None, default=None
         Write the full training state there after every ``checkpoint_every`` epochs;
         ``fit(X, resume=True)`` continues from it.

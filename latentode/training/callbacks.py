@@ -77,26 +77,47 @@ class Callback:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over epochs showing the latest losses."""
+    """A tqdm bar over the fit showing the latest losses.
 
-    def __init__(self, desc: str = "fit", disable: bool | None = None) -> None:
+    With a time budget (``max_seconds``, the estimators' ``max_time``) the bar counts
+    seconds of that budget — a fit under ``max_time=60`` ends when the bar is full, however
+    many epochs that is — otherwise epochs of ``max_epochs``. ``disable=None`` shows it
+    only on a terminal (not in logs or CI output); the estimators attach one so.
+    """
+
+    def __init__(
+        self, desc: str = "fit", disable: bool | None = None, max_seconds: float | None = None
+    ) -> None:
         self.desc = desc
         self.disable = disable
+        self.max_seconds = max_seconds
         self._bar = None
+        self._start = 0.0
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        self._start = time.perf_counter()
+        budget = self.max_seconds
+        timed = budget is not None
         self._bar = tqdm(
-            total=trainer.max_epochs,
-            initial=trainer.epoch,
+            total=float(budget) if budget is not None else trainer.max_epochs,
+            initial=0 if timed else trainer.epoch,
             desc=self.desc,
-            unit="epoch",
+            unit="s" if timed else "epoch",
             disable=self.disable,
             leave=False,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}" if timed else None,
         )
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
-        if self._bar is not None:
-            shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("train_loss", "val_loss")}
+        if self._bar is None:
+            return
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("train_loss", "val_loss")}
+        if self.max_seconds is not None:
+            shown = {"epoch": str(logs.get("epoch", trainer.epoch)), **shown}
+            elapsed = min(time.perf_counter() - self._start, float(self.max_seconds))
+            self._bar.set_postfix(shown, refresh=False)
+            self._bar.update(elapsed - self._bar.n)
+        else:
             self._bar.set_postfix(shown)
             self._bar.update(1)
 

@@ -133,7 +133,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
     random_state : int or None, default=None
         Seeds initialisation, batching and Hutchinson probes.
     verbose : bool, default=False
-        Progress bar and per-epoch INFO logs.
+        Progress bar anywhere (by default on a terminal only) and per-epoch INFO logs.
     checkpoint_dir : str or None, default=None
         Write the training state there every ``checkpoint_every`` epochs;
         ``fit(X, resume=True)`` continues from it.
