@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from latentode.data import to_pandas
+from latentode.data import intervals, to_pandas
 from latentode.estimators import ESTIMATORS, estimator_task
 from latentode.exceptions import LongFrameError, ParameterError
 from latentode.tracking._payload import (
@@ -138,7 +138,7 @@ class LongFrameAdapter:
             history,
             **where,
             alpha=list(request.quantiles),
-            coverage=request.coverage if request.coverage > 0 else None,
+            coverage=request.interval_argument,
             n_samples=request.num_samples,
         )
         return to_pandas(frame)
@@ -160,6 +160,7 @@ class LongFrameAdapter:
             "num_samples": ParamSpec("num_samples", "long", meta.get("num_samples", 1)),
             "quantiles": ParamSpec("quantiles", "double", list(DEFAULT_QUANTILES), (-1,)),
             "coverage": ParamSpec("coverage", "double", 0.0),
+            "coverages": ParamSpec("coverages", "double", [], (-1,)),
             "horizon": ParamSpec("horizon", "double", 0.0),
             "n_points": ParamSpec("n_points", "long", 10),
         }
@@ -245,7 +246,8 @@ class DensityAdapter:
 #: Estimator task → adapter.
 ADAPTERS: dict[str, Adapter] = {
     "forecast": LongFrameAdapter(
-        "forecast", ("num_samples", "quantiles", "coverage", "horizon", "n_points")
+        "forecast",
+        ("num_samples", "quantiles", "coverage", "coverages", "horizon", "n_points"),
     ),
     "dynamics": LongFrameAdapter("dynamics", ("horizon", "n_points")),
     "density": DensityAdapter(),
@@ -283,8 +285,9 @@ def output_columns(meta: Mapping[str, Any], params: Mapping[str, Any]) -> list[t
         return cols
     request = ForecastParams.from_request(params, num_samples=int(meta.get("num_samples", 1)))
     cols += [(c, FLOAT) for c in quantile_columns(features, request.quantiles)]
-    if request.coverage > 0:
-        cols += [(f"{f}_{side}", FLOAT) for f in features for side in ("lower", "upper")]
+    if request.interval_argument is not None:
+        bands = intervals(request.interval_argument)
+        cols += [(f + side, FLOAT) for f in features for b in bands for side in (b.lower, b.upper)]
     return cols
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from latentode.data import to_pandas
+from latentode.data import intervals, to_pandas
 from latentode.exceptions import LongFrameError, ParameterError, QueryError
 
 __all__ = [
@@ -150,6 +150,9 @@ class ForecastParams:
         Quantile levels in (0, 1) (empty: no quantile columns).
     coverage : float
         Central interval coverage in [0, 1); 0 means no interval columns.
+    coverages : tuple of float
+        Several central intervals at once, each level in (0, 1), named by level in percent
+        (``y_lower_80``, ``y_upper_95``); instead of ``coverage``.
     horizon : float
         Forecast this far after each series' last observation (> 0), instead of query rows;
         0 means "use the query rows". For datetime times, in the model's ``time_unit``.
@@ -160,6 +163,7 @@ class ForecastParams:
     num_samples: int
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
     coverage: float = 0.0
+    coverages: tuple[float, ...] = ()
     horizon: float = 0.0
     n_points: int = 10
 
@@ -182,11 +186,36 @@ class ForecastParams:
                 "The 'coverage' parameter must be a float in the range [0, 1) (0: no "
                 f"interval). Got {self.coverage!r} instead."
             )
+        if self.coverages:
+            if self.coverage > 0:
+                raise ParameterError(
+                    "The request passes both 'coverage' and 'coverages'; expected one: "
+                    "'coverage' for one interval, 'coverages' for several."
+                )
+            if len(self.coverages) > LIMITS["quantiles"]:
+                raise ParameterError(
+                    f"The 'coverages' parameter holds {len(self.coverages)} levels; a request "
+                    f"may ask for at most {LIMITS['quantiles']}."
+                )
+            try:
+                intervals(list(self.coverages))
+            except QueryError as exc:
+                raise ParameterError(
+                    "The 'coverages' parameter must hold distinct numbers in the range (0, 1). "
+                    f"Got {list(self.coverages)!r} instead."
+                ) from exc
         if not (np.isfinite(self.horizon) and self.horizon >= 0.0):
             raise ParameterError(
                 "The 'horizon' parameter must be a finite float >= 0 (0: predict at the "
                 f"query rows). Got {self.horizon!r} instead."
             )
+
+    @property
+    def interval_argument(self) -> float | list[float] | None:
+        """The ``coverage`` argument of ``predict_distribution`` this request asks for."""
+        if self.coverages:
+            return list(self.coverages)
+        return self.coverage if self.coverage > 0 else None
 
     @classmethod
     def from_request(
@@ -224,11 +253,15 @@ class ForecastParams:
             quantiles = ()
         if isinstance(quantiles, (int, float)):
             quantiles = (quantiles,)
+        coverages = params.get("coverages", ())
+        if isinstance(coverages, (int, float)):
+            coverages = (coverages,)
         try:
             return cls(
                 num_samples=_as_int(params.get("num_samples", num_samples), "num_samples"),
                 quantiles=tuple(float(q) for q in np.asarray(quantiles, dtype=float).ravel()),
                 coverage=float(params.get("coverage", 0.0)),
+                coverages=tuple(float(c) for c in np.asarray(coverages, dtype=float).ravel()),
                 horizon=float(params.get("horizon", 0.0)),
                 n_points=_as_int(params.get("n_points", 10), "n_points"),
             )

@@ -47,6 +47,20 @@ def test_loaded_by_alias_predicts_like_the_estimator(
     pd.testing.assert_frame_equal(out, expected, check_exact=True)
 
 
+def test_several_interval_levels_in_one_request(
+    query_maker: Any, registered: dict, champion: Any, series: pd.DataFrame
+) -> None:
+    est = registered["estimator"]
+    queries = query_maker(series)
+    params = {"quantiles": [], "coverages": [0.8, 0.95]}
+    out = champion.predict(make_payload(series, queries), params=params)
+    expected = est.predict_interval(series, at=queries, coverage=[0.8, 0.95])
+    assert list(out.columns) == ["unique_id", "ds", "y", *(
+        f"y_{side}_{level}" for level in (80, 95) for side in ("lower", "upper")
+    )]  # fmt: skip
+    pd.testing.assert_frame_equal(out, expected.reset_index(drop=True), check_exact=True)
+
+
 def test_default_params_give_mean_and_three_quantiles(
     query_maker: Any, registered: dict, champion: Any, series: pd.DataFrame
 ) -> None:
@@ -103,7 +117,9 @@ def test_model_files_signature_and_requirements(registered: dict, tmp_path: Path
     assert inputs["y"]["type"] == "double"
     assert inputs["role"]["required"] is False
     params = {p.name: p for p in info.signature.params.params}
-    assert set(params) == {"num_samples", "quantiles", "coverage", "horizon", "n_points"}
+    assert set(params) == {
+        "num_samples", "quantiles", "coverage", "coverages", "horizon", "n_points"
+    }  # fmt: skip
     assert params["num_samples"].default == 8
     assert params["quantiles"].default == [0.1, 0.5, 0.9]
     outputs = [c["name"] for c in info.signature.outputs.to_dict()]

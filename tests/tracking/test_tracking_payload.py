@@ -100,11 +100,27 @@ def test_params_defaults_and_conversion() -> None:
         ({"horizon": -1.0}, r"'horizon' parameter must be a finite float >= 0"),
         ({"n_points": True}, r"'n_points' parameter must be an int"),
         ({"alpha": 0.1}, r"Unknown inference parameter\(s\) \['alpha'\]"),
+        ({"coverage": 0.8, "coverages": [0.9]}, r"both 'coverage' and 'coverages'"),
+        ({"coverages": [0.8, 0.8]}, r"'coverages' parameter must hold distinct numbers"),
+        ({"coverages": [0.8, 1.0]}, r"'coverages' parameter must hold distinct numbers"),
+        ({"coverages": [0.5] * 100}, r"100 levels; a request may ask for at most 99"),
     ],
 )
 def test_invalid_params_say_what_is_expected(params: dict, message: str) -> None:
     with pytest.raises(ParameterError, match=message):
         ForecastParams.from_request(params, num_samples=8)
+
+
+def test_several_interval_levels_are_named_like_the_estimator_names_them() -> None:
+    from latentode.tracking._adapters import output_columns
+
+    p = ForecastParams.from_request({"coverages": [0.8, 0.95]}, num_samples=8)
+    assert p.interval_argument == [0.8, 0.95]
+    assert ForecastParams.from_request({"coverage": 0.8}, num_samples=8).interval_argument == 0.8
+    assert ForecastParams.from_request({}, num_samples=8).interval_argument is None
+    meta = {"task": "forecast", "feature_cols": ["y"], "id_col": "unique_id", "time_col": "ds"}
+    names = [n for n, _ in output_columns(meta, {"quantiles": [], "coverages": [0.8, 0.95]})]
+    assert names == ["unique_id", "ds", "y", "y_lower_80", "y_upper_80", "y_lower_95", "y_upper_95"]
 
 
 def test_quantile_column_names_match_the_estimator() -> None:
