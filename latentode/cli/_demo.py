@@ -70,26 +70,21 @@ def demo(args: argparse.Namespace) -> int:
 
     hist_i, held = interpolation_split(test, fraction=0.2, random_state=args.seed)
     hist_e, future = extrapolation_split(test, fraction=0.3)
-    queries_i, queries_e = held[["unique_id", "ds"]], future[["unique_id", "ds"]]
+    queries_e = future[["unique_id", "ds"]]
+
+    def mse_beside_baselines(history: Any, truth: Any) -> dict[str, float]:
+        at = truth[["unique_id", "ds"]]
+        return {
+            "latent ODE": masked_mse(est.predict(history, at=at), truth, features),
+            "linear interpolation": masked_mse(
+                linear_interpolation_baseline(history, at, features), truth, features
+            ),
+            "last value": masked_mse(last_value_baseline(history, at, features), truth, features),
+        }
+
     rows = {
-        "interpolation": {
-            "latent ODE": masked_mse(est.predict(hist_i, at=queries_i), held, features),
-            "linear interpolation": masked_mse(
-                linear_interpolation_baseline(hist_i, queries_i, features), held, features
-            ),
-            "last value": masked_mse(
-                last_value_baseline(hist_i, queries_i, features), held, features
-            ),
-        },
-        "extrapolation": {
-            "latent ODE": masked_mse(est.predict(hist_e, at=queries_e), future, features),
-            "linear interpolation": masked_mse(
-                linear_interpolation_baseline(hist_e, queries_e, features), future, features
-            ),
-            "last value": masked_mse(
-                last_value_baseline(hist_e, queries_e, features), future, features
-            ),
-        },
+        "interpolation": mse_beside_baselines(hist_i, held),
+        "extrapolation": mse_beside_baselines(hist_e, future),
     }
     interval = est.predict_interval(hist_e, at=queries_e, coverage=0.8)
     inside = [
