@@ -253,7 +253,7 @@ def main() -> None:
         r = _load(name)
         if r is not None:
             lines += render(r)
-    for name in ("posterior", "dynamics"):
+    for name in ("posterior", "dynamics", "serving"):
         r = _load(name)
         if r is not None:
             lines += _generic(name, r)

@@ -168,3 +168,35 @@ def test_server_rejects_malformed_requests_with_400(
 def test_server_rejects_invalid_json_with_4xx(server: str) -> None:
     status, answer = _post(f"{server}/invocations", b"{not json")
     assert 400 <= status < 500, answer
+
+
+def test_two_hundred_concurrent_requests_a_quarter_invalid_are_all_answered(
+    query_maker: Any, server: str, series: pd.DataFrame
+) -> None:
+    """8 threads, 200 requests, every 4th malformed: each gets its own right answer, and
+    the server still answers afterwards (figures: ``benchmarks/serving.py``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = sorted(series["unique_id"].unique())[:8]
+    bodies, expected = [], []
+    for k in range(200):
+        history = series[series["unique_id"] == ids[k % len(ids)]]
+        payload = make_payload(history, query_maker(history))
+        if k % 4 == 3:
+            bodies.append({"dataframe_split": _split(payload[payload["role"] == "history"])})
+            expected.append(400)
+        else:
+            bodies.append({"dataframe_split": _split(payload), "params": {"quantiles": [0.5]}})
+            expected.append(200)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda body: _post(f"{server}/invocations", body), bodies))
+    statuses = [status for status, _ in answers]
+    assert statuses == expected
+    for (status, answer), body in zip(answers, bodies, strict=True):
+        if status == 200:  # the answer is for the series that was asked about
+            asked = {row[0] for row in body["dataframe_split"]["data"]}
+            assert {row["unique_id"] for row in answer["predictions"]} == asked
+        else:
+            assert "The request says nowhere to predict" in answer["message"]
+    with urllib.request.urlopen(f"{server}/ping", timeout=5) as response:
+        assert response.status == 200
