@@ -167,6 +167,30 @@ class LongFrameAdapter:
         params = ParamSchema([specs[name] for name in self.params])
         return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
+    def default_example(self, est: Any) -> pd.DataFrame:
+        """A made-up request for when no ``input_example`` is given: two series of three
+        rows at the start, middle and end of the normalised training span, each feature at
+        its training mean (static columns too), and one query row per series. Nothing of
+        the training data is stored; it only shows the format and lets MLflow check it."""
+        data = est.data_
+        times = data.time_.decode(np.array([0.0, 0.5, 1.0]))
+        if data.time_.kind == "datetime":  # whole seconds (one format for MLflow to parse),
+            # inside the training span
+            times = pd.Series([times[0].ceil("s"), times[1].round("s"), times[2].floor("s")])
+        rows = {
+            est.id_col: np.repeat(["example-a", "example-b"], 3),
+            est.time_col: pd.concat([times, times], ignore_index=True),
+        }
+        means = np.asarray(data.scaler_.mean, dtype=np.float64)
+        stds = np.asarray(data.scaler_.std, dtype=np.float64)
+        for k, feature in enumerate(est.feature_cols_):
+            rows[feature] = means[k] + stds[k] * np.array([-0.5, 0.0, 0.5, 0.5, 0.0, -0.5])
+        static = getattr(est, "static_", None)
+        if static is not None:
+            for k, col in enumerate(static.static_cols):
+                rows[col] = float(static.mean_[k])
+        return self.example(est, pd.DataFrame(rows))
+
     def example(self, est: Any, data: Any) -> pd.DataFrame:
         """Two series of ``data``; without a ``role`` column, one query row per series at
         its last time is added, so that MLflow's serving check runs a real prediction."""

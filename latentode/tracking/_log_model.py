@@ -77,7 +77,9 @@ def log_model(
     input_example : frame, optional
         Example request, or a plain history frame (two series of it are kept and one query
         row per series is added). Also fixes the id column's type in the signature
-        (integer ids → ``long``; otherwise ``string``).
+        (integer ids → ``long``; otherwise ``string``). Without it, forecasting and
+        dynamics models get a made-up example in their format (two series at the training
+        means, string ids); nothing of the training data is logged.
     await_registration_for : int, default=300
         Seconds to wait for the model version to become ready.
 
@@ -116,7 +118,11 @@ def log_model(
     adapter = adapter_for(estimator)
     check_is_fitted(estimator)
     meta = adapter.metadata(estimator)
-    example = None if input_example is None else adapter.example(estimator, input_example)
+    if input_example is not None:
+        example = adapter.example(estimator, input_example)
+    else:  # a made-up request in the model's format (none for density models)
+        make = getattr(adapter, "default_example", None)
+        example = None if make is None else make(estimator)
     signature = adapter.signature(estimator, example)
     with tempfile.TemporaryDirectory(prefix="latentode-log-model-") as tmp:
         tmp_path = Path(tmp)

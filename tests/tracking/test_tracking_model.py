@@ -327,3 +327,36 @@ def test_the_logged_model_is_code_not_a_pickle_and_its_files_are_digested(
     torch.save(state, weights)
     with pytest.raises(ModelFileError, match="modified after logging"):
         mlflow.pyfunc.load_model(str(local))
+
+
+@pytest.mark.parametrize("kind", ["numeric", "datetime", "static"])
+def test_without_an_input_example_a_made_up_one_in_the_model_format_is_logged(
+    experiment: str, forecaster: Any, series: pd.DataFrame, kind: str
+) -> None:
+    import mlflow
+
+    frame, extra = series.copy(), {}
+    if kind == "datetime":
+        frame["ds"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(frame["ds"], unit="D")
+        extra = {"time_unit": "D"}
+    if kind == "static":
+        frame["level"] = (pd.factorize(frame["unique_id"])[0] % 3).astype(float)
+        extra = {"static_cols": ["level"]}
+    est = forecaster(**extra).fit(frame)
+    with mlflow.start_run():
+        info = log_model(est, name="model")
+    model = mlflow.models.Model.load(info.model_uri)
+    example = model.load_input_example(mlflow.artifacts.download_artifacts(info.model_uri))
+    assert example is not None
+    assert set(example["unique_id"]) == {"example-a", "example-b"}  # nothing of the data
+    assert not set(example["unique_id"]) & set(frame["unique_id"])
+    assert set(example["role"]) == {"history", "query"}
+    history = example[example["role"] == "history"]
+    assert history["y"].mean() == pytest.approx(frame["y"].mean())
+    assert frame["ds"].min() <= history["ds"].min() and history["ds"].max() <= frame["ds"].max()
+    if kind == "static":
+        assert history["level"].iloc[0] == pytest.approx(
+            frame.groupby("unique_id")["level"].first().mean()
+        )
+    out = mlflow.pyfunc.load_model(info.model_uri).predict(example, params={"quantiles": []})
+    assert len(out) == 2 and np.isfinite(out["y"]).all()
