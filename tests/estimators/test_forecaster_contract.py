@@ -6,6 +6,7 @@ import inspect
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -146,3 +147,21 @@ def test_save_with_callbacks_saves_the_model_without_them(periodic_df, fast, tmp
     est = LatentODEForecaster(**{**fast, "max_epochs": 1, "callbacks": [EpochLogger()]})
     est.fit(periodic_df).save(tmp_path / "m")
     assert load(tmp_path / "m").callbacks is None
+
+
+def test_transform_as_a_frame_names_the_series(fitted, periodic_df):
+    import polars as pl
+
+    shuffled = periodic_df.sample(frac=1.0, random_state=3)
+    z = fitted.transform(shuffled)
+    frame = fitted.transform(shuffled, as_frame=True)
+    names = list(fitted.get_feature_names_out())
+    assert names == [f"z0_{k}" for k in range(fitted.latent_dim)]
+    assert list(frame.columns) == ["unique_id", *names]
+    assert list(frame["unique_id"]) == list(pd.unique(shuffled["unique_id"]))
+    np.testing.assert_array_equal(frame[names].to_numpy(), z)
+    by_id = frame.set_index("unique_id")
+    alone = fitted.transform(periodic_df[periodic_df["unique_id"] == "s0003"])
+    np.testing.assert_allclose(by_id.loc["s0003", names].to_numpy(float), alone[0], rtol=1e-4)
+    polars_frame = fitted.transform(pl.from_pandas(shuffled), as_frame=True)
+    assert isinstance(polars_frame, pl.DataFrame) and polars_frame.columns == frame.columns.tolist()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
+import pandas as pd
 import torch
 
 from latentode.data import (
@@ -14,6 +15,7 @@ from latentode.data import (
     StaticEncoder,
     drop_columns,
     frame_library,
+    from_pandas,
 )
 from latentode.estimators._base import TUPLE, BaseTorchEstimator, Fitted, threaded
 from latentode.estimators._frames import (
@@ -297,12 +299,28 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         return float(scores.sum() / dataset.n_observations)
 
     @threaded
-    def transform(self, X: Any) -> np.ndarray:
-        """Posterior mean of the latent initial state, ``(n_series, latent_dim)``."""
-        _, padded, _ = self._history(X)
+    def transform(self, X: Any, *, as_frame: bool = False) -> Any:
+        """Posterior mean of the latent initial state z0 of each series.
+
+        Returns an array ``(n_series, latent_dim)``, rows in the order in which series
+        first appear in ``X`` (what scikit-learn pipelines expect). ``as_frame=True``
+        returns a frame of the same library as ``X`` instead: the id column, then
+        ``z0_0``, ``z0_1``, … (:meth:`get_feature_names_out`), one row per series.
+        """
+        dataset, padded, _ = self._history(X)
         with torch.no_grad():
             out = [
                 self.module_.latent_mean(batch).cpu().numpy()
                 for _, batch in padded.chunks(max(self.batch_size, 256))
             ]
-        return np.concatenate(out)
+        z = np.concatenate(out)
+        if not as_frame:
+            return z
+        frame = pd.DataFrame(z, columns=list(self.get_feature_names_out()))
+        frame.insert(0, self.id_col, list(dataset.ids))
+        return from_pandas(frame, frame_library(X))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the :meth:`transform` columns: ``z0_0`` … ``z0_<latent_dim - 1>``."""
+        self._check_fitted()
+        return np.asarray([f"z0_{k}" for k in range(self.latent_dim)], dtype=object)
