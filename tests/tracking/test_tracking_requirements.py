@@ -1,9 +1,9 @@
 """A logged model's requirements cover every import that loading ``latentode`` runs.
 
-Building a virtual environment from ``requirements.txt`` takes minutes; instead the package's
-module-level imports are read with ``ast``, mapped to their distributions and compared with
-:func:`pinned_requirements` (which ``test_tracking_model`` shows is what ``requirements.txt``
-holds).
+Fast: the package's module-level imports are read with ``ast``, mapped to their
+distributions and compared with :func:`pinned_requirements` (which ``test_tracking_model``
+shows is what ``requirements.txt`` holds). Slow: a virtual environment is built from a logged
+model's ``requirements.txt`` and the model loads and predicts there.
 """
 
 from __future__ import annotations
@@ -98,3 +98,56 @@ def test_source_tree_requirements_equal_pyproject_dependencies() -> None:
         pytest.skip("latentode is not running from a source tree")
     declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
     assert _required(declared) == _required(list(_log_model._SOURCE_TREE_DEPENDENCIES))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_a_logged_model_loads_and_predicts_in_a_venv_built_from_its_requirements(
+    registered: dict, tmp_path: Path
+) -> None:
+    """What ``mlflow models serve --env-manager virtualenv`` does: a fresh environment from
+    the model's own ``requirements.txt`` (latentode itself comes from the model's ``code/``)."""
+    import json
+    import os
+    import subprocess
+
+    import mlflow
+    import pandas as pd
+
+    from latentode.tracking import model_uri
+
+    uri = model_uri(registered["name"], "champion")
+    local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model")))
+    lines = (local / "requirements.txt").read_text().splitlines()
+    assert not any(line.split("==")[0].strip() == "latentode" for line in lines)
+    # Index options point at the internet; pip's own configuration finds the same wheels here.
+    offline = tmp_path / "requirements.txt"
+    offline.write_text("\n".join(line for line in lines if not line.startswith("-")) + "\n")
+    venv = tmp_path / "venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    done = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "-r", str(offline)],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    script = (
+        "import json, sys, mlflow\n"
+        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "example = model.input_example\n"
+        "out = model.predict(example, params={'quantiles': []})\n"
+        "import latentode\n"
+        "print(json.dumps({'where': latentode.__file__, 'y': out['y'].tolist()}))\n"
+    )
+    done = subprocess.run(
+        [python, "-c", script, str(local)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert str(local) in answer["where"], "latentode must come from the model's code/ copy"
+    champion = mlflow.pyfunc.load_model(uri)
+    here = champion.predict(champion.input_example, params={"quantiles": []})
+    pd.testing.assert_series_equal(
+        pd.Series(answer["y"], name="y"), here["y"].reset_index(drop=True), rtol=1e-6
+    )
