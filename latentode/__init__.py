@@ -1,6 +1,7 @@
 """latentode: forecasting irregularly sampled time series with latent ODEs."""
 
 from latentode import datasets
+from latentode._deadline import deadline
 from latentode._version import __version__
 from latentode.estimators import FFJORDDensity, LatentODEForecaster, NeuralODEDynamics, load
 
@@ -10,5 +11,6 @@ __all__ = [
     "NeuralODEDynamics",
     "__version__",
     "datasets",
+    "deadline",
     "load",
 ]

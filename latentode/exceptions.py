@@ -12,6 +12,7 @@ Hierarchy (each subclasses a builtin so callers may catch the builtin)::
     │   │                               ``max_num_steps`` exceeded
     │   └── MaxStepsExceededError
     ├── NonFiniteLossError(FloatingPointError)  training produced NaN / inf
+    ├── DeadlineExceededError(TimeoutError)  work ran past a :func:`latentode.deadline`
     ├── ModelFileError(OSError)         a saved model directory is missing or corrupt
     └── RegistryError(LookupError)      a registered model, version, alias or metric
                                         is missing (MLflow model registry)
@@ -27,6 +28,7 @@ estimator is used.
 from __future__ import annotations
 
 __all__ = [
+    "DeadlineExceededError",
     "LatentODEError",
     "LongFrameError",
     "MaxStepsExceededError",
@@ -76,6 +78,11 @@ class MaxStepsExceededError(SolverError):
 
 class NonFiniteLossError(LatentODEError, FloatingPointError):
     """A training loss became NaN or infinite."""
+
+
+class DeadlineExceededError(LatentODEError, TimeoutError):
+    """The computation ran past the time limit set by :func:`latentode.deadline` and was
+    stopped (the serving endpoint answers HTTP 504 with the message)."""
 
 
 class ModelFileError(LatentODEError, OSError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from latentode._deadline import check_deadline
+
 __all__ = ["NFECounter"]
 
 
@@ -10,7 +12,8 @@ class NFECounter:
 
     ``forward`` counts evaluations made while solving forward; ``backward`` those made
     afterwards by an adjoint backward solve (0 for direct back-propagation, whose backward
-    pass replays the recorded graph instead of calling ``f``).
+    pass replays the recorded graph instead of calling ``f``). Every solver path counts
+    through :meth:`tick`, which is also where a :func:`latentode.deadline` is checked.
     """
 
     def __init__(self) -> None:
@@ -20,6 +23,11 @@ class NFECounter:
     @property
     def backward(self) -> int:
         return self.calls - self.forward
+
+    def tick(self, n: int = 1) -> None:
+        """Count ``n`` evaluations, and stop if a :func:`latentode.deadline` has passed."""
+        self.calls += n
+        check_deadline()
 
     def reset(self) -> None:
         self.calls = 0

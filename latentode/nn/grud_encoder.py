@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from latentode._deadline import check_deadline
 from latentode.batch import IrregularBatch
 from latentode.nn._reverse import reverse_padded
 
@@ -50,6 +51,7 @@ class GRUDEncoder(nn.Module):
         last_x = x_rev.new_zeros(n_series, n_features)
         since = x_rev.new_zeros(n_series, n_features)  # time since each feature was seen
         for j in range(n_steps):
+            check_deadline()
             ok = valid[:, j]
             gap = (t_rev[:, j] - t_rev[:, j - 1]).abs() if j else torch.zeros_like(t_rev[:, 0])
             gap = torch.where(ok, gap, torch.zeros_like(gap)).to(x_rev.dtype)

@@ -89,7 +89,7 @@ class _SegmentField(nn.Module):
         self.n_segments = grid.shape[1] - 1
 
     def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        self.counter.calls += 1
+        self.counter.tick(1)
         s = s.to(self.grid.dtype)
         # Index with tensors (no host sync on accelerators); a NaN time (diverged training)
         # maps to segment 0 and surfaces as a non-finite loss or a step-count error.
@@ -139,7 +139,7 @@ class _FixedStepField(nn.Module):
         self.n_segments = grid.shape[1] - 1
 
     def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        self.counter.calls += 1
+        self.counter.tick(1)
         s = s.to(self.grid.dtype)
         k = torch.nan_to_num(torch.floor(s), nan=0.0).clamp(0, self.n_segments - 1)
         u = s - k

@@ -170,9 +170,17 @@ def log_model(
                     registered_model_name=registered_model_name,
                     await_registration_for=await_registration_for,
                     metadata={"latentode": meta},
+                    # The keys a loader may override (load_model(model_config=...) or
+                    # MLFLOW_PYFUNC_INFERENCE_CONFIG); MLflow drops keys not declared here.
+                    model_config=dict(SERVING_CONFIG),
                 )
     logger.info("logged %s as %s", type(estimator).__name__, info.model_uri)
     return info
+
+
+#: The ``model_config`` keys of a logged model and their defaults (None: the estimator's
+#: device; a deadline just under the scoring server's timeout), see ``LatentODEPyfunc``.
+SERVING_CONFIG: dict[str, Any] = {"device": None, "request_timeout_s": None}
 
 
 def pinned_requirements() -> list[str]:

@@ -10,15 +10,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from latentode.exceptions import LatentODEError, MaxStepsExceededError, ModelFileError
+from latentode._deadline import deadline
+from latentode.exceptions import (
+    DeadlineExceededError,
+    LatentODEError,
+    MaxStepsExceededError,
+    ModelFileError,
+    ParameterError,
+)
 
 __all__ = ["DIGESTS_ARTIFACT", "ESTIMATOR_ARTIFACT", "LatentODEPyfunc", "check_digests", "digests"]
 
@@ -28,6 +37,53 @@ logger = logging.getLogger(__name__)
 ESTIMATOR_ARTIFACT = "estimator"
 #: Name of the artifact holding the SHA-256 digest of every file of the estimator artifact.
 DIGESTS_ARTIFACT = "digests"
+#: The environment variable with the scoring server's request timeout in seconds (set by
+#: ``mlflow models serve``, 60 by default).
+SERVER_TIMEOUT_ENV = "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"
+
+
+def request_deadline(model_config: dict[str, Any] | None) -> float | None:
+    """Seconds one request may compute for, or None for no limit.
+
+    ``model_config["request_timeout_s"]`` when set (0: no limit). Otherwise (absent or
+    None), inside ``mlflow models serve``, a little less than the server's own request
+    timeout (90 % of it, and at least one second before it), so that a request that runs
+    too long is stopped and answered with its own 504 message, instead of the server
+    giving up on it while the work goes on; in-process and batch scoring: no limit.
+
+    Raises
+    ------
+    ParameterError
+        If ``request_timeout_s`` is not a number of seconds >= 0.
+    """
+    config = model_config or {}
+    value = config.get("request_timeout_s")
+    if value is not None:
+        if value == 0 and not isinstance(value, bool):
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not (math.isfinite(value) and value > 0)
+        ):
+            raise ParameterError(
+                "The model_config key 'request_timeout_s' must be a number of seconds > 0 "
+                f"(0: no limit; None: the default). Got {value!r} instead."
+            )
+        return float(value)
+    raw = os.environ.get(SERVER_TIMEOUT_ENV)
+    if not raw:
+        return None
+    try:
+        server = float(raw)
+    except ValueError:
+        logger.warning(
+            "%s=%r is not a number; requests run without a deadline", SERVER_TIMEOUT_ENV, raw
+        )
+        return None
+    if not (math.isfinite(server) and server > 0):
+        return None
+    return max(min(0.9 * server, server - 1.0), 0.5 * server)
 
 
 def digests(directory: Path) -> dict[str, str]:
@@ -64,7 +120,11 @@ class LatentODEPyfunc(PythonModel):
     the scoring server answers with HTTP 400 and the message.
 
     The optional ``model_config`` key ``"device"`` (e.g. ``"cpu"``) overrides the device
-    the estimator was saved with.
+    the estimator was saved with. ``"request_timeout_s"`` bounds the seconds one request
+    computes for (see :func:`request_deadline`; under ``mlflow models serve`` it defaults
+    to just under the server's ``MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT``): a request that
+    runs longer is stopped at the next solver step and answered with HTTP 504 and a
+    message saying so, instead of running on after the server has answered.
     """
 
     def __init__(self, metadata: dict[str, Any] | None = None) -> None:
@@ -77,6 +137,7 @@ class LatentODEPyfunc(PythonModel):
         estimator_dir = Path(context.artifacts[ESTIMATOR_ARTIFACT])
         check_digests(estimator_dir, Path(context.artifacts[DIGESTS_ARTIFACT]))
         device = (context.model_config or {}).get("device")
+        self._deadline_s = request_deadline(context.model_config)
         self._estimator = load(estimator_dir, device=device)
         self._adapter = adapter_for(self._estimator)
         self.metadata = self._adapter.metadata(self._estimator)
@@ -90,7 +151,10 @@ class LatentODEPyfunc(PythonModel):
     ) -> pd.DataFrame:
         """Answer a request frame; see the README's MLflow section for its format."""
         try:
-            return self._adapter.predict(self._estimator, model_input, params, self.metadata)
+            with deadline(getattr(self, "_deadline_s", None)):
+                return self._adapter.predict(self._estimator, model_input, params, self.metadata)
+        except DeadlineExceededError as exc:
+            raise MlflowException(f"Request stopped: {exc}", error_code=DEADLINE_EXCEEDED) from exc
         except LatentODEError as exc:
             # Bad requests (and queries too far for the solver's step budget) are the
             # caller's to fix: HTTP 400 with the message. Anything else is a server error.

@@ -277,6 +277,8 @@ def test_model_config_chooses_the_device(registered: dict) -> None:
     uri = model_uri(registered["name"], "champion")
     model = mlflow.pyfunc.load_model(uri, model_config={"device": "cpu"})
     assert model.unwrap_python_model()._estimator.device_.type == "cpu"
+    # the override reaches the model (MLflow drops model_config keys not logged with it)
+    assert model.model_config["device"] == "cpu"
 
 
 def test_a_model_with_static_covariates_declares_and_serves_them(
@@ -360,3 +362,59 @@ def test_without_an_input_example_a_made_up_one_in_the_model_format_is_logged(
         )
     out = mlflow.pyfunc.load_model(info.model_uri).predict(example, params={"quantiles": []})
     assert len(out) == 2 and np.isfinite(out["y"]).all()
+
+
+def test_request_deadline_comes_from_model_config_or_the_server_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from latentode.exceptions import ParameterError
+    from latentode.tracking._pyfunc import SERVER_TIMEOUT_ENV, request_deadline
+
+    monkeypatch.delenv(SERVER_TIMEOUT_ENV, raising=False)
+    assert request_deadline(None) is None  # in-process and batch scoring: no limit
+    assert request_deadline({"request_timeout_s": 2.5}) == 2.5
+    monkeypatch.setenv(SERVER_TIMEOUT_ENV, "60")
+    assert request_deadline({}) == 54.0  # stop before the server's own 504
+    monkeypatch.setenv(SERVER_TIMEOUT_ENV, "4")
+    assert request_deadline(None) == 3.0
+    assert request_deadline({"request_timeout_s": 0}) is None
+    assert request_deadline({"request_timeout_s": None, "device": None}) == 3.0
+    for bad in (-1, "10", float("nan"), True):
+        with pytest.raises(ParameterError, match="request_timeout_s"):
+            request_deadline({"request_timeout_s": bad})
+
+
+def test_a_request_past_its_deadline_is_stopped_with_a_504(
+    registered: dict, series: pd.DataFrame
+) -> None:
+    import time
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = model_uri(registered["name"], "champion")
+    history = series[series["unique_id"].isin(series["unique_id"].unique()[:10])]
+    limited = mlflow.pyfunc.load_model(uri, model_config={"request_timeout_s": 0.5})
+    # over a minute of solver work (10 series x 1000 samples, 800 time units of rk4 steps)
+    heavy = {"horizon": 800.0, "n_points": 20, "num_samples": 1000, "quantiles": []}
+    start = time.perf_counter()
+    with pytest.raises(MlflowException, match=r"Request stopped.*time limit of 0\.5 s") as info:
+        limited.predict(history, params=heavy)
+    assert time.perf_counter() - start < 5.0  # stopped, not run to the end
+    assert info.value.get_http_status_code() == 504
+    # a request that fits in its time is answered as without a limit
+    small = {"horizon": 1.0, "n_points": 2, "quantiles": []}
+    unlimited = mlflow.pyfunc.load_model(uri)
+    pd.testing.assert_frame_equal(
+        limited.predict(history, params=small), unlimited.predict(history, params=small)
+    )
+
+
+def test_the_request_timeout_can_be_set_for_a_server_through_the_environment(
+    registered: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_PYFUNC_INFERENCE_CONFIG", '{"request_timeout_s": 7}')
+    model = mlflow.pyfunc.load_model(model_uri(registered["name"], "champion"))
+    assert model.unwrap_python_model()._deadline_s == 7.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -45,19 +46,20 @@ def _post(url: str, body: Any, content_type: str = "application/json") -> tuple[
             return exc.code, {"message": text}
 
 
-@pytest.fixture(scope="module")
-def server(registered: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``mlflow models serve -m models:/<name>@champion --env-manager local`` on 127.0.0.1."""
+def _start(
+    uri: str, log_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``mlflow models serve -m uri --env-manager local`` on 127.0.0.1, once it answers."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "server.log"
     bin_dir = str(Path(sys.executable).parent)  # where the mlflow and uvicorn scripts are
     env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    env.update(extra_env or {})
     command = [
         os.path.join(bin_dir, "mlflow"),
         "models",
         "serve",
         "-m",
-        model_uri(registered["name"], "champion"),
+        uri,
         "--env-manager",
         "local",
         "-h",
@@ -78,12 +80,23 @@ def server(registered: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             try:
                 with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
                     if response.status == 200:
-                        break
+                        return proc, url
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"the server did not answer /ping:\n{log_path.read_text()}")
             time.sleep(0.5)
+    except BaseException:
+        _stop(proc)
+        raise
+
+
+@pytest.fixture(scope="module")
+def server(registered: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mlflow models serve -m models:/<name>@champion --env-manager local`` on 127.0.0.1."""
+    log_path = tmp_path_factory.mktemp("serve") / "server.log"
+    proc, url = _start(model_uri(registered["name"], "champion"), log_path)
+    try:
         yield url
     finally:
         _stop(proc)
@@ -97,6 +110,8 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # a uvicorn child left behind by its CLI parent
 
 
 def _split(frame: pd.DataFrame) -> dict:
@@ -200,3 +215,87 @@ def test_two_hundred_concurrent_requests_a_quarter_invalid_are_all_answered(
             assert "The request says nowhere to predict" in answer["message"]
     with urllib.request.urlopen(f"{server}/ping", timeout=5) as response:
         assert response.status == 200
+
+
+#: The scoring server's request timeout for the deadline tests (requests then compute for at
+#: most 5 s: 90 % of it, at least 1 s before it).
+SHORT_TIMEOUT_S = 6
+
+
+def _heavy_history(series: pd.DataFrame) -> pd.DataFrame:
+    return series[series["unique_id"].isin(sorted(series["unique_id"].unique())[:10])]
+
+
+def test_a_request_past_the_server_timeout_is_stopped_and_the_server_goes_on(
+    registered: dict, series: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Over a minute of solver work is stopped at the request deadline (504 with its own
+    message, not the server's bare timeout), the next request is answered at once, and
+    SIGTERM during such a request stops the server within the deadline (was: minutes)."""
+    proc, url = _start(
+        model_uri(registered["name"], "champion"),
+        tmp_path / "server.log",
+        {"MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT": str(SHORT_TIMEOUT_S), "OMP_NUM_THREADS": "1"},
+    )
+    try:
+        heavy = {"horizon": 800.0, "n_points": 20, "num_samples": 1000, "quantiles": []}
+        body = {"dataframe_split": _split(_heavy_history(series)), "params": heavy}
+        start = time.monotonic()
+        status, answer = _post(f"{url}/invocations", body)
+        assert status == 504, answer
+        assert answer["error_code"] == "DEADLINE_EXCEEDED"
+        assert "time limit of 5 s" in answer["message"]
+        assert time.monotonic() - start < SHORT_TIMEOUT_S + 10
+        small = {"horizon": 1.0, "n_points": 2, "quantiles": []}
+        status, answer = _post(f"{url}/invocations", {**body, "params": small})
+        assert status == 200, answer
+        assert len(answer["predictions"]) == 10 * 2
+        # SIGTERM during such a request: the server drains it (stopped at its deadline,
+        # not after a minute of work) and exits
+        import threading
+
+        answers: list[tuple[int, Any]] = []
+        worker = threading.Thread(target=lambda: answers.append(_post(f"{url}/invocations", body)))
+        worker.start()
+        time.sleep(1.0)
+        stopping = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        worker.join(timeout=60)
+        proc.wait(timeout=60)
+        assert time.monotonic() - stopping < SHORT_TIMEOUT_S + 15
+        assert answers and answers[0][0] == 504, answers
+    finally:
+        _stop(proc)
+
+
+def test_sigterm_drains_the_request_in_flight_then_stops(
+    registered: dict, series: pd.DataFrame, tmp_path: Path
+) -> None:
+    """``docker stop`` sends SIGTERM to ``mlflow models serve``: the request being computed
+    is still answered in full, new connections are refused, and the server exits (the
+    request deadline bounds how long the drain can take)."""
+    import threading
+
+    proc, url = _start(
+        model_uri(registered["name"], "champion"),
+        tmp_path / "server.log",
+        # a generous limit: this request must finish, even on a loaded machine
+        {"MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT": "300", "OMP_NUM_THREADS": "1"},
+    )
+    try:
+        params = {"horizon": 100.0, "n_points": 20, "num_samples": 200, "quantiles": []}
+        body = {"dataframe_split": _split(_heavy_history(series)), "params": params}
+        answers: list[tuple[int, Any]] = []
+        worker = threading.Thread(target=lambda: answers.append(_post(f"{url}/invocations", body)))
+        worker.start()
+        time.sleep(0.5)  # the request is being computed (alone it takes about 2 s)
+        assert worker.is_alive(), "the request finished before SIGTERM: make it heavier"
+        proc.send_signal(signal.SIGTERM)  # the CLI process only, as docker stop does
+        worker.join(timeout=120)
+        assert answers and answers[0][0] == 200, answers
+        assert len(answers[0][1]["predictions"]) == 10 * 20
+        proc.wait(timeout=60)
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(f"{url}/ping", timeout=5)
+    finally:
+        _stop(proc)
