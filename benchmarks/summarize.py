@@ -224,6 +224,21 @@ def _batch_predict(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _spans(r: dict) -> list[str]:
+    lines = [
+        "## spans (`benchmarks/spans.py`)",
+        f"Protocol: 199 series over 5 time units (20 points) and one over {r['long_span']:g} "
+        f"units (the same density of points); {r['epochs']} epochs, euler on step 0.1, GRU "
+        "encoder, batch 50; each variant in its own process (peak RSS = its ru_maxrss).",
+        "",
+        "| variant | s per epoch | peak RSS (MB) |",
+        "|---|---|---|",
+    ]
+    for name, v in r["variants"].items():
+        lines.append(f"| {name} | {v['s_per_epoch']:.2f} | {v['peak_rss_mb']:.0f} |")
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -248,6 +263,7 @@ def main() -> None:
         ("density_ablation", _density_ablation),
         ("real", _real),
         ("batch_predict", _batch_predict),
+        ("spans", _spans),
     )
     for name, render in renderers:
         r = _load(name)

@@ -14,7 +14,10 @@ from latentode.batch import IrregularBatch
 from latentode.data import IrregularDataset, collate
 from latentode.exceptions import MaxStepsExceededError
 
-__all__ = ["PaddedSeries", "pad_queries"]
+__all__ = ["LENGTH_QUANTILE", "PaddedSeries", "pad_queries"]
+
+#: The quantile of the series' lengths that, times the batch size, caps a batch's padded size.
+LENGTH_QUANTILE = 0.9
 
 
 class PaddedSeries:
@@ -23,6 +26,14 @@ class PaddedSeries:
     ``time_scale`` multiplies the (already normalised) times: the solver's time unit.
     ``full`` is the whole padded :class:`~latentode.batch.IrregularBatch`; ``static``
     ``(n_series, n_static)`` are the series' (scaled) static covariates, if any.
+
+    Batches are padded to their longest series, so one long series among short ones would
+    make its batch cost (and hold in memory) its length for every row. :meth:`batches`
+    and :meth:`chunks` therefore cap the padded size of a batch at ``size ×`` the 90th
+    percentile of the series' lengths (:data:`LENGTH_QUANTILE`): a batch over the cap is
+    split into consecutive parts under it (a series longer than the cap is a batch of its
+    own). Where lengths are even — most data — no batch is split and batches are exactly
+    the ``size``-series slices.
     """
 
     def __init__(
@@ -36,6 +47,11 @@ class PaddedSeries:
         if static is not None:
             full = dataclasses.replace(full, static=torch.as_tensor(static, device=device))
         self.full = full
+        lengths = full.lengths.cpu().numpy()
+        self._lengths: list[int] = [int(n) for n in lengths]
+        self._ref_length = (
+            max(1, int(np.ceil(np.quantile(lengths, LENGTH_QUANTILE)))) if len(lengths) else 1
+        )
 
     @contextlib.contextmanager
     def naming(self, index: torch.Tensor) -> Iterator[None]:
@@ -76,21 +92,39 @@ class PaddedSeries:
         return self.full.select(torch.as_tensor(index, dtype=torch.long))
 
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, IrregularBatch]]:
-        """Consecutive ``(index, batch)`` pairs of at most ``size`` series."""
+        """Consecutive ``(index, batch)`` pairs of at most ``size`` series (and at most the
+        padded size of ``size`` series of typical length, see the class notes)."""
         for index in self.batches(size):
             yield index, self.batch(index)
 
     def batches(
         self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = False
     ) -> Iterator[torch.Tensor]:
-        """Index tensors of consecutive (or shuffled) batches."""
+        """Index tensors of consecutive (or shuffled) batches of at most ``batch_size``
+        series, each under the padded-size cap (see the class notes)."""
         n = len(self)
         if shuffle:
             order = torch.randperm(n, generator=generator, device="cpu")
         else:
             order = torch.arange(n)
         for start in range(0, n, batch_size):
-            yield order[start : start + batch_size]
+            yield from self._under_cap(order[start : start + batch_size], batch_size)
+
+    def _under_cap(self, index: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
+        """``index`` itself, or consecutive parts of it whose padded size (series × the
+        longest length) stays within ``size ×`` the reference length."""
+        cap = size * self._ref_length
+        lengths = [self._lengths[i] for i in index.tolist()]
+        if len(lengths) * max(lengths, default=0) <= cap:
+            yield index
+            return
+        first, longest = 0, 0
+        for k, n in enumerate(lengths):
+            if k > first and (k - first + 1) * max(longest, n) > cap:
+                yield index[first:k]
+                first, longest = k, 0
+            longest = max(longest, n)
+        yield index[first:]
 
 
 def pad_queries(

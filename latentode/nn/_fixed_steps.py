@@ -5,9 +5,15 @@ back-propagation step every series of a batch at once in one loop: each series t
 exactly its own steps, then steps of size zero (``z + 0·f = z``), so results never depend
 on batch-mates and the number of steps is the longest series' own count. Adaptive methods
 and the adjoint go through torchdiffeq in :mod:`latentode.nn.solve`.
+
+The decoder paths (:func:`solve_fixed_direct`, :func:`solve_on_step_grid`) drop series
+that have taken all their own steps from the rows they evaluate (:func:`fixed_trajectory`),
+so one long series among short ones costs its own steps, not its steps times the batch size.
 """
 
 from __future__ import annotations
+
+import bisect
 
 import torch
 from torch import nn
@@ -21,6 +27,7 @@ __all__ = [
     "check_step_budget",
     "direct_steps",
     "fixed_steps",
+    "fixed_trajectory",
     "solve_fixed_direct",
     "solve_on_step_grid",
     "step_counts",
@@ -117,8 +124,7 @@ def solve_fixed_direct(
     back-propagation; the adjoint goes through torchdiffeq.
     """
     start, size, ends = direct_steps(config, grid)
-    states = fixed_steps(field, z0, start, size, config.method, counter)
-    zs = torch.stack(states, dim=-2)  # (..., B, N + 1, L)
+    zs = fixed_trajectory(field, z0, start, size, config.method, counter)  # (..., B, N + 1, L)
     index = ends.view(*([1] * (zs.dim() - 3)), *ends.shape, 1)
     return torch.gather(zs, -2, index.expand(*zs.shape[:-2], ends.shape[1], zs.shape[-1]))
 
@@ -160,7 +166,7 @@ def solve_on_step_grid(
         j = torch.arange(n_steps, dtype=grid.dtype, device=grid.device)
         size = torch.where(j < counts.unsqueeze(1), sign * h, 0.0).expand(n_series, n_steps)
         start = t0.unsqueeze(1) + sign * h * j
-        zs = torch.stack(fixed_steps(field, z0, start, size, config.method, counter), dim=-2)
+        zs = fixed_trajectory(field, z0, start, size, config.method, counter)
         index = full.long().view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
         base = torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
         # One partial step per query, all queries as one batch of B·Q rows.
@@ -194,11 +200,11 @@ def fixed_steps(
         t, h = start[:, j], h_all[:, j]
         if method == "euler":
             z = z + h * field(t, z)
-            counter.calls += 1
+            counter.tick(1)
         elif method == "midpoint":
             k1 = field(t, z)
             z = z + h * field(t + 0.5 * size[:, j], z + 0.5 * h * k1)
-            counter.calls += 2
+            counter.tick(2)
         else:  # rk4: the 3/8 rule, as torchdiffeq's "rk4"
             third = size[:, j] / 3
             k1 = field(t, z)
@@ -206,7 +212,72 @@ def fixed_steps(
             k3 = field(t + 2 * third, z + h * (k2 - k1 / 3))
             k4 = field(t + size[:, j], z + h * (k1 - k2 + k3))
             z = z + h * (k1 + 3 * (k2 + k3) + k4) / 8
-            counter.calls += 4
+            counter.tick(4)
         states.append(z)
     counter.forward += counter.calls - before
     return states
+
+
+#: :func:`fixed_trajectory` stops evaluating finished series once this fraction of the rows
+#: it evaluates have finished (so a batch costs at most 1 / (1 - fraction) times the sum of
+#: its series' own steps, while the rows are re-sliced only a few times per solve).
+COMPACT_FRACTION = 0.25
+
+
+def fixed_trajectory(
+    field: nn.Module,
+    z0: torch.Tensor,
+    start: torch.Tensor,
+    size: torch.Tensor,
+    method: str,
+    counter: NFECounter,
+) -> torch.Tensor:
+    """The states of :func:`fixed_steps` stacked ``(..., B, N + 1, L)``, computed on the
+    unfinished series only.
+
+    A series has finished once its remaining steps all have size zero (its state stays as
+    it is). Series are ordered by their own number of steps, and whenever a quarter of the
+    rows being evaluated have finished (:data:`COMPACT_FRACTION`) those are dropped; their
+    later states are their final state. Results equal :func:`fixed_steps` to rounding (a
+    zero step returns its state unchanged), and a batch with one long series costs that
+    series' steps plus the others' own steps, instead of the long series' steps for every
+    row. ``field`` must treat rows independently (the latent fields do; FFJORD's dynamics,
+    with its per-solve noise, does not and is solved by :func:`fixed_steps`).
+    """
+    n_rows, n_steps = size.shape
+    j = torch.arange(1, n_steps + 1, device=size.device)
+    own = torch.where(size != 0, j, 0).amax(dim=1) if n_steps else j.new_zeros(n_rows)
+    order = torch.argsort(own, descending=True, stable=True)
+    own_sorted = own[order].tolist()
+    if n_rows <= 1 or n_steps == 0 or own_sorted[-1] >= n_steps:  # nobody finishes early
+        return torch.stack(fixed_steps(field, z0, start, size, method, counter), dim=-2)
+    negated = [-o for o in own_sorted]  # ascending, for bisect
+
+    def unfinished_after(step: int) -> int:  # rows whose own steps go beyond ``step``
+        return bisect.bisect_left(negated, -step)
+
+    z = z0.index_select(-2, order)
+    start, size = start[order], size[order]
+    pieces: list[torch.Tensor] = []  # the trajectory, in step segments (..., B, n, L)
+    dropped: list[torch.Tensor] = []  # final states of finished rows, latest drop first
+    active, j0, states = n_rows, 0, [z]
+    while active:
+        # run until at least COMPACT_FRACTION of the active rows have finished
+        keep = int(active * (1.0 - COMPACT_FRACTION))
+        j1 = min(max(j0 + 1, own_sorted[keep]), n_steps)
+        seg = fixed_steps(field, z, start[:active, j0:j1], size[:active, j0:j1], method, counter)
+        piece = torch.stack(states + seg[1:], dim=-2)  # (..., active, n, L)
+        if dropped:
+            rest = torch.cat(dropped, dim=-2)
+            rest = rest.unsqueeze(-2).expand(*rest.shape[:-1], piece.shape[-2], rest.shape[-1])
+            piece = torch.cat([piece, rest], dim=-3)
+        pieces.append(piece)
+        still = unfinished_after(j1) if j1 < n_steps else 0
+        dropped.insert(0, seg[-1][..., still:active, :])
+        z, active, j0, states = seg[-1][..., :still, :], still, j1, []
+    zs = torch.cat(pieces, dim=-2)
+    if zs.shape[-2] < n_steps + 1:  # the last steps are zero steps for every row
+        last = zs[..., -1:, :]
+        pad = last.expand(*last.shape[:-2], n_steps + 1 - zs.shape[-2], last.shape[-1])
+        zs = torch.cat([zs, pad], dim=-2)
+    return zs.index_select(-3, torch.argsort(order))
