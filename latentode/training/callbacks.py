@@ -123,6 +123,9 @@ class ProgressBar(Callback):
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self._bar is not None:
+            # tqdm skips redraws within ``mininterval`` of the last one: draw the final
+            # state before the bar is cleared, so fast fits end on "3/3", not "2/3"
+            self._bar.refresh()
             self._bar.close()
             self._bar = None
 
