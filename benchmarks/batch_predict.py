@@ -136,6 +136,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--series-per-batch", type=int, default=1000, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--json", type=Path, default=RESULTS / "batch_predict.json", help="where to write results"
+    )
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -187,8 +190,8 @@ def main() -> None:
             for r in runs
         ],
     }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "batch_predict.json"
+    path = args.json
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"summary": summary, "runs": runs}, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

@@ -69,7 +69,7 @@ def run(df: pd.DataFrame, batch_size: int, adjoint: bool, epochs: int, method: s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=4, help=">= 2 (the first is warm-up)")
     parser.add_argument("--n-series", type=int, default=512)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--adjoint", choices=["both", "off", "on"], default="both")
@@ -78,6 +78,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "scaling.json")
     args = parser.parse_args()
+    if args.epochs < 2:
+        parser.error("--epochs must be >= 2: the first epoch is warm-up and not timed")
     torch.set_num_threads(1)
     frames = {
         "shared": make_frame(args.n_series, 20, True, 0),

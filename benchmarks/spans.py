@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--long-span", type=float, default=500.0)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=RESULTS / "spans.json")
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args.variant, args.long_span, args.epochs)))
@@ -127,8 +128,8 @@ def main() -> None:
             f"peak {result['peak_rss_mb']:.0f} MB",
             flush=True,
         )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "spans.json").write_text(json.dumps(out, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,19 @@ Run after the benchmarks: ``python benchmarks/summarize.py``.
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import json
+import os
+import platform
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+_RESULTS = [HERE / "results"]
 
 
 def _load(name: str) -> dict | None:
-    path = HERE / "results" / f"{name}.json"
+    path = _RESULTS[0] / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -239,6 +244,25 @@ def _spans(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _threads(r: dict) -> list[str]:
+    lines = [
+        "## threads (`benchmarks/threads.py`)",
+        f"Protocol: `LatentODEForecaster` defaults, periodic 500 × 50, {r['epochs']} epochs; "
+        "forecast of 2,000 series (32 samples, 20 times); each setting in its own process, "
+        f"quiet and beside one busy process; {r['cores']} cores.",
+        "",
+        "| machine | n_threads | s per epoch | forecast s |",
+        "|---|---|---|---|",
+    ]
+    for load in ("quiet", "busy_neighbour"):
+        for row in r.get(load, []):
+            lines.append(
+                f"| {load.replace('_', ' ')} | {row['n_threads']} | {row['s_per_epoch']:.2f} | "
+                f"{row['predict_s']:.2f} |"
+            )
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -247,15 +271,47 @@ def _generic(name: str, r: dict) -> list[str]:
     return [f"## {name} (`benchmarks/{name}.py`)", body or "(see JSON)", ""]
 
 
+def _machine() -> str:
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch_version = "not installed"
+    return (
+        f"{platform.platform()}, {os.cpu_count()} CPU cores, Python "
+        f"{platform.python_version()}, torch {torch_version}; summarized "
+        f"{datetime.date.today().isoformat()}"
+    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=HERE / "results", help="JSON folder")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    _RESULTS[0] = args.results
     lines = [
         "# Benchmark results",
         "",
         "Machine: 2 shared CPU cores, `torch.set_num_threads(1)`; figures from one run each "
-        "(medians within a run where stated). Regenerate with the commands in README.md, then "
-        "`python benchmarks/summarize.py`.",
+        "(medians within a run where stated). Regenerate with `python -m benchmarks all` "
+        "(`--quick`: a 10-minute smoke run into `benchmarks/results/quick/`), or one script "
+        "at a time with the commands in README.md, then `python benchmarks/summarize.py`.",
+        "",
+        f"Summarized on: {_machine()}.",
         "",
     ]
+    runs = _load("runs")
+    if runs is not None:
+        lines += [
+            "Run times: "
+            + ", ".join(
+                f"{r['name']} {r['seconds']:.0f} s" + ("" if r["returncode"] == 0 else " (FAILED)")
+                for r in runs["runs"]
+            ),
+            "",
+        ]
     renderers = (
         ("periodic", _periodic),
         ("scaling", _scaling),
@@ -264,6 +320,7 @@ def main() -> None:
         ("real", _real),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
+        ("threads", _threads),
     )
     for name, render in renderers:
         r = _load(name)
@@ -273,7 +330,7 @@ def main() -> None:
         r = _load(name)
         if r is not None:
             lines += _generic(name, r)
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    args.out.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
