@@ -108,14 +108,20 @@ def _restore_tuples(cls: type[BaseTorchEstimator], params: dict[str, Any]) -> di
 
 
 @contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` torch CPU threads (None: leave the setting), restoring it after."""
+def torch_threads(n: int | str | None, *, fitting: bool = False) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads (None: leave the setting), restoring it after.
+
+    ``"auto"`` means one thread while ``fitting`` and torch's setting otherwise (the
+    measured choice, see the ``n_threads`` parameter).
+    """
+    if n == "auto" and not isinstance(n, bool):
+        n = 1 if fitting else None
     if n is None:
         yield
         return
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ParameterError(
-            f"The 'n_threads' parameter must be an int in the range [1, inf) or None. "
+            f"The 'n_threads' parameter must be 'auto', an int in the range [1, inf) or None. "
             f"Got {n!r} instead."
         )
     previous = torch.get_num_threads()
@@ -130,11 +136,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def threaded(method: F) -> F:
-    """Decorate an estimator method to run under the estimator's ``n_threads``."""
+    """Decorate an estimator method to run under the estimator's ``n_threads`` (``fit``
+    counts as fitting for ``"auto"``; every other method as inference)."""
+    fitting = method.__name__ == "fit"
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with torch_threads(getattr(self, "n_threads", None)):
+        with torch_threads(getattr(self, "n_threads", None), fitting=fitting):
             return method(self, *args, **kwargs)
 
     return cast(F, wrapper)

@@ -60,3 +60,35 @@ def test_n_threads_is_validated():
     df = make_periodic(n_series=4, n_points=5, random_state=0)
     with pytest.raises(ParameterError, match="n_threads"):
         LatentODEForecaster(n_threads=0).fit(df)
+
+
+@pytest.mark.parametrize("cls", [LatentODEForecaster, NeuralODEDynamics, FFJORDDensity])
+def test_the_auto_default_fits_on_one_thread_and_leaves_inference_alone(
+    cls, two_threads, monkeypatch
+):
+    """benchmarks/threads.py: one thread fits as fast as two on a quiet 2-core machine and
+    3.6x faster beside a busy process; inference on large batches gains from threads."""
+    seen = SeeThreads()
+    est = cls(max_epochs=2, callbacks=[seen], random_state=0)
+    assert est.n_threads == "auto"
+    if cls is FFJORDDensity:
+        data = np.random.default_rng(0).normal(size=(64, 2))
+    else:
+        data = make_periodic(n_series=8, n_points=10, random_state=0)
+    est.fit(data)
+    assert seen.seen == [1, 1]
+    assert torch.get_num_threads() == 2
+    inside = []
+    real = torch.nn.Module.__call__
+
+    def spy(self, *args, **kwargs):
+        inside.append(torch.get_num_threads())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    if cls is FFJORDDensity:
+        est.score_samples(data)
+    else:
+        est.predict(data, horizon=1.0, n_points=2)
+    monkeypatch.undo()
+    assert inside and set(inside) == {2}

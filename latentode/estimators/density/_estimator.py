@@ -221,7 +221,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         validation_fraction: float = 0.1,
         patience: int = 10,
         device: str = "auto",
-        n_threads: int | None = None,
+        n_threads: int | str | None = "auto",
         random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,

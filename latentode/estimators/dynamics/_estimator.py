@@ -149,7 +149,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
         feature_cols: Sequence[str] | None = None,
         time_unit: str | None = None,
         device: str = "auto",
-        n_threads: int | None = None,
+        n_threads: int | str | None = "auto",
         random_state: RandomStateLike = None,
         verbose: bool = False,
         checkpoint_dir: str | None = None,
