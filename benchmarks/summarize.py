@@ -263,6 +263,33 @@ def _threads(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _anomaly(r: dict) -> list[str]:
+    lines = [
+        "## anomaly (`benchmarks/anomaly.py`)",
+        f"Protocol: {r['protocol']}; Latent ODE fits of {r['seconds']:.0f} s. AUROC "
+        "(average precision in brackets); higher scores mean more anomalous.",
+        "",
+    ]
+    for name, res in r["sets"].items():
+        methods = list(next(iter(res["types"].values())))
+        lines += [
+            f"### {name} ({res['n_test_series']} test series, {res['n_anomalous']} altered)",
+            "",
+            "| anomaly | " + " | ".join(methods) + " |",
+            "|---|" + "---|" * len(methods),
+        ]
+        for kind, row in res["types"].items():
+            best = max(v["auroc"] for v in row.values())
+            cells = [
+                (f"**{v['auroc']:.3f}**" if v["auroc"] == best else f"{v['auroc']:.3f}")
+                + f" ({v['ap']:.2f})"
+                for v in row.values()
+            ]
+            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -321,6 +348,7 @@ def main() -> None:
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),
+        ("anomaly", _anomaly),
     )
     for name, render in renderers:
         r = _load(name)

@@ -20,6 +20,25 @@ class SeeThreads(Callback):
         self.seen.append(torch.get_num_threads())
 
 
+def _inference_threads(est, data, monkeypatch) -> set[int]:
+    """The thread counts seen by every module call of one inference (non-empty)."""
+    inside: list[int] = []
+    real = torch.nn.Module.__call__
+
+    def spy(self, *args, **kwargs):  # every module call records the thread count
+        inside.append(torch.get_num_threads())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    if isinstance(est, FFJORDDensity):
+        est.score_samples(data)
+    else:
+        est.predict(data, horizon=1.0, n_points=2)
+    monkeypatch.undo()
+    assert inside
+    return set(inside)
+
+
 @pytest.fixture
 def two_threads():
     previous = torch.get_num_threads()
@@ -39,20 +58,7 @@ def test_n_threads_holds_during_fit_and_is_restored(cls, two_threads, monkeypatc
     est.fit(data)
     assert seen.seen == [1, 1]
     assert torch.get_num_threads() == 2
-    inside = []
-    real = torch.nn.Module.__call__
-
-    def spy(self, *args, **kwargs):  # every module call records the thread count
-        inside.append(torch.get_num_threads())
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
-    if cls is FFJORDDensity:
-        est.score_samples(data)
-    else:
-        est.predict(data, horizon=1.0, n_points=2)
-    monkeypatch.undo()
-    assert inside and set(inside) == {1}
+    assert _inference_threads(est, data, monkeypatch) == {1}
     assert torch.get_num_threads() == 2
 
 
@@ -78,17 +84,4 @@ def test_the_auto_default_fits_on_one_thread_and_leaves_inference_alone(
     est.fit(data)
     assert seen.seen == [1, 1]
     assert torch.get_num_threads() == 2
-    inside = []
-    real = torch.nn.Module.__call__
-
-    def spy(self, *args, **kwargs):
-        inside.append(torch.get_num_threads())
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
-    if cls is FFJORDDensity:
-        est.score_samples(data)
-    else:
-        est.predict(data, horizon=1.0, n_points=2)
-    monkeypatch.undo()
-    assert inside and set(inside) == {2}
+    assert _inference_threads(est, data, monkeypatch) == {2}
