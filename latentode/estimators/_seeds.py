@@ -28,6 +28,7 @@ STREAMS: dict[str, int] = {
     "warm_start": 3,  # the dynamics' gradient-matching warm start
     "predict": 7,  # predictive draws (common random numbers)
     "score": 11,  # importance samples of score_samples
+    "predict_observation": 13,  # observation noise of predictive draws, per query position
 }
 
 

@@ -83,6 +83,16 @@ def common_noise(
     return eps, gen
 
 
+def observation_noise(
+    seed: int, n_samples: int, n_queries: int, n_features: int, device: torch.device
+) -> torch.Tensor:
+    """Standard normal noise ``(S, 1, Q, D)``, the same for every chunk: query position
+    ``q`` always gets the same numbers, whatever ``Q`` is."""
+    gen = generator(seed, "predict_observation", device)
+    z = torch.randn((n_queries, n_samples, n_features), generator=gen, device=device)
+    return z.permute(1, 0, 2).unsqueeze(1)
+
+
 def predictive_samples(
     module: Any,
     padded: PaddedSeries,
@@ -97,7 +107,7 @@ def predictive_samples(
 ) -> Predictive:
     """Sample each series' predictive distribution at its (normalised) query times."""
     device = padded.times.device
-    eps, gen = common_noise(seed, "predict", n_samples, latent_dim, device)
+    eps, _ = common_noise(seed, "predict", n_samples, latent_dim, device)
     means_out: list[np.ndarray] = []
     draws_out: list[np.ndarray] = []
     with torch.no_grad():
@@ -107,9 +117,11 @@ def predictive_samples(
             )
             with padded.naming(index):
                 means, std = module.sample_predictive(context, q, n_samples, eps=eps)
-            # Observation noise is shared across series too (common random numbers), so
-            # a series' draws do not depend on its batch-mates or its position.
-            z = torch.randn((n_samples, 1, *means.shape[2:]), generator=gen, device=device)
+            # Observation noise is shared across series too (common random numbers): drawn
+            # afresh for every chunk, query position by query position, so a series' draws
+            # depend neither on its batch-mates, nor on its chunk, nor on how many queries
+            # the other series of its chunk have.
+            z = observation_noise(seed, n_samples, means.shape[2], means.shape[3], device)
             draws = means + z * std
             m = data.inverse_values(means.cpu().numpy())
             d = data.inverse_values(draws.cpu().numpy())
