@@ -87,6 +87,9 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark("serving", ("--requests", "40"), note="mlflow models serve latency"),
         Benchmark("threads", ("--epochs", "1"), note="n_threads, quiet and beside a busy process"),
+        Benchmark(
+            "adaptive", ("--epochs", "1"), note="per-series adaptive steps against one per batch"
+        ),
     )
 }
 

@@ -4,7 +4,8 @@
 back-propagation step every series of a batch at once in one loop: each series takes
 exactly its own steps, then steps of size zero (``z + 0·f = z``), so results never depend
 on batch-mates and the number of steps is the longest series' own count. Adaptive methods
-and the adjoint go through torchdiffeq in :mod:`latentode.nn.solve`.
+have their own per-series solver (:mod:`latentode.nn._adaptive`); the adjoint goes through
+torchdiffeq in :mod:`latentode.nn.solve`.
 
 The decoder paths (:func:`solve_fixed_direct`, :func:`solve_on_step_grid`) drop series
 that have taken all their own steps from the rows they evaluate (:func:`fixed_trajectory`),

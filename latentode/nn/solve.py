@@ -26,6 +26,21 @@ every knot and force at least one step per query time: measured 2–5× more eva
 Padding repeats a series' last time (pace 0: the state stays frozen). Queries before the
 start time integrate backwards.
 
+Which path a solve takes
+------------------------
+* Adaptive methods without the adjoint (the estimators' default, ``dopri5``):
+  :mod:`latentode.nn._adaptive`, a Runge–Kutta loop in real time where every series has
+  its own step size and accept/reject decisions, with dense output at its query times, so
+  a series' trajectory does not depend on its batch-mates. torchdiffeq's solvers control
+  one step size for the whole batch (measured on the periodic protocol: a series alone vs
+  among 100–200 others differed by 0.06–0.12) and, on the pseudo-time path below, step at
+  least once per knot; the per-series loop also made a decoder solve 4–8× faster (fewer
+  evaluations; ``benchmarks/adaptive.py`` measures both).
+* Fixed-step methods without the adjoint: :mod:`latentode.nn._fixed_steps`, each series on
+  its own step grid.
+* The adjoint (either kind of method): torchdiffeq on the shared pseudo-time described
+  above, which its backward pass needs.
+
 The options (:class:`SolverConfig`, the method lists), the evaluation counter
 (:class:`NFECounter`) and the error translation (:func:`translate_solver_errors`) live in
 torchdiffeq-free private modules and are re-exported here.
@@ -33,12 +48,15 @@ torchdiffeq-free private modules and are re-exported here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
 import torchdiffeq
 from torch import nn
+from torchdiffeq._impl.odeint import SOLVERS
 
+from latentode.nn._adaptive import Tableau, solve_rows_adaptive
 from latentode.nn._fixed_steps import (
     DIRECT_METHODS,
     check_step_budget,
@@ -60,6 +78,10 @@ __all__ = [
     "solve_on_grids",
     "translate_solver_errors",
 ]
+
+#: Adaptive solves without the adjoint use the per-series solver; ``False`` restores
+#: torchdiffeq's one step size per batch (kept for ``benchmarks/adaptive.py``'s comparison).
+PER_SERIES_ADAPTIVE = True
 
 #: Vector field protocol: ``field(t, z)`` with per-series times ``t`` of shape ``(B,)`` and
 #: states ``z`` of shape ``(..., B, L)``; returns ``dz/dt`` with the shape of ``z``.
@@ -252,6 +274,21 @@ def solve_on_grids(
         )
     if n_times == 0:
         return z0.new_zeros((*z0.shape[:-1], 0, z0.shape[-1]))
+    if config.adaptive and not config.adjoint and PER_SERIES_ADAPTIVE:
+        before = counter.calls
+        out = solve_rows_adaptive(
+            field,
+            z0,
+            t0,
+            times,
+            _tableau(config.method),
+            rtol=config.rtol,
+            atol=config.atol,
+            max_num_steps=config.max_num_steps,
+            counter=counter,
+        )
+        counter.forward += counter.calls - before
+        return out
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
     if config.method in DIRECT_METHODS and not config.adjoint:
         if config.step_size is not None:
@@ -272,6 +309,25 @@ def solve_on_grids(
     counter.forward += counter.calls - before
     index = positions.view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
     return torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+
+
+@functools.cache
+def _tableau(method: str) -> Tableau:
+    """The coefficients of torchdiffeq's adaptive ``method``, for the per-series solver."""
+    solver = SOLVERS[method]
+    table = solver.tableau
+
+    def floats(x: torch.Tensor) -> tuple[float, ...]:
+        return tuple(float(v) for v in x.tolist())
+
+    return Tableau(
+        alpha=floats(table.alpha),
+        beta=tuple(floats(b) for b in table.beta),
+        c_sol=floats(table.c_sol),
+        c_error=floats(table.c_error),
+        c_mid=floats(solver.mid),
+        order=int(solver.order),
+    )
 
 
 def _balanced_knots(grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,7 +28,7 @@ _ADAPTIVE = FFJORDDensity(
 
 
 def _expected_failures(estimator: FFJORDDensity) -> dict[str, str]:
-    return {} if estimator.eval_method == "rk4" else SKLEARN_EXPECTED_FAILED_CHECKS
+    return SKLEARN_EXPECTED_FAILED_CHECKS if estimator.adjoint else {}
 
 
 @parametrize_with_checks([_FIXED, _ADAPTIVE], expected_failed_checks=_expected_failures)

@@ -41,11 +41,10 @@ def test_polars_in_polars_out_same_values(fitted, periodic_df):
 
 
 def test_predictions_invariant_to_series_order_batching_and_duplication(periodic_df, fast):
-    # Adaptive solvers share one step size per batch, so batch-mates change results at the
-    # level of the tolerance: make that tight to test the invariance itself.
+    # Every series takes its own (adaptive) steps, so batch-mates do not change its results.
     from latentode import LatentODEForecaster
 
-    fitted = LatentODEForecaster(**{**fast, "rtol": 1e-6, "atol": 1e-7}).fit(periodic_df)
+    fitted = LatentODEForecaster(**fast).fit(periodic_df)
     at = _at(periodic_df)
     base = fitted.predict(periodic_df, at=at).set_index(["unique_id", "ds"])["y"]
     # reversed series order
@@ -67,8 +66,8 @@ def test_predictions_invariant_to_series_order_batching_and_duplication(periodic
     np.testing.assert_allclose(
         out.loc[out["unique_id"] == "copy", "y"].to_numpy(),
         out.loc[out["unique_id"] == ids[0], "y"].to_numpy(),
-        rtol=2e-3,
-        atol=2e-3,
+        rtol=1e-4,
+        atol=1e-4,
     )
 
 

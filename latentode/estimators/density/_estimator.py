@@ -34,14 +34,15 @@ LR_SCHEDULES = ("constant", "cosine")
 #: ``divergence="auto"`` trains with the exact trace up to this many features.
 EXACT_TRACE_MAX_FEATURES = 8
 
-#: scikit-learn common checks that cannot pass with an adaptive solver (``method="dopri5"``
-#: etc.), with the reason (for ``parametrize_with_checks(expected_failed_checks=...)``).
-#: Fixed-step methods pass every check.
+#: scikit-learn common checks that cannot pass with ``adjoint=True`` and an adaptive
+#: solver, with the reason (for ``parametrize_with_checks(expected_failed_checks=...)``).
+#: Without the adjoint every method passes every check: adaptive solves control each
+#: row's step size on its own (:mod:`latentode.nn._adaptive`).
 SKLEARN_EXPECTED_FAILED_CHECKS = {
     "check_methods_subset_invariance": (
-        "An adaptive ODE solver picks one step size for a whole batch, so a row's "
-        "log-density depends on its batch-mates at the level of the solver tolerance "
-        "(~1e-5), not 1e-7 as the check requires."
+        "With adjoint=True an adaptive ODE solve (torchdiffeq) picks one step size for a "
+        "whole batch, so a row's log-density depends on its batch-mates at the level of "
+        "the solver tolerance (~1e-5), not 1e-7 as the check requires."
     ),
 }
 
