@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--checkpoint-dir", help="checkpoint every epoch into this directory")
     fit.add_argument("--resume", action="store_true", help="resume from --checkpoint-dir")
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="train data-parallel on N processes of this machine (torchrun; one GPU each "
+        "with device cuda); several machines: run 'torchrun ... -m latentode.cli fit' on each",
+    )
     fit.set_defaults(func=_commands.fit)
 
     pred = _command(sub, "predict", "forecast with a saved or registered model")
@@ -212,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.quiet:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,16 @@ _JSON_TYPES = {list: "a list", str: "a string", int: "a number", float: "a numbe
 
 def fit(args: argparse.Namespace) -> int:
     from latentode import LatentODEForecaster
+    from latentode.training import distributed
 
     params = {**config_params(args.config), **fit_params(args.params, "The --params option")}
+    if args.nproc < 1:
+        from latentode.exceptions import ParameterError
+
+        raise ParameterError(f"--nproc must be an int >= 1. Got {args.nproc} instead.")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(args.argv, args.nproc)
+    group = distributed.init_from_env(params.get("device", "auto"))
     df = read_frame(args.data, args.id_col, args.time_col, args.parse_dates)
     est = LatentODEForecaster(
         id_col=args.id_col,
@@ -36,9 +45,42 @@ def fit(args: argparse.Namespace) -> int:
         **params,
     )
     est.fit(df, resume=args.resume)
-    path = est.save(args.model)
-    echo(f"fitted {est.n_epochs_} epochs; model saved to {path}")
+    if distributed.is_main_process():
+        path = est.save(args.model)
+        where = "" if group is None else f" ({group.size} processes)"
+        echo(f"fitted {est.n_epochs_} epochs{where}; model saved to {path}")
+    if group is not None:
+        import torch.distributed as dist
+
+        dist.barrier()  # the others wait for rank 0's save, then leave together
+        dist.destroy_process_group()
     return 0
+
+
+def _launch(argv: list[str], nproc: int) -> int:
+    """Run this ``fit`` command again under ``torchrun`` on ``nproc`` local processes."""
+    import subprocess
+    import sys
+
+    rest, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            rest.append(arg)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "latentode.cli",
+        *rest,
+    ]
+    return subprocess.call(command)
 
 
 def config_params(path: str | None) -> dict[str, Any]:

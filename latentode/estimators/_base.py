@@ -244,21 +244,27 @@ class BaseTorchEstimator(BaseEstimator):
             TimeLimit,
             global_callbacks,
         )
+        from latentode.training.distributed import is_main_process
 
+        # In a data-parallel fit only rank 0 writes: checkpoints, bars, logs, tracking.
+        main = is_main_process()
         callbacks: list[Any] = []
         if self.early_stopping and has_validation:
             callbacks.append(EarlyStopping("val_loss", patience=self.patience))
         if self.max_time is not None:
             callbacks.append(TimeLimit(self.max_time))
-        if self.checkpoint_dir is not None:
+        if self.checkpoint_dir is not None and main:
             callbacks.append(Checkpoint(self.checkpoint_dir, every=self.checkpoint_every))
         # A bar on every fit, shown on a terminal only; verbose shows it anywhere and logs
         # each epoch.
-        bar = ProgressBar(
-            type(self).__name__, disable=False if self.verbose else None, max_seconds=self.max_time
-        )
-        callbacks.append(bar)
-        if self.verbose:
+        if main:
+            bar = ProgressBar(
+                type(self).__name__,
+                disable=False if self.verbose else None,
+                max_seconds=self.max_time,
+            )
+            callbacks.append(bar)
+        if self.verbose and main:
             callbacks.append(EpochLogger())
         for k, cb in enumerate(self.callbacks or ()):
             if not isinstance(cb, Callback):
@@ -266,7 +272,7 @@ class BaseTorchEstimator(BaseEstimator):
                     f"callbacks[{k}] must be a latentode.training.Callback (subclass it and "
                     f"override the hooks you need). Got {type(cb).__name__} instead."
                 )
-        return callbacks + list(self.callbacks or ()) + global_callbacks(self)
+        return callbacks + list(self.callbacks or ()) + (global_callbacks(self) if main else [])
 
     def _trainer(
         self,
@@ -289,6 +295,7 @@ class BaseTorchEstimator(BaseEstimator):
             max_epochs=self.max_epochs,
             scheduler=parts.scheduler,
             after_backward=lambda: {"nfe_backward": float(counter.backward)},
+            sharded=parts.sharded,
         )
         trainer.generators = dict(parts.generators)
         trainer.owner = self

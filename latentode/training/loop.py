@@ -17,6 +17,7 @@ import torch
 from latentode.exceptions import ModelFileError, NonFiniteLossError, SolverError
 from latentode.nn.solve import translate_solver_errors
 from latentode.training.callbacks import Callback
+from latentode.training.distributed import any_rank, data_parallel, world
 
 __all__ = ["Trainer", "TrainingParts"]
 
@@ -45,6 +46,10 @@ class TrainingParts:
     #: What the trainer optimises and checkpoints, when it is not the estimator's module
     #: itself (e.g. the module together with learned shooting nodes).
     model: torch.nn.Module | None = None
+    #: In a process group, ``step`` computes only this process's share of each batch and
+    #: returns that share's part of the loss (see :mod:`latentode.training.distributed`);
+    #: otherwise every process computes every batch.
+    sharded: bool = False
 
 
 class Trainer:
@@ -66,6 +71,8 @@ class Trainer:
     after_backward : callable, optional
         ``after_backward() -> dict of float metrics`` read after each backward pass (e.g.
         the adjoint's backward function evaluations).
+    sharded : bool
+        See :attr:`TrainingParts.sharded`.
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class Trainer:
         clip_grad_norm: float | None = 10.0,
         scheduler: Any = None,
         after_backward: Callable[[], dict[str, float]] | None = None,
+        sharded: bool = False,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -92,6 +100,12 @@ class Trainer:
         self.clip_grad_norm = clip_grad_norm
         self.scheduler = scheduler
         self.after_backward = after_backward
+        #: The process group of a data-parallel fit (None in one process): steps then run
+        #: through DDP and stopping decisions are shared (see
+        #: :mod:`latentode.training.distributed`).
+        self.world = world()
+        self.sharded = sharded and self.world is not None
+        self._step = data_parallel(model, train_step) if self.sharded else train_step
         #: Generators the step functions draw from; saved in checkpoints so that a resumed
         #: fit draws the same batches and noise as an uninterrupted one.
         self.generators: dict[str, torch.Generator] = {}
@@ -116,19 +130,22 @@ class Trainer:
         for i, batch in enumerate(self.train_batches(epoch)):
             try:
                 with translate_solver_errors():
-                    metrics = self.train_step(batch, epoch)
+                    metrics = self._step(batch, epoch)
                     loss = metrics.pop("loss")
-                    if not torch.isfinite(loss):
+                    # in a process group the step reports the whole batch's loss
+                    # ("train_loss"), the same on every process, so all stop together
+                    reported = metrics.setdefault("train_loss", loss.detach())
+                    if not math.isfinite(float(reported)):
                         raise NonFiniteLossError(
-                            f"The training loss became {loss.item()} at epoch {epoch}, batch "
-                            f"{i}. Lower the learning rate ('lr'), tighten the solver "
+                            f"The training loss became {float(reported)} at epoch {epoch}, "
+                            f"batch {i}. Lower the learning rate ('lr'), tighten the solver "
                             "tolerances or check the data scale."
                         )
                     self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    # DDP averages gradients; a process's loss is its share of the batch's
+                    (loss * self.world.size if self.sharded and self.world else loss).backward()
             except SolverError as exc:
                 raise type(exc)(f"At epoch {epoch}, batch {i}: {exc}") from exc
-            metrics["train_loss"] = loss.detach()
             if self.after_backward is not None:
                 metrics.update(self.after_backward())
             if self.clip_grad_norm is not None:
@@ -165,6 +182,8 @@ class Trainer:
                 self.history.append(logs)
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, logs)
+                if self.world is not None:  # e.g. max_time runs out at different moments
+                    self.stop = any_rank(self.stop)
             self.completed = True
         finally:
             for cb in self.callbacks:

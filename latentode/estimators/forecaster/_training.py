@@ -18,6 +18,7 @@ from latentode.estimators._tensors import PaddedSeries
 from latentode.models._context import ContextConfig, random_context
 from latentode.nn.solve import NFECounter
 from latentode.training import TrainingParts
+from latentode.training.distributed import World, all_sum, any_rank, world
 
 __all__ = ["LatentTraining", "objective", "training_parts"]
 
@@ -73,12 +74,15 @@ def training_parts(
     optimizer = torch.optim.Adam(module.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
     counters = component_counters(module)
+    group = world()
 
     def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
         for counter in counters.values():
             counter.reset()
         with train.naming(index):
-            metrics = objective(module, train.batch(index), config, config.kl_weight(epoch), noise)
+            metrics = objective(
+                module, train.batch(index), config, config.kl_weight(epoch), noise, group
+            )
         for name, counter in counters.items():
             metrics[name] = float(counter.forward)
         return metrics
@@ -93,6 +97,7 @@ def training_parts(
         None if val is None else validator(module, val, config, seed, device),
         scheduler,
         {"noise": noise, "batches": order},
+        sharded=True,
     )
 
 
@@ -106,14 +111,16 @@ def validator(
     """``validate(epoch)``: the loss and MSE per observed value of the validation series,
     with the full KL weight and the same noise every epoch."""
 
+    group = world()
+
     def validate(epoch: int) -> dict[str, float]:
         gen = generator(seed, "validation", device)
         total = sq = obs = 0.0
         with torch.no_grad():
             for index, batch in val.chunks(config.eval_batch_size):
                 with val.naming(index):
-                    m = objective(module, batch, config, 1.0, gen)
-                total += float(m["loss"]) * m["weight"]
+                    m = objective(module, batch, config, 1.0, gen, group)
+                total += float(m.get("train_loss", m["loss"])) * m["weight"]
                 sq += m["train_mse"] * m["weight"]
                 obs += m["weight"]
         return {"val_loss": total / obs, "val_mse": sq / obs}
@@ -135,31 +142,103 @@ def component_counters(module: torch.nn.Module) -> dict[str, NFECounter]:
     return {name: c for name, c in found.items() if isinstance(c, NFECounter)}
 
 
+def _posterior_noise(
+    module: Any, batch: IrregularBatch, n_samples: int, generator: torch.Generator
+) -> torch.Tensor | None:
+    """The posterior's base noise ``(S, B, latent_dim)`` for the whole batch, drawn as the
+    posterior itself would draw it (same generator, shape and dtype), or None for models
+    without a posterior (the ODE-RNN)."""
+    posterior = getattr(module, "posterior", None)
+    if posterior is None:
+        return None
+    return torch.randn(
+        (n_samples, batch.n_series, posterior.latent_dim),
+        generator=generator,
+        device=batch.device,
+        dtype=batch.values.dtype,
+    )
+
+
 def objective(
     module: Any,
     batch: IrregularBatch,
     config: LatentTraining,
     kl_weight: float,
     generator: torch.Generator,
+    world: World | None = None,
 ) -> dict[str, Any]:
     """Loss (negative bound per observed value) and metrics of one training batch: the
-    encoder sees a random context of ``batch`` and the whole of ``batch`` is reconstructed."""
+    encoder sees a random context of ``batch`` and the whole of ``batch`` is reconstructed.
+
+    In a process group (``world``) the random context and posterior noise are drawn for the
+    whole batch on every process, each process computes its share of the series
+    (``world.rows``), and ``loss`` is that share's part of the batch loss; the metrics
+    (``train_loss`` among them) are the whole batch's, reduced across processes.
+    """
     context = random_context(batch, config.context, generator)
-    terms = module.bound_terms(context, batch, config.n_train_samples, generator=generator)
+    eps = _posterior_noise(module, batch, config.n_train_samples, generator)
+    target = batch
+    if world is not None:
+        rows = world.rows(batch.n_series, device=batch.device)
+        context, target = context.select(rows), batch.select(rows)
+        eps = None if eps is None else eps[:, rows]
+        if len(rows) == 0:  # fewer series than processes: this one only joins the reduction
+            loss = sum(p.sum() for p in module.parameters()) * 0.0
+            return _reduced(loss, [0.0] * 6, batch, config, world, penalty=False)
+    terms = module.bound_terms(
+        context, target, config.n_train_samples, generator=generator, eps=eps
+    )
     bound = terms.iwae() if config.bound == "iwae" else terms.elbo(kl_weight)
-    # A batch may hold no target at all (ODE-RNN: one-observation series have nothing to
-    # predict from earlier context); its loss is then 0, not 0/0.
-    n_obs = terms.n_obs.sum().clamp(min=1.0)
-    extra: dict[str, float] = {}
-    loss = -bound.sum() / n_obs
-    if terms.penalty is not None:  # FFJORD posterior's kinetic / Jacobian regulariser
-        penalty = terms.penalty.mean(0).sum() / n_obs
-        loss = loss + penalty
-        extra["flow_penalty"] = float(penalty.detach())
-    return {
-        **extra,
-        "loss": loss,
-        "train_mse": float(terms.sq_err.detach().sum() / n_obs),
-        "kl": float(terms.kl.detach().mean()),
-        "weight": float(n_obs),
+    neg_bound = -bound.sum()
+    penalty = None if terms.penalty is None else terms.penalty.mean(0).sum()
+    if world is None:
+        # A batch may hold no target at all (ODE-RNN: one-observation series have nothing
+        # to predict from earlier context); its loss is then 0, not 0/0.
+        n_obs = terms.n_obs.sum().clamp(min=1.0)
+        extra: dict[str, float] = {}
+        loss = neg_bound / n_obs
+        if penalty is not None:  # FFJORD posterior's kinetic / Jacobian regulariser
+            loss = loss + penalty / n_obs
+            extra["flow_penalty"] = float(penalty.detach() / n_obs)
+        return {
+            **extra,
+            "loss": loss,
+            "train_mse": float(terms.sq_err.detach().sum() / n_obs),
+            "kl": float(terms.kl.detach().mean()),
+            "weight": float(n_obs),
+        }
+    parts = [
+        float(terms.n_obs.sum()),
+        float(neg_bound.detach()),
+        0.0 if penalty is None else float(penalty.detach()),
+        float(terms.sq_err.detach().sum()),
+        float(terms.kl.detach().sum()),
+        float(terms.kl.numel()),
+    ]
+    total = neg_bound if penalty is None else neg_bound + penalty
+    return _reduced(total, parts, batch, config, world, penalty=penalty is not None)
+
+
+def _reduced(
+    share_total: torch.Tensor,
+    parts: list[float],
+    batch: IrregularBatch,
+    config: LatentTraining,
+    world: World,
+    *,
+    penalty: bool,
+) -> dict[str, Any]:
+    """The whole batch's metrics from each process's ``parts`` (observations, negative
+    bound, penalty, squared error, KL sum, KL count), and this process's loss share."""
+    n_obs, neg_bound, pen, sq_err, kl_sum, kl_n = all_sum(parts)
+    n_obs = max(n_obs, 1.0)
+    out: dict[str, Any] = {
+        "loss": share_total / n_obs,
+        "train_loss": (neg_bound + pen) / n_obs,
+        "train_mse": sq_err / n_obs,
+        "kl": kl_sum / max(kl_n, 1.0),
+        "weight": n_obs,
     }
+    if any_rank(penalty):
+        out["flow_penalty"] = pen / n_obs
+    return out
