@@ -42,6 +42,7 @@ from latentode.exceptions import ParameterError
 from latentode.nn._checks import check_choice
 from latentode.nn._concat_squash import ACTIVATIONS, ConcatSquashField
 from latentode.nn._trace import DIVERGENCES, NOISES, AugmentedField, draw_probe
+from latentode.nn.mixture import GaussianMixtureBase
 from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
 
 __all__ = [
@@ -213,6 +214,8 @@ class CNF(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.dim, self.context_dim = dims.pop()
         self.counter = NFECounter()
+        #: The base distribution's module (``log_prob``, ``sample``), or None for N(0, I).
+        self.base: GaussianMixtureBase | None = None
 
     @classmethod
     def build(
@@ -228,9 +231,12 @@ class CNF(nn.Module):
         noise: str = "rademacher",
         solver: SolverConfig | None = None,
         regularize: bool = False,
+        base: GaussianMixtureBase | None = None,
     ) -> CNF:
-        """``n_blocks`` blocks, each with its own :class:`ConcatSquashField`."""
-        return cls(
+        """``n_blocks`` blocks, each with its own :class:`ConcatSquashField`; ``base`` a
+        base distribution other than ``N(0, I)`` (e.g.
+        :class:`~latentode.nn.mixture.GaussianMixtureBase`)."""
+        flow = cls(
             [
                 CNFBlock(
                     ConcatSquashField(
@@ -245,6 +251,8 @@ class CNF(nn.Module):
                 for _ in range(n_blocks)
             ]
         )
+        flow.base = base
+        return flow
 
     def set_divergence(self, divergence: str) -> None:
         """Switch every block's trace estimator (e.g. exact for evaluation)."""

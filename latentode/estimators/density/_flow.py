@@ -29,7 +29,8 @@ def log_density(
     """Log-density ``(n,)`` of standardised rows ``x`` in original units (``log_scale`` is
     ``sum(log scale_)``, the Jacobian of the standardisation), and the flow's output."""
     out = module(x, reverse=True, generator=generator)
-    logp = standard_normal_log_prob(out.z) - out.delta_logp - log_scale
+    base = standard_normal_log_prob(out.z) if module.base is None else module.base.log_prob(out.z)
+    logp = base - out.delta_logp - log_scale
     return logp, out
 
 
