@@ -34,8 +34,8 @@ LR_SCHEDULES = ("constant", "cosine")
 BASES = ("normal", "gmm")
 
 #: ``base="gmm"`` chooses the mixture's number of components (full covariances) by BIC
-#: among 1 to this many.
-MAX_BASE_COMPONENTS = 10
+#: among these (at most one component per 20 training rows).
+BASE_COMPONENTS = (1, 2, 4, 8, 12, 16, 24, 32)
 
 #: ``divergence="auto"`` trains with the exact trace up to this many features.
 EXACT_TRACE_MAX_FEATURES = 8
@@ -119,7 +119,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
         0.01 nats worse), 0 doubles the steps per solve.
     base : {"normal", "gmm"}, default="normal"
         The flow's base distribution: ``N(0, I)``, or a Gaussian mixture (full
-        covariances, components chosen by BIC among 1–10) fitted to the standardised
+        covariances, components chosen by BIC among 1–32) fitted to the standardised
         training rows and then held fixed. The flow starts at the identity, so a "gmm" fit
         starts at the mixture's likelihood and the flow corrects what it misses.
     lr : float, default=5e-3
@@ -412,12 +412,12 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
 
 
 def _bic_mixture(rows: np.ndarray, seed: int) -> Any:
-    """The full-covariance :class:`~sklearn.mixture.GaussianMixture` of lowest BIC among 1
-    to :data:`MAX_BASE_COMPONENTS` components (at most one per 10 rows) on ``rows``."""
+    """The full-covariance :class:`~sklearn.mixture.GaussianMixture` of lowest BIC among
+    :data:`BASE_COMPONENTS` components (at most one per 20 rows) on ``rows``."""
     from sklearn.mixture import GaussianMixture
 
     best, best_bic = None, np.inf
-    for k in range(1, max(1, min(MAX_BASE_COMPONENTS, len(rows) // 10)) + 1):
+    for k in [k for k in BASE_COMPONENTS if k == 1 or 20 * k <= len(rows)]:
         gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-4)
         gm.fit(rows)
         bic = gm.bic(rows)
