@@ -67,6 +67,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             ("--quick", "--sets", "two_moons", "pinwheel"),
             note="FFJORD against GMM and KDE",
         ),
+        Benchmark(
+            "density_defaults",
+            ("--sets", "moons_0.05", "--methods", "ffjord_default", "gmm", "kde"),
+            note="FFJORDDensity's defaults on issue 12's seven sets",
+        ),
         Benchmark("posterior", ("--quick",), note="Gaussian against FFJORD posterior"),
         Benchmark(
             "anomaly",

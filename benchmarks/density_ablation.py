@@ -90,6 +90,7 @@ def main() -> None:
     params = {**QUALITY_PARAMS, **VARIANTS[args.variant]}
     average = WeightAverage(args.ema) if args.ema else None
     est = FFJORDDensity(
+        base="normal",  # as measured (the default base was N(0, I) then)
         max_epochs=args.epochs,
         random_state=args.seed,
         callbacks=[average] if average else None,

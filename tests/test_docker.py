@@ -79,7 +79,9 @@ def test_dependency_layer_is_pyproject_without_torch() -> None:
         + project["optional-dependencies"]["mlflow"]
         + project["optional-dependencies"]["real"]
     )
-    assert any(r.startswith("torchdiffeq>=") for r in expected) and not any(r.startswith("torch>") for r in expected)
+    assert any(r.startswith("torchdiffeq>=") for r in expected) and not any(
+        r.startswith("torch>") for r in expected
+    )
     with pytest.raises(SystemExit, match="nope"):
         module.requirements(["nope"])
 

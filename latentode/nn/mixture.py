@@ -53,15 +53,19 @@ class GaussianMixtureBase(nn.Module):
         return self
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """``log p(z)`` ``(...)`` of points ``z`` ``(..., D)``."""
-        chol = self.cholesky.to(z.dtype)
-        diff = z.unsqueeze(-2) - self.means.to(z.dtype)  # (..., K, D)
+        """``log p(z)`` ``(...)`` of points ``z`` ``(..., D)``, computed in float64 (so a
+        row's value does not depend on how many rows are solved with it) and returned in
+        ``z``'s dtype."""
+        dtype = z.dtype
+        z = z.double()
+        chol = self.cholesky.double()
+        diff = z.unsqueeze(-2) - self.means.double()  # (..., K, D)
         flat = diff.reshape(-1, self.n_components, self.dim).transpose(0, 1)  # (K, N, D)
         white = torch.linalg.solve_triangular(chol, flat.transpose(1, 2), upper=False)
         sq = white.pow(2).sum(1).transpose(0, 1).reshape(diff.shape[:-1])  # (..., K)
         log_det = torch.diagonal(chol, dim1=-2, dim2=-1).log().sum(-1)  # (K,)
         comp = -0.5 * sq - log_det - 0.5 * self.dim * math.log(2 * math.pi)
-        return torch.logsumexp(comp + self.log_weights.to(z.dtype), dim=-1)
+        return torch.logsumexp(comp + self.log_weights.double(), dim=-1).to(dtype)
 
     def sample(
         self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype | None = None

@@ -54,7 +54,12 @@ def test_the_fit_starts_from_the_mixture_and_beats_a_normal_base(fitted: FFJORDD
     # the flow starts at the identity, so three epochs keep it near the mixture's fit
     assert fitted.score(test) == pytest.approx(gm.score(test), abs=0.05)
     normal = FFJORDDensity(
-        hidden_dims=(16, 16), max_epochs=3, batch_size=256, eval_rtol=1e-4, random_state=0
+        base="normal",
+        hidden_dims=(16, 16),
+        max_epochs=3,
+        batch_size=256,
+        eval_rtol=1e-4,
+        random_state=0,
     ).fit(train)
     assert fitted.score(test) > normal.score(test) + 0.2
 
