@@ -32,6 +32,7 @@ whole time steps.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -146,8 +147,7 @@ class AnchoredObservation(nn.Module):
         # The MLP's first layer on [z, anchors, code] is split into its three blocks, so the
         # anchors' part is computed once for all posterior samples instead of on an
         # (S, B, Q, D, ·) concatenation (the same sums; a third of a 1,000-series forecast).
-        first = self.net[0]
-        assert isinstance(first, nn.Linear)
+        first = cast("nn.Linear", self.net[0])  # make_mlp starts with a Linear layer
         n_latent, n_anchor = z.shape[-1], anchors.shape[-1]
         w_z, w_a, w_c = first.weight.split([n_latent, n_anchor, d], dim=1)
         pre = (
