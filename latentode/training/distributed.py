@@ -147,7 +147,9 @@ def data_parallel(
     device = next(model.parameters()).device
     return DistributedDataParallel(
         _Step(model, step),
-        device_ids=[device] if device.type == "cuda" else None,
+        device_ids=[device.index if device.index is not None else torch.cuda.current_device()]
+        if device.type == "cuda"
+        else None,
         # every parameter gets a gradient in every step (checked for each model, encoder,
         # posterior and observation model in tests/training/test_distributed.py)
         find_unused_parameters=False,
