@@ -95,6 +95,36 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark(
             "adaptive", ("--epochs", "1"), note="per-series adaptive steps against one per batch"
         ),
+        Benchmark(
+            "gpu",
+            (
+                "--device",
+                "cpu",
+                "--sections",
+                "train",
+                "predict",
+                "--n-series",
+                "1024",
+                "--epochs",
+                "2",
+                "--predict-sizes",
+                "1",
+                "100",
+            ),
+            (
+                "--device",
+                "cpu",
+                "--sections",
+                "train",
+                "predict",
+                "density",
+                "dynamics",
+                "--batch-sizes",
+                "256",
+                "1024",
+            ),
+            note="CPU side of the device table (CUDA: bash benchmarks/run_gpu.sh)",
+        ),
     )
 }
 

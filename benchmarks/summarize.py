@@ -337,6 +337,61 @@ def _anomaly(r: dict) -> list[str]:
     return lines
 
 
+def _gpu(r: dict) -> list[str]:
+    """CPU figures (``gpu.json``) beside CUDA ones (``gpu_cuda.json``) where a GPU ran."""
+    cuda = _load("gpu_cuda")
+    lines = [
+        "## devices (`benchmarks/gpu.py`)",
+        f"CPU: {r['machine']}, {r['threads']} thread, torch {r['torch']}. "
+        + (
+            f"CUDA: {cuda.get('gpu')}, torch {cuda['torch']} (`bash benchmarks/run_gpu.sh`)."
+            if cuda
+            else "CUDA: not run yet (`bash benchmarks/run_gpu.sh` on a GPU machine writes "
+            "`gpu_cuda.json`)."
+        ),
+        f"Training: defaults but `batch_size`, periodic protocol {r['n_series']} series × 100 "
+        "points; median seconds per epoch after the first. Forecast: 32 samples, 100 query "
+        "times. Issue 15's target: at batch 1024 an H200 epoch ≥ 20× faster than a CPU one.",
+        "",
+        "| measure | CPU | CUDA | CPU / CUDA |",
+        "|---|---|---|---|",
+    ]
+
+    def row(label: str, a: float | None, b: float | None, unit: str) -> str:
+        ratio = f"{a / b:.1f}×" if a is not None and b else "—"
+        fa = f"{a:.3g} {unit}" if a is not None else "—"
+        fb = f"{b:.3g} {unit}" if b is not None else "—"
+        return f"| {label} | {fa} | {fb} | {ratio} |"
+
+    def by(section: str, key: str, src: dict | None) -> dict:
+        rows = (src or {}).get(section)
+        return {x[key]: x for x in rows} if isinstance(rows, list) else {}
+
+    train_c, train_g = by("train", "batch_size", r), by("train", "batch_size", cuda)
+    for b in sorted(set(train_c) | set(train_g)):
+        a, g = train_c.get(b, {}).get("epoch_s"), train_g.get(b, {}).get("epoch_s")
+        lines.append(row(f"epoch, batch {b}", a, g, "s"))
+    pred_c, pred_g = by("predict", "n_series", r), by("predict", "n_series", cuda)
+    for n in sorted(set(pred_c) | set(pred_g)):
+        a, g = pred_c.get(n, {}).get("ms_per_series"), pred_g.get(n, {}).get("ms_per_series")
+        lines.append(row(f"forecast, {n} series (per series)", a, g, "ms"))
+    for name in ("density", "dynamics"):
+        a = (r.get(name) or {}).get("epoch_s") if isinstance(r.get(name), dict) else None
+        src = (cuda or {}).get(name)
+        g = src.get("epoch_s") if isinstance(src, dict) else None
+        if a is not None or g is not None:
+            lines.append(row(f"{name} epoch", a, g, "s"))
+    memory = (cuda or {}).get("memory")
+    if isinstance(memory, list):
+        lines += ["", "| adjoint | points | peak GPU MB | epoch s |", "|---|---|---|---|"]
+        lines += [
+            f"| {m['adjoint']} | {m['n_points']} | {m['peak_mb']:.0f} | {m['epoch_s']:.2f} |"
+            for m in memory
+            if "peak_mb" in m
+        ]
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -398,6 +453,7 @@ def main() -> None:
         ("threads", _threads),
         ("adaptive", _adaptive),
         ("anomaly", _anomaly),
+        ("gpu", _gpu),
     )
     for name, render in renderers:
         r = _load(name)

@@ -70,9 +70,13 @@ class GaussianMixtureBase(nn.Module):
     def sample(
         self, n: int, generator: torch.Generator | None = None, dtype: torch.dtype | None = None
     ) -> torch.Tensor:
-        """``n`` draws ``(n, D)``."""
+        """``n`` draws ``(n, D)``, from random numbers drawn on ``generator``'s device (so
+        a CPU generator gives the same draws whichever device the mixture lives on)."""
         device = self.means.device
-        k = torch.multinomial(self.log_weights.exp(), n, replacement=True, generator=generator)
-        eps = torch.randn((n, self.dim), generator=generator, device=device, dtype=self.means.dtype)
+        where = torch.device("cpu") if generator is None else generator.device
+        weights = self.log_weights.detach().exp().to(where)
+        k = torch.multinomial(weights, n, replacement=True, generator=generator).to(device)
+        eps = torch.randn((n, self.dim), generator=generator, device=where, dtype=self.means.dtype)
+        eps = eps.to(device)
         z = self.means[k] + (self.cholesky[k] @ eps.unsqueeze(-1)).squeeze(-1)
         return z if dtype is None else z.to(dtype)

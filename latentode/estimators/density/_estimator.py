@@ -406,13 +406,13 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
             raise ParameterError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
         if n_samples < 1:
             raise ParameterError(f"'n_samples' must be an int >= 1. Got {n_samples!r} instead.")
-        gen = torch.Generator(device=self.device_).manual_seed(seed_from(random_state))
+        # Base draws come from a CPU generator: the same samples on every device.
+        gen = torch.Generator().manual_seed(seed_from(random_state))
         if self.module_.base is not None:
             base = self.module_.base.sample(int(n_samples), gen, dtype=torch.float32)
         else:
-            base = torch.randn(
-                (int(n_samples), self.n_features_in_), generator=gen, device=self.device_
-            )
+            base = torch.randn((int(n_samples), self.n_features_in_), generator=gen)
+            base = base.to(self.device_)
         with self._evaluation():
             parts = [self.module_(chunk).z for chunk in base.split(CHUNK)]
         z = torch.cat(parts).cpu().numpy().astype(np.float64)

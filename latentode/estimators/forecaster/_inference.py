@@ -77,9 +77,12 @@ def common_noise(
 ) -> tuple[torch.Tensor, torch.Generator]:
     """Common random numbers: one base-noise draw ``(S, 1, latent_dim)`` shared by every
     series (so a series' samples depend neither on its batch-mates nor on its position),
-    and the generator to draw further shared noise from."""
-    gen = generator(seed, purpose, device)
-    eps = torch.randn((n_samples, 1, latent_dim), generator=gen, device=device)
+    and the generator to draw further shared noise from.
+
+    Drawn on the CPU and moved to ``device``: a forecast is the same on every device
+    (up to floating-point rounding), not one random draw per device type."""
+    gen = generator(seed, purpose)
+    eps = torch.randn((n_samples, 1, latent_dim), generator=gen).to(device)
     return eps, gen
 
 
@@ -87,9 +90,10 @@ def observation_noise(
     seed: int, n_samples: int, n_queries: int, n_features: int, device: torch.device
 ) -> torch.Tensor:
     """Standard normal noise ``(S, 1, Q, D)``, the same for every chunk: query position
-    ``q`` always gets the same numbers, whatever ``Q`` is."""
-    gen = generator(seed, "predict_observation", device)
-    z = torch.randn((n_queries, n_samples, n_features), generator=gen, device=device)
+    ``q`` always gets the same numbers, whatever ``Q`` is (and whatever the device: drawn
+    on the CPU)."""
+    gen = generator(seed, "predict_observation")
+    z = torch.randn((n_queries, n_samples, n_features), generator=gen).to(device)
     return z.permute(1, 0, 2).unsqueeze(1)
 
 
