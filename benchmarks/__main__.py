@@ -125,6 +125,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             ),
             note="CPU side of the device table (CUDA: bash benchmarks/run_gpu.sh)",
         ),
+        Benchmark(
+            "memory",
+            ("--lengths", "100", "1000", "--variants", "default", "no_checkpoint"),
+            note="peak memory of an epoch against series length",
+        ),
     )
 }
 

@@ -392,6 +392,28 @@ def _gpu(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _memory(r: dict) -> list[str]:
+    lines = [
+        "## memory (`benchmarks/memory.py`)",
+        f"Protocol: one training epoch, defaults but `batch_size=32`, {r['n_series']} periodic "
+        "series in one batch; peak RSS of a child process per setting (about 360 MB of it is "
+        "Python and torch before the fit). Issue 15's target: peak grows ≤ 10 % when the "
+        "length grows 10×.",
+        "",
+        "| variant | points | peak RSS MB | growth vs shortest | epoch s |",
+        "|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        if "peak_mb" not in row:
+            lines.append(f"| {row['variant']} | {row['n_points']} | failed | — | — |")
+            continue
+        lines.append(
+            f"| {row['variant']} | {row['n_points']} | {row['peak_mb']:.0f} | "
+            f"{100 * row.get('growth_vs_shortest', 0.0):+.0f} % | {row['seconds']:.1f} |"
+        )
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -454,6 +476,7 @@ def main() -> None:
         ("adaptive", _adaptive),
         ("anomaly", _anomaly),
         ("gpu", _gpu),
+        ("memory", _memory),
     )
     for name, render in renderers:
         r = _load(name)

@@ -39,6 +39,9 @@ __all__ = ["BANDWIDTHS", "N_ANCHOR_FEATURES", "anchor_features"]
 #: ``time_span``, 5 by default): a few observations wide, a fifth and two thirds of a span.
 BANDWIDTHS = (0.2, 1.0, 3.0)
 
+#: Elements of one block of the kernel averages' ``(B, queries, K)`` kernel matrices.
+KERNEL_BLOCK = 1 << 22
+
 
 def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tensor:
     """Anchor features ``(B, Q, D, N_ANCHOR_FEATURES + 2 D)`` of ``context`` at query
@@ -89,13 +92,7 @@ def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tenso
         level.unsqueeze(1).expand_as(anchor),
         torch.log1p(count).unsqueeze(1).expand_as(anchor),
     ]
-    distance = (times.unsqueeze(-1) - t.unsqueeze(1)).to(values.dtype)  # (B, Q, K)
-    for h in BANDWIDTHS:
-        kernel = torch.exp(-0.5 * (distance / h) ** 2)
-        w = kernel.unsqueeze(-1) * weight.unsqueeze(1)  # (B, Q, K, D)
-        total = w.sum(dim=2)
-        local = (w * values.unsqueeze(1)).sum(dim=2) + level.unsqueeze(1)  # one prior point
-        feats += [local / (total + 1.0), torch.log1p(total)]
+    feats += _kernel_averages(times, t, weight, values, level)
     out = torch.stack(feats, dim=-1)
     if out.shape[-1] != N_ANCHOR_FEATURES:
         raise RuntimeError("latentode bug: anchor features and N_ANCHOR_FEATURES disagree.")
@@ -109,6 +106,39 @@ def anchor_features(context: IrregularBatch, times: torch.Tensor) -> torch.Tenso
         [value_now.unsqueeze(2) * others, seen_now.unsqueeze(2) * others], dim=-1
     )  # (B, Q, D, 2 D): for feature d, the others' values and indicators
     return torch.cat([out, concurrent], dim=-1)
+
+
+def _kernel_averages(
+    times: torch.Tensor,
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    values: torch.Tensor,
+    level: torch.Tensor,
+) -> list[torch.Tensor]:
+    """Features 9-14: for each bandwidth, the kernel average and ``log1p`` of the kernel mass
+    ``(B, Q, D)`` each, at queries ``times`` ``(B, Q)`` from the context's ``t`` ``(B, K)``.
+
+    Computed over blocks of queries so the ``(B, block, K)`` kernel matrices stay under
+    :data:`KERNEL_BLOCK` elements (memory linear in the length, not quadratic: one batch of
+    32 series × 10,000 points once asked for 25 GB here), and the sums over the context as
+    batched matrix products (no ``(B, Q, K, D)`` temporaries; 3× faster at 3,000 points).
+    """
+    n_series, n_queries = times.shape
+    block = max(1, KERNEL_BLOCK // max(1, n_series * t.shape[1]))
+    weighted = weight * values  # (B, K, D)
+    # Written in place: small results kept between the large blocks made glibc's heap
+    # grow by the blocks' size at each step (a 2,000-point batch: +1 GB per call).
+    out = values.new_empty(2 * len(BANDWIDTHS), n_series, n_queries, values.shape[-1])
+    for start in range(0, n_queries, block):
+        stop = min(start + block, n_queries)
+        sq = (times[:, start:stop].unsqueeze(-1) - t.unsqueeze(1)).to(values.dtype).square()
+        for i, h in enumerate(BANDWIDTHS):
+            kernel = torch.exp(sq * (-0.5 / h**2))  # (B, q, K)
+            total = torch.bmm(kernel, weight)  # (B, q, D): sums over the context's K steps
+            local = torch.bmm(kernel, weighted) + level.unsqueeze(1)  # one prior point
+            out[2 * i, :, start:stop] = local / (total + 1.0)
+            out[2 * i + 1, :, start:stop] = torch.log1p(total)
+    return list(out.unbind(0))
 
 
 def _gather_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

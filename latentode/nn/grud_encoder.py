@@ -8,6 +8,7 @@ from torch import nn
 from latentode._deadline import check_deadline
 from latentode.batch import IrregularBatch
 from latentode.nn._reverse import reverse_padded
+from latentode.nn._scan import scan
 
 __all__ = ["GRUDEncoder"]
 
@@ -50,7 +51,9 @@ class GRUDEncoder(nn.Module):
         h = x_rev.new_zeros(n_series, self.hidden_dim)
         last_x = x_rev.new_zeros(n_series, n_features)
         since = x_rev.new_zeros(n_series, n_features)  # time since each feature was seen
-        for j in range(n_steps):
+
+        def step(j: int, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+            h, last_x, since = state
             check_deadline()
             ok = valid[:, j]
             gap = (t_rev[:, j] - t_rev[:, j - 1]).abs() if j else torch.zeros_like(t_rev[:, 0])
@@ -65,4 +68,8 @@ class GRUDEncoder(nn.Module):
             seen = (m > 0) & ok.unsqueeze(-1)
             last_x = torch.where(seen, x_rev[:, j], last_x)
             since = torch.where(seen, torch.zeros_like(since), since)
+            return h, last_x, since
+
+        # Long batches keep their graph in checkpointed segments (memory flat in length).
+        h, _, _ = scan(step, (h, last_x, since), n_steps)
         return h

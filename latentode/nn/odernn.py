@@ -7,6 +7,7 @@ from torch import nn
 
 from latentode.batch import IrregularBatch
 from latentode.nn._reverse import reverse_padded
+from latentode.nn._scan import scan
 from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
 from latentode.nn.vector_field import MLPVectorField
 
@@ -57,12 +58,17 @@ class ODERNNEncoder(nn.Module):
         valid, (t_rev, x_rev, m_rev) = reverse_padded(lengths, times, values, mask)
         inputs = torch.cat([x_rev * m_rev, m_rev], dim=-1)
         h = values.new_zeros(values.shape[0], self.hidden_dim)
-        t_prev = t_rev[:, 0]
-        for j in range(times.shape[1]):
+
+        def step(j: int, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+            h, t_prev = state
             ok = valid[:, j]
             if j > 0:
                 delta = torch.where(ok, t_rev[:, j] - t_prev, torch.zeros_like(t_prev))
                 h = solve_intervals(self.field, h, t_prev, delta, self.solver, self.counter)
                 t_prev = torch.where(ok, t_rev[:, j], t_prev)
             h = torch.where(ok.unsqueeze(-1), self.cell(inputs[:, j], h), h)
+            return h, t_prev
+
+        # Long batches keep their graph in checkpointed segments (memory flat in length).
+        h, _ = scan(step, (h, t_rev[:, 0]), times.shape[1])
         return h

@@ -134,3 +134,49 @@ def test_cross_regression_starts_at_the_least_squares_fit_of_the_training_rows()
     torch.testing.assert_close(w[0, 1], torch.tensor(0.5), atol=1e-3, rtol=0)
     torch.testing.assert_close(b[0], torch.tensor(-0.5), atol=1e-3, rtol=0)
     assert torch.all(w[2] == 0) and b[2] == 0  # no rows: left at zero
+
+
+def _kernel_reference(context: IrregularBatch, times: torch.Tensor) -> torch.Tensor:
+    """Features 9-14 by the direct formula (every query against every context step)."""
+    from latentode.models._anchors import BANDWIDTHS
+
+    t, values = context.times, context.values
+    valid = torch.arange(t.shape[1]).unsqueeze(0) < context.lengths.unsqueeze(1)
+    weight = ((context.mask > 0) & valid.unsqueeze(-1)).double()
+    v = values.double()
+    level = (v * weight).sum(1) / weight.sum(1).clamp(min=1.0)
+    dist = times.double().unsqueeze(-1) - t.double().unsqueeze(1)  # (B, Q, K)
+    out = []
+    for h in BANDWIDTHS:
+        k = torch.exp(-0.5 * (dist / h) ** 2).unsqueeze(-1) * weight.unsqueeze(1)
+        total = k.sum(2)
+        out += [((k * v.unsqueeze(1)).sum(2) + level.unsqueeze(1)) / (total + 1.0), total.log1p()]
+    return torch.stack(out, dim=-1)
+
+
+def test_kernel_averages_are_computed_in_bounded_blocks_with_the_same_values(monkeypatch):
+    import latentode.models._anchors as anchors_module
+
+    g = torch.Generator().manual_seed(0)
+    n, k, d, q = 4, 300, 2, 250
+    t = torch.sort(torch.rand(n, k, generator=g, dtype=torch.float64) * 5, dim=1).values
+    values = torch.randn(n, k, d, generator=g)
+    mask = (torch.rand(n, k, d, generator=g) > 0.3).float()
+    context = IrregularBatch(t, values, mask, torch.tensor([300, 120, 7, 1]))
+    times = torch.sort(torch.rand(n, q, generator=g, dtype=torch.float64) * 6, dim=1).values
+    expected = _kernel_reference(context, times)
+    whole = anchor_features(context, times)[..., 9:15]
+    np.testing.assert_allclose(whole.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+    largest = [0]
+    real_exp = torch.exp
+
+    def spy(x, *args, **kwargs):
+        largest[0] = max(largest[0], x.numel())
+        return real_exp(x, *args, **kwargs)
+
+    monkeypatch.setattr(anchors_module, "KERNEL_BLOCK", n * k * 10)  # 10 queries a block
+    monkeypatch.setattr(torch, "exp", spy)
+    blocked = anchor_features(context, times)[..., 9:15]
+    assert largest[0] <= n * k * 10  # no (B, Q, K) matrix at once: memory linear in Q
+    np.testing.assert_allclose(blocked.numpy(), whole.numpy(), rtol=1e-6, atol=1e-6)
