@@ -90,7 +90,8 @@ def main() -> None:
     params = {**QUALITY_PARAMS, **VARIANTS[args.variant]}
     average = WeightAverage(args.ema) if args.ema else None
     est = FFJORDDensity(
-        base="normal",  # as measured (the default base was N(0, I) then)
+        base="normal",  # as measured (the defaults then: base N(0, I), patience 10)
+        patience=10,
         max_epochs=args.epochs,
         random_state=args.seed,
         callbacks=[average] if average else None,

@@ -292,8 +292,9 @@ def _density_defaults(r: dict) -> list[str]:
         "## density_defaults (`benchmarks/density_defaults.py`)",
         "Protocol: 4,000 training / 2,000 test points per 2-D set (digits: 1,200 / 597 in 10 "
         "PCA dimensions), seed 0; held-out NLL in nats per point (fit seconds); "
-        "`ffjord_default` is `FFJORDDensity(random_state=0)` (base `gmm`), "
-        "`ffjord_normal` the same with `base='normal'`; GMM by BIC, KDE by 3-fold CV.",
+        "`ffjord_default` is `FFJORDDensity(random_state=0)` (base `gmm`, lr 1e-3, budget in "
+        "steps), `ffjord_normal` the defaults before it (base `normal`, lr 5e-3, 100 epochs, "
+        "patience 10); GMM by BIC, KDE by 3-fold CV.",
         "",
         "| set | true density | " + " | ".join(methods) + " |",
         "|---|---|" + "---|" * len(methods),
@@ -307,6 +308,8 @@ def _density_defaults(r: dict) -> list[str]:
         lines.append(
             f"| {name} | {'—' if true is None else f'{true:.3f}'} | " + " | ".join(cells) + " |"
         )
+    if r.get("note"):
+        lines += ["", f"Note: {r['note']}"]
     return [*lines, ""]
 
 

@@ -229,6 +229,14 @@ class BaseTorchEstimator(BaseEstimator):
             setattr(self, name, value)
 
     # -- helpers for subclasses ----------------------------------------------------------
+    def _max_epochs(self) -> int:
+        """The fit's epoch budget (a subclass may resolve an automatic ``max_epochs``)."""
+        return int(self.max_epochs)
+
+    def _patience_epochs(self) -> int:
+        """Early stopping's patience in epochs (a subclass may resolve ``"auto"``)."""
+        return int(self.patience)
+
     def _check_fitted(self) -> None:
         check_is_fitted(self, "module_")
 
@@ -250,7 +258,7 @@ class BaseTorchEstimator(BaseEstimator):
         main = is_main_process()
         callbacks: list[Any] = []
         if self.early_stopping and has_validation:
-            callbacks.append(EarlyStopping("val_loss", patience=self.patience))
+            callbacks.append(EarlyStopping("val_loss", patience=self._patience_epochs()))
         if self.max_time is not None:
             callbacks.append(TimeLimit(self.max_time))
         if self.checkpoint_dir is not None and main:
@@ -292,7 +300,7 @@ class BaseTorchEstimator(BaseEstimator):
             parts.batches,
             validate=parts.validate,
             callbacks=self._fit_callbacks(has_validation=parts.validate is not None),
-            max_epochs=self.max_epochs,
+            max_epochs=self._max_epochs(),
             scheduler=parts.scheduler,
             after_backward=lambda: {"nfe_backward": float(counter.backward)},
             sharded=parts.sharded,

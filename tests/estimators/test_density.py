@@ -113,6 +113,7 @@ def test_hutchinson_training_with_penalties_reports_them():
         noise="gaussian",
         kinetic_weight=0.01,
         jacobian_weight=0.01,
+        lr=5e-3,  # a field large enough after 2 epochs for the penalties to show in float32
         max_epochs=2,
         random_state=0,
     ).fit(x)
@@ -258,3 +259,30 @@ def test_feature_names_survive_save_and_load(tmp_path, monkeypatch):
     # The loaded model keeps checking column names, as the fitted one does.
     with pytest.raises(ValueError, match="feature names"):
         loaded.score_samples(frame.rename(columns={"lactate": "ph"}))
+
+
+# ----------------------------------------------------------------------- budget rule
+def test_automatic_budget_counts_optimiser_steps_not_epochs():
+    from latentode.estimators.density._estimator import budget_epochs
+
+    assert budget_epochs("auto", "auto", 1) == (2000, 80)  # 450 rows, batch 512
+    assert budget_epochs("auto", "auto", 8) == (250, 10)  # 4,000 rows: as before
+    assert budget_epochs("auto", "auto", 100) == (100, 10)  # large data: at least 100 / 10
+    assert budget_epochs(7, 3, 1) == (7, 3)  # ints are honoured as given
+
+
+def test_small_data_fit_gets_the_steps_budget_and_records_it():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 2))
+    est = FFJORDDensity(hidden_dims=(8,), method="rk4", random_state=0, max_time=3).fit(x)
+    assert (est.max_epochs_, est.patience_) == (2000, 80)  # one step an epoch
+    assert est.n_epochs_ > 14  # the old 100-epoch / patience-10 rule stopped by ~14
+    fixed = FFJORDDensity(hidden_dims=(8,), method="rk4", max_epochs=3, random_state=0).fit(x)
+    assert (fixed.max_epochs_, fixed.patience_, fixed.n_epochs_) == (3, 80, 3)
+
+
+def test_budget_parameters_reject_other_strings():
+    with pytest.raises(ParameterError, match="max_epochs"):
+        FFJORDDensity(max_epochs="long").fit(np.zeros((10, 2)))
+    with pytest.raises(ParameterError, match="patience"):
+        FFJORDDensity(patience=0).fit(np.zeros((10, 2)))
