@@ -70,6 +70,6 @@ class GRUDEncoder(nn.Module):
             since = torch.where(seen, torch.zeros_like(since), since)
             return h, last_x, since
 
-        # Long batches keep their graph in checkpointed segments (memory flat in length).
+        # Long batches keep their graph in checkpointed segments (see latentode.nn._scan).
         h, _, _ = scan(step, (h, last_x, since), n_steps)
         return h

@@ -69,6 +69,6 @@ class ODERNNEncoder(nn.Module):
             h = torch.where(ok.unsqueeze(-1), self.cell(inputs[:, j], h), h)
             return h, t_prev
 
-        # Long batches keep their graph in checkpointed segments (memory flat in length).
+        # Long batches keep their graph in checkpointed segments (see latentode.nn._scan).
         h, _ = scan(step, (h, t_rev[:, 0]), times.shape[1])
         return h
