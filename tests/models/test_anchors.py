@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from latentode.batch import IrregularBatch
@@ -154,16 +155,17 @@ def _kernel_reference(context: IrregularBatch, times: torch.Tensor) -> torch.Ten
     return torch.stack(out, dim=-1)
 
 
-def test_kernel_averages_are_computed_in_bounded_blocks_with_the_same_values(monkeypatch):
+@pytest.mark.parametrize("span", [5.0, 200.0])
+def test_kernel_averages_are_computed_in_bounded_blocks_with_the_same_values(span, monkeypatch):
     import latentode.models._anchors as anchors_module
 
     g = torch.Generator().manual_seed(0)
     n, k, d, q = 4, 300, 2, 250
-    t = torch.sort(torch.rand(n, k, generator=g, dtype=torch.float64) * 5, dim=1).values
+    t = torch.sort(torch.rand(n, k, generator=g, dtype=torch.float64) * span, dim=1).values
     values = torch.randn(n, k, d, generator=g)
     mask = (torch.rand(n, k, d, generator=g) > 0.3).float()
     context = IrregularBatch(t, values, mask, torch.tensor([300, 120, 7, 1]))
-    times = torch.sort(torch.rand(n, q, generator=g, dtype=torch.float64) * 6, dim=1).values
+    times = torch.sort(torch.rand(n, q, generator=g, dtype=torch.float64) * span * 1.2, 1).values
     expected = _kernel_reference(context, times)
     whole = anchor_features(context, times)[..., 9:15]
     np.testing.assert_allclose(whole.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
@@ -179,4 +181,6 @@ def test_kernel_averages_are_computed_in_bounded_blocks_with_the_same_values(mon
     monkeypatch.setattr(torch, "exp", spy)
     blocked = anchor_features(context, times)[..., 9:15]
     assert largest[0] <= n * k * 10  # no (B, Q, K) matrix at once: memory linear in Q
+    if span > 100:  # bandwidths << span: each block reads only a window of the context
+        assert largest[0] < n * k * 10 / 2
     np.testing.assert_allclose(blocked.numpy(), whole.numpy(), rtol=1e-6, atol=1e-6)
