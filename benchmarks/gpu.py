@@ -56,8 +56,11 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _epoch_seconds(est: Any) -> list[float]:
-    return [float(h["seconds"]) for h in est.history_]
+def _epoch_timing(est: Any) -> dict[str, float]:
+    """Epochs run, the median epoch after the first (warm-up), and the first."""
+    seconds = [float(h["seconds"]) for h in est.history_]
+    steady = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
+    return {"epochs": len(seconds), "epoch_s": steady, "first_epoch_s": seconds[0]}
 
 
 def bench_train(device: str, n_series: int, batch_sizes: list[int], epochs: int) -> list[dict]:
@@ -78,15 +81,13 @@ def bench_train(device: str, n_series: int, batch_sizes: list[int], epochs: int)
         start = time.perf_counter()
         est.fit(df)
         total = time.perf_counter() - start
-        seconds = _epoch_seconds(est)
-        steady = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
+        timing = _epoch_timing(est)
+        steady = timing["epoch_s"]
         n_train = round(n_series * (1 - est.validation_fraction))
         rows.append(
             {
                 "batch_size": batch,
-                "epochs": len(seconds),
-                "epoch_s": steady,
-                "first_epoch_s": seconds[0],
+                **timing,
                 "fit_s": total,
                 "series_per_s": n_train / steady,
                 "obs_per_s": n_train * 70 / steady,
@@ -129,12 +130,7 @@ def bench_density(device: str, epochs: int) -> dict:
     est = FFJORDDensity(
         max_epochs=epochs, early_stopping=False, device=device, n_threads=1, random_state=0
     ).fit(x)
-    seconds = _epoch_seconds(est)
-    row = {
-        "epochs": len(seconds),
-        "epoch_s": statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0],
-        "first_epoch_s": seconds[0],
-    }
+    row = _epoch_timing(est)
     print(json.dumps({"density": row}), flush=True)
     return row
 
@@ -147,13 +143,7 @@ def bench_dynamics(device: str, epochs: int) -> dict:
     est = NeuralODEDynamics(
         max_epochs=epochs, early_stopping=False, device=device, n_threads=1, random_state=0
     ).fit(df)
-    seconds = _epoch_seconds(est)
-    row = {
-        "epochs": len(seconds),
-        "epoch_s": statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0],
-        "first_epoch_s": seconds[0],
-        "rows": len(df),
-    }
+    row = {**_epoch_timing(est), "rows": len(df)}
     print(json.dumps({"dynamics": row}), flush=True)
     return row
 
