@@ -7,7 +7,7 @@ step's intermediate tensors until the backward pass: memory linear in the series
 each segment's start is kept, and a segment's forward is recomputed when the backward pass
 reaches it. Memory then follows the segment, not the length, for about one extra forward
 of the encoder (at 1,000 points it cost 35 % of an epoch and saved 5 % of the peak; at
-10,000, 9 % and 23 %: ``benchmarks/memory.py``), so only loops of at least
+10,000, 2 % and 17 %: ``benchmarks/memory.py``), so only loops of at least
 :data:`CHECKPOINT_MIN` series-steps (about 250 MB of graph) are checkpointed; shorter
 loops, and loops without gradients, run plain.
 """
@@ -25,7 +25,7 @@ __all__ = ["CHECKPOINT_MIN", "SEGMENT", "scan"]
 SEGMENT = 128
 
 #: Rows × steps from which a loop is checkpointed (a series-step keeps about 1 KB: at
-#: 32 × 10,000 points the checkpoints took an epoch's peak from 1,398 to 1,081 MB).
+#: 32 × 10,000 points the checkpoints took an epoch's peak from 1,424 to 1,188 MB).
 CHECKPOINT_MIN = 1 << 18
 
 State = tuple[torch.Tensor, ...]

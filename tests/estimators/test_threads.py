@@ -85,3 +85,16 @@ def test_the_auto_default_fits_on_one_thread_and_leaves_inference_alone(
     assert seen.seen == [1, 1]
     assert torch.get_num_threads() == 2
     assert _inference_threads(est, data, monkeypatch) == {2}
+
+
+def test_a_forecast_has_the_same_bits_on_one_or_two_threads(fitted, periodic_df):
+    """A served model (torch's thread default) must answer what the estimator computed in
+    the caller's process (one thread): the reductions must not split by thread count."""
+    history = periodic_df[periodic_df["unique_id"].isin(["s0000", "s0001", "s0002"])]
+    out = {}
+    for n in (1, 2):
+        fitted.set_params(n_threads=n)
+        out[n] = fitted.predict_quantiles(history, horizon=1.0, n_points=5, alpha=[0.1, 0.9])
+    fitted.set_params(n_threads="auto")
+    for column in ("y_q0.1", "y_q0.9"):
+        np.testing.assert_array_equal(out[1][column].to_numpy(), out[2][column].to_numpy())
