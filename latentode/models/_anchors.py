@@ -160,9 +160,8 @@ def _kernel_averages(
             sq = torch.nan_to_num(diff, posinf=0.0, neginf=0.0).to(values.dtype).square()
             kernel = torch.exp(sq * (-0.5 / h**2))  # padding: weight 0 whatever its kernel
             # Sums over the context's steps, one feature at a time, as products reduced
-            # over the last dimension: unlike a batched matrix product (whose BLAS splits
-            # the sums by thread count), the same bits on 1 or N threads, so a served
-            # forecast equals the in-process one.
+            # over the last dimension (the same bits on 1 or N threads, unlike a batched
+            # matrix product, whose BLAS may split the sums by thread count).
             for d in range(values.shape[-1]):
                 total = (kernel * w_w[:, :, d].unsqueeze(1)).sum(-1)  # (B, q)
                 local = (kernel * wv_w[:, :, d].unsqueeze(1)).sum(-1) + level[:, d : d + 1]
