@@ -142,22 +142,24 @@ def _kernel_averages(
     for start in range(0, n_queries, block):
         stop = min(start + block, n_queries)
         q = times[:, start:stop]
+        full_sq: torch.Tensor | None = None  # the whole context's squared distances, once
         for i, h in enumerate(BANDWIDTHS):
             reach = KERNEL_RADIUS * h
             lo = torch.searchsorted(t, q.amin(1, keepdim=True) - reach)  # (B, 1)
             hi = torch.searchsorted(t, q.amax(1, keepdim=True) + reach)
             width = int((hi - lo).max()) if n_steps else 0
             if width < n_steps // 2:  # a window: the steps lo .. lo + width of each series
-                index = (lo + steps[:width]).clamp(max=max(n_steps - 1, 0))  # (B, W)
-                inside = (lo + steps[:width] < hi).unsqueeze(-1).to(values.dtype)
+                window = lo + steps[:width]  # (B, W)
+                index = window.clamp(max=max(n_steps - 1, 0))
+                inside = (window < hi).unsqueeze(-1).to(values.dtype)
                 gather = index.unsqueeze(-1).expand(-1, -1, values.shape[-1])
-                t_w = torch.gather(t, 1, index)
+                sq = _squared_distances(q, torch.gather(t, 1, index), values.dtype)
                 w_w = torch.gather(weight, 1, gather) * inside
                 wv_w = torch.gather(weighted, 1, gather) * inside
             else:
-                t_w, w_w, wv_w = t, weight, weighted
-            diff = q.unsqueeze(-1) - t_w.unsqueeze(1)  # (B, q, W); inf past the length
-            sq = torch.nan_to_num(diff, posinf=0.0, neginf=0.0).to(values.dtype).square()
+                if full_sq is None:
+                    full_sq = _squared_distances(q, t, values.dtype)
+                sq, w_w, wv_w = full_sq, weight, weighted
             kernel = torch.exp(sq * (-0.5 / h**2))  # padding: weight 0 whatever its kernel
             # Sums over the context's steps, one feature at a time, as products reduced
             # over the last dimension (the same bits on 1 or N threads, unlike a batched
@@ -168,6 +170,13 @@ def _kernel_averages(
                 out[2 * i, :, start:stop, d] = local / (total + 1.0)  # one prior point
                 out[2 * i + 1, :, start:stop, d] = torch.log1p(total)
     return list(out.unbind(0))
+
+
+def _squared_distances(q: torch.Tensor, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``(q_i - t_k)²`` ``(B, q, K)`` in ``dtype``; 0 where ``t`` is ``inf`` (padding, whose
+    weight is 0 anyway)."""
+    diff = q.unsqueeze(-1) - t.unsqueeze(1)
+    return torch.nan_to_num(diff, posinf=0.0, neginf=0.0).to(dtype).square()
 
 
 def _gather_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
