@@ -159,6 +159,9 @@ class BaseTorchEstimator(BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
     #: Parameters that shape ``module_`` (checked against the saved weights by ``load``).
     _architecture: ClassVar[tuple[str, ...]] = ()
+    #: Module tensors used only while training that models saved before they existed lack:
+    #: ``load`` starts them at their initial values (see :meth:`_completed_state`).
+    _training_only_state: ClassVar[tuple[str, ...]] = ()
     _fitted: ClassVar[dict[str, Fitted]] = {}
     #: Set by :func:`~latentode.estimators._registry.register`.
     _task: ClassVar[str]
@@ -349,9 +352,18 @@ class BaseTorchEstimator(BaseEstimator):
                 continue
             setattr(self, name, codec.decode(config[key]))
 
+    def _completed_state(
+        self, state: dict[str, torch.Tensor], module: torch.nn.Module
+    ) -> dict[str, torch.Tensor]:
+        """``state`` with the :attr:`_training_only_state` tensors it lacks taken from
+        ``module`` (a freshly built one): they do not change what the model predicts."""
+        fresh = module.state_dict()
+        missing = {k: fresh[k] for k in self._training_only_state if k in fresh and k not in state}
+        return {**state, **missing} if missing else state
+
     def _load_module(self, state: dict[str, torch.Tensor], device: str | None) -> None:
         module = self._build_module()
-        module.load_state_dict(state)
+        module.load_state_dict(self._completed_state(state, module))
         wanted = device if device is not None else self.device
         try:
             target = resolve_device(wanted, type(self).__name__)

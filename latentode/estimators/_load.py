@@ -107,7 +107,7 @@ def check_shapes(est: Any, state: dict[str, torch.Tensor], path: Any) -> None:
     with torch.device("meta"):
         module = est._build_module()
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in state.items()}
+    found = {k: tuple(v.shape) for k, v in est._completed_state(state, module).items()}
     if expected != found:
         diff = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
         raise ModelFileError(

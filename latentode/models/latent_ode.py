@@ -27,6 +27,8 @@ class BoundTerms(NamedTuple):
     sq_err: torch.Tensor  # (B,) summed squared error of the mean prediction
     n_obs: torch.Tensor  # (B,) observed entries in the target
     penalty: torch.Tensor | None = None  # (n_samples, B) posterior regulariser, or None
+    #: (n_samples, B) the observation model's latent-path terms, weighted (training only)
+    latent_nll: torch.Tensor | None = None
 
     def elbo(self, kl_weight: float = 1.0) -> torch.Tensor:
         """ELBO per series ``(B,)``, averaged over samples; ``kl_weight`` anneals the KL."""
@@ -55,6 +57,10 @@ class LatentODE(nn.Module):
         E.g. :class:`~latentode.nn.observation.GaussianObservation`.
     solver : SolverConfig
         Decoder solver.
+    latent_weight : float, default=0.0
+        With an observation model that has a latent path of its own (``training_terms``,
+        the anchored head): weight of that path's training terms, reported by
+        :meth:`bound_terms` in training mode as ``latent_nll`` for the objective to add.
     """
 
     def __init__(
@@ -64,8 +70,10 @@ class LatentODE(nn.Module):
         field: nn.Module,
         observation: Observation,
         solver: SolverConfig,
+        latent_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        self.latent_weight = float(latent_weight)
         self.encoder = encoder
         self.posterior = posterior
         self.field = field
@@ -105,7 +113,17 @@ class LatentODE(nn.Module):
         """Encode ``context``, reconstruct ``target`` (its times, values and mask)."""
         post = self.posterior(self.summary(context), n_samples, generator=generator, eps=eps)
         t_times, t_values, t_mask = target.times, target.values, target.mask
-        mean, log_std = self.decode(post.z0, context, t_times)
+        z0, latent_nll = post.z0, None
+        terms = getattr(self.observation, "training_terms", None)
+        if self.training and self.latent_weight > 0 and terms is not None:
+            z = solve_on_grids(
+                self.field, z0, context.times[:, 0], t_times, self.solver, self.counter
+            )
+            anchors = anchor_features(context, t_times)
+            mean, log_std, path = terms(z, anchors, t_values, t_mask)
+            latent_nll = self.latent_weight * path
+        else:
+            mean, log_std = self.decode(z0, context, t_times)
         log_px = self.observation.log_prob(mean, t_values, t_mask, log_std)
         sq_err = ((mean.mean(0) - t_values).pow(2) * t_mask).sum(dim=(-1, -2))
         return BoundTerms(
@@ -116,6 +134,7 @@ class LatentODE(nn.Module):
             sq_err=sq_err,
             n_obs=t_mask.sum(dim=(-1, -2)),
             penalty=post.penalty,
+            latent_nll=latent_nll,
         )
 
     @torch.no_grad()

@@ -11,8 +11,10 @@ class NFECounter:
     """Counts vector-field evaluations, split into forward and backward passes.
 
     ``forward`` counts evaluations made while solving forward; ``backward`` those made
-    afterwards by an adjoint backward solve (0 for direct back-propagation, whose backward
-    pass replays the recorded graph instead of calling ``f``). Every solver path counts
+    afterwards, in the backward pass: an adjoint's backward solve, and the forward steps a
+    checkpointed encoder loop recomputes (:mod:`latentode.nn._scan`; real work, so
+    counted). Plain back-propagation through a recorded graph adds none: it replays the
+    graph instead of calling ``f``. Every solver path counts
     through :meth:`tick`, which is also where a :func:`latentode.deadline` is checked.
     """
 

@@ -32,7 +32,7 @@ whole time steps.
 from __future__ import annotations
 
 import math
-from typing import cast
+from typing import NamedTuple, cast
 
 import torch
 from torch import nn
@@ -50,6 +50,16 @@ _COMPONENTS = (0, 7, 9, 11, 13)
 
 #: Bound on the learned log-scale adjustment ``h`` (noise within e^±5 of the base).
 _MAX_LOG_ADJUST = 5.0
+
+
+class _Mixture(NamedTuple):
+    """The anchored head's terms at a set of queries."""
+
+    mean: torch.Tensor  # (S, B, Q, D)
+    log_std: torch.Tensor  # (S, B, Q, D)
+    weights: torch.Tensor  # (K + 1, S, B, Q, D): the mixture weights (0: blocked)
+    latent: torch.Tensor  # (S, B, Q, D): the latent decode g(z)
+    fixed: torch.Tensor  # (K, B, Q, D): the anchors' components and the cross regression
 
 
 class AnchoredObservation(nn.Module):
@@ -100,6 +110,9 @@ class AnchoredObservation(nn.Module):
             self.log_std = nn.Parameter(log_std)
         else:
             self.register_buffer("log_std", log_std)
+        # The noise scale of the latent path alone, ``x_d ~ N(g(z)_d, τ_d²)``: used only by
+        # the training objective's latent-path term (:meth:`latent_log_prob`).
+        self.latent_log_std = nn.Parameter(torch.zeros(n_features))
 
     @torch.no_grad()
     def fit_cross_regression(
@@ -141,6 +154,11 @@ class AnchoredObservation(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log noise scale ``(S, B, Q, D)`` at latent states ``z`` ``(S, B, Q, L)``
         with ``anchors`` ``(B, Q, D, F)``."""
+        parts = self._parts(z, anchors)
+        return parts.mean, parts.log_std
+
+    def _parts(self, z: torch.Tensor, anchors: torch.Tensor | None) -> _Mixture:
+        """:meth:`distribution`'s terms (see :class:`_Mixture`)."""
         if anchors is None:
             raise ValueError("AnchoredObservation needs the anchor features of the queries.")
         d = self.n_features
@@ -184,7 +202,45 @@ class AnchoredObservation(nn.Module):
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)
-        return mean, self.log_std.clamp(min=-7.0) + adjust
+        return _Mixture(mean, self.log_std.clamp(min=-7.0) + adjust, weights, latent, fixed_parts)
+
+    def training_terms(
+        self, z: torch.Tensor, anchors: torch.Tensor | None, x: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`distribution`'s mean and log scale, and the latent-path term ``(S, B)``
+        the training objective adds (weighted by ``latent_weight``): the negative
+        log-density of ``x`` under the latent path alone (:meth:`latent_log_prob`), from the
+        same latent decode."""
+        parts = self._parts(z, anchors)
+        path = -self.latent_log_prob(z, x, mask, latent=parts.latent)
+        return parts.mean, parts.log_std, path
+
+    def latent_log_prob(
+        self,
+        z: torch.Tensor,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        latent: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Log-density ``(S, B)`` of the observed entries of ``x`` ``(B, Q, D)`` under the
+        latent path alone, ``N(g(z)_d, τ_d²)`` at latent states ``z`` ``(S, B, Q, L)``.
+
+        The anchors explain most of what the context shows, so the mixture's likelihood
+        alone gives the latent dynamics little to learn from: on the periodic set
+        (defaults, 240 s) the latent decode alone interpolated at MSE 0.50 and extrapolated
+        at 0.53, no better than the series' mean. With this term in the training objective
+        (``latent_weight=1``) it reached 0.033 and 0.062, so ``z0`` and ``z(t)`` (what
+        ``transform`` and the posterior describe) model the whole series. The mixture's
+        gate still leaves the latent decode under 1 % of the weight beyond the context
+        (there the forecast stays at 0.53): a gate that learns only through the mixture's
+        mean moves a component's weight at a rate proportional to that weight. A
+        cross-entropy towards each value's best component, tried to fix that, made
+        interpolation worse on a real set (flights CRPS 0.25 → 0.31) and was dropped.
+        """
+        log_std = self.latent_log_std.clamp(min=-7.0)
+        r = (x - (self.decoder(z) if latent is None else latent)) / log_std.exp()
+        elem = -0.5 * r.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+        return (elem * mask).sum(dim=(-1, -2))
 
     def log_prob(
         self,

@@ -105,6 +105,8 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
     module_: Any  # a LatentODE or the ODE-RNN baseline (build_latent_ode)
     noise_calibration_: dict[str, Any] | None
     solver_check_: dict[str, Any] | None
+    #: The anchored head's latent-path scale (``latent_weight``) came in after format 1.
+    _training_only_state: ClassVar[tuple[str, ...]] = ("observation.latent_log_std",)
     #: Parameters that shape the module: bounded by the saved weights at load time.
     _architecture: ClassVar[tuple[str, ...]] = (
         "latent_dim",
@@ -143,6 +145,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         flow_jacobian_weight: float = 0.0,
         observation: str = "anchored",
         obs_std: float | None = None,
+        latent_weight: float = 1.0,
         calibrate_noise: bool = True,
         decoder_hidden_dim: int = 0,
         method: str = "dopri5",

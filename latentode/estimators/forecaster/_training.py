@@ -191,6 +191,7 @@ def objective(
     bound = terms.iwae() if config.bound == "iwae" else terms.elbo(kl_weight)
     neg_bound = -bound.sum()
     penalty = None if terms.penalty is None else terms.penalty.mean(0).sum()
+    latent_nll = None if terms.latent_nll is None else terms.latent_nll.mean(0).sum()
     if world is None:
         # A batch may hold no target at all (ODE-RNN: one-observation series have nothing
         # to predict from earlier context); its loss is then 0, not 0/0.
@@ -200,6 +201,9 @@ def objective(
         if penalty is not None:  # FFJORD posterior's kinetic / Jacobian regulariser
             loss = loss + penalty / n_obs
             extra["flow_penalty"] = float(penalty.detach() / n_obs)
+        if latent_nll is not None:  # the anchored head's latent-path term
+            loss = loss + latent_nll / n_obs
+            extra["latent_nll"] = float(latent_nll.detach() / n_obs)
         return {
             **extra,
             "loss": loss,
@@ -216,6 +220,9 @@ def objective(
         float(terms.kl.numel()),
     ]
     total = neg_bound if penalty is None else neg_bound + penalty
+    if latent_nll is not None:  # part of the training loss, beside the bound
+        total = total + latent_nll
+        parts[1] += float(latent_nll.detach())
     return _reduced(total, parts, batch, config, world, penalty=penalty is not None)
 
 
