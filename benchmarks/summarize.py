@@ -314,8 +314,12 @@ def _density_defaults(r: dict) -> list[str]:
 
 
 def _anomaly(r: dict) -> list[str]:
+    params = r.get("params") or {}
+    title = "anomaly (`benchmarks/anomaly.py`)"
+    if params:  # an ablation run: its overrides of the Latent ODE in the title
+        title = f"anomaly with `--params '{json.dumps(params)}'` (`benchmarks/anomaly.py`)"
     lines = [
-        "## anomaly (`benchmarks/anomaly.py`)",
+        f"## {title}",
         f"Protocol: {r['protocol']}; Latent ODE fits of {r['seconds']:.0f} s. AUROC "
         "(average precision in brackets); higher scores mean more anomalous.",
         "",
@@ -417,6 +421,27 @@ def _memory(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _real_ablation(r: dict) -> list[str]:
+    """Latent ODE variants of ``benchmarks/real.py`` without baselines, side by side."""
+    meta = r.get("meta", {})
+    variants = list(meta.get("variants", {}))
+    lines = [
+        "## Real data: latent-path term (`benchmarks/real.py`, variants only)",
+        "",
+        f"{meta.get('note', '')} Budget {meta.get('seconds', 0):g} s per set. "
+        f"Command: `{meta.get('command', '')}`. CRPS / MSE (lower is better).",
+        "",
+        "| set | task | " + " | ".join(f"{v} crps | {v} mse" for v in variants) + " |",
+        "|---|---|" + "---|---|" * len(variants),
+    ]
+    for name, s in r.get("sets", {}).items():
+        for task, scores in s["tasks"].items():
+            cells = [f"{scores[v]['crps']:.3f} | {scores[v]['mse']:.3f}" for v in variants]
+            lines.append(f"| {name} | {task} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -473,11 +498,13 @@ def main() -> None:
         ("density_ablation", _density_ablation),
         ("density_defaults", _density_defaults),
         ("real", _real),
+        ("real_latent_weight", _real_ablation),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),
         ("adaptive", _adaptive),
         ("anomaly", _anomaly),
+        ("anomaly_latent_weight0", _anomaly),
         ("gpu", _gpu),
         ("memory", _memory),
     )

@@ -143,12 +143,13 @@ PARAMETERS_DOC = """\
         (started at the least-squares fit on the training rows), for values hidden from a
         measured step. Measured on the four real sets of ``benchmarks/real.py`` (full sets,
         300 s, with ``value_dropout=0.3``), against ``"gaussian"``: CRPS lower in 7 of 8
-        set × task cells (pbcseq interpolation 0.426 → 0.319, flights 0.443 → 0.261,
-        remifentanil extrapolation 0.054 → 0.029; flights extrapolation 0.415 → 0.441 is
-        the exception), and lower than every baseline on nafld extrapolation and both
-        pbcseq tasks (``benchmarks/RESULTS.md``). On the synthetic periodic set
-        (``benchmarks/periodic.py --defaults``, 240 s) it extrapolates far worse (MSE 0.52
-        vs 0.055; interpolation 0.0054 vs 0.026): there ``"gaussian"`` is the better choice
+        set × task cells (pbcseq interpolation 0.426 → 0.311, flights 0.443 → 0.260,
+        remifentanil extrapolation 0.054 → 0.026; flights extrapolation 0.415 → 0.433 is
+        the exception), and lower than every baseline on pbcseq interpolation, within 2 %
+        of the best one on nafld and pbcseq extrapolation (``benchmarks/RESULTS.md``).
+        On the synthetic periodic set
+        (``benchmarks/periodic.py --defaults``, 240 s) it extrapolates far worse (MSE 0.53
+        vs 0.055; interpolation 0.0064 vs 0.026): there ``"gaussian"`` is the better choice
         for forecasts beyond the data (see ``latent_weight``).
     latent_weight : float, default=1.0
         ``observation="anchored"``: weight of the latent path's own log-density in the
