@@ -421,12 +421,12 @@ def _memory(r: dict) -> list[str]:
     return [*lines, ""]
 
 
-def _real_ablation(r: dict) -> list[str]:
+def _real_ablation(r: dict, title: str = "latent-path term") -> list[str]:
     """Latent ODE variants of ``benchmarks/real.py`` without baselines, side by side."""
     meta = r.get("meta", {})
     variants = list(meta.get("variants", {}))
     lines = [
-        "## Real data: latent-path term (`benchmarks/real.py`, variants only)",
+        f"## Real data: {title} (`benchmarks/real.py`, variants only)",
         "",
         f"{meta.get('note', '')} Budget {meta.get('seconds', 0):g} s per set. "
         f"Command: `{meta.get('command', '')}`. CRPS / MSE (lower is better).",
@@ -499,6 +499,7 @@ def main() -> None:
         ("density_defaults", _density_defaults),
         ("real", _real),
         ("real_latent_weight", _real_ablation),
+        ("real_beta_nll", lambda r: _real_ablation(r, "β-NLL weights")),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),

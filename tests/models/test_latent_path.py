@@ -1,4 +1,5 @@
-"""The anchored head's latent-path term: its density, where it enters, and old models."""
+"""The anchored head's training-only terms (the latent path's density, β-NLL weights):
+what they compute, where they enter, and models saved before them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from latentode import LatentODEForecaster
 from latentode.batch import IrregularBatch
 from latentode.estimators.forecaster._build import build_latent_ode
 from latentode.models._anchors import anchor_features
+from latentode.models.latent_ode import _beta_weights
 from latentode.nn.anchored_observation import AnchoredObservation
 from latentode.nn.solve import solve_on_grids
 
@@ -44,13 +46,14 @@ def test_latent_log_prob_is_the_gaussian_density_of_the_latent_decode():
     torch.testing.assert_close(head.latent_log_prob(z, batch.values, batch.mask), expected)
 
 
-def _module(latent_weight: float) -> torch.nn.Module:
+def _module(latent_weight: float, beta_nll: float = 0.0) -> torch.nn.Module:
     params = LatentODEForecaster(
         latent_dim=3,
         encoder_hidden_dim=6,
         field_hidden_dim=8,
         method="euler",
         latent_weight=latent_weight,
+        beta_nll=beta_nll,
     )
     torch.manual_seed(0)
     return build_latent_ode(params, n_features=2)
@@ -109,3 +112,47 @@ def test_models_saved_before_the_latent_path_load_and_predict_the_same(periodic_
     np.testing.assert_allclose(after["y"], before["y"], rtol=1e-6, atol=1e-7)
     tau = loaded.module_.observation.latent_log_std.detach()
     assert torch.equal(tau, torch.zeros_like(tau)) and math.isfinite(float(tau.sum()))
+
+
+def test_beta_weights_follow_the_variance_have_mean_one_and_no_gradient():
+    log_std = torch.log(torch.tensor([[[[0.1, 0.2], [0.4, 0.8]]]])).requires_grad_(True)
+    mask = torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])
+    w = _beta_weights(log_std, mask, 0.5)
+    assert not w.requires_grad
+    sigma = log_std.detach().exp()
+    expected = sigma / (sigma * mask).sum() * mask.sum()  # σ^(2·0.5), mean 1 where observed
+    torch.testing.assert_close(w, expected)
+    torch.testing.assert_close((w * mask).sum() / mask.sum(), torch.tensor(1.0))
+    torch.testing.assert_close(_beta_weights(log_std, mask, 0.0), torch.ones_like(w))
+
+
+def test_beta_nll_weights_the_training_bound_only():
+    batch = _batch()
+    eps = torch.randn(1, 2, 3, generator=torch.Generator().manual_seed(1))
+    plain = _module(0.0, beta_nll=0.0).train()
+    with torch.no_grad():  # noise scales that differ between values (untrained: all equal)
+        plain.observation.net[-1].weight.normal_(
+            0.0, 0.5, generator=torch.Generator().manual_seed(2)
+        )
+    weighted = _module(0.0, beta_nll=0.5).train()
+    weighted.load_state_dict(plain.state_dict())
+    a = plain.bound_terms(batch, batch, 1, eps=eps)
+    b = weighted.bound_terms(batch, batch, 1, eps=eps)
+    # by hand: the same means and scales, each value's log-density weighted
+    mean, log_std = plain.decode(
+        plain.posterior(plain.summary(batch), 1, eps=eps).z0, batch, batch.times
+    )
+    w = _beta_weights(log_std, batch.mask, 0.5)
+    by_hand = plain.observation.log_prob(mean, batch.values, batch.mask * w, log_std)
+    torch.testing.assert_close(b.log_px, by_hand)
+    assert not torch.allclose(a.log_px, b.log_px)
+    # scoring: the plain bound whatever beta_nll is
+    torch.testing.assert_close(
+        weighted.eval().bound_terms(batch, batch, 1, eps=eps).log_px,
+        plain.eval().bound_terms(batch, batch, 1, eps=eps).log_px,
+    )
+
+
+def test_beta_nll_outside_zero_to_one_is_refused(periodic_df):
+    with pytest.raises(ValueError, match="beta_nll"):
+        LatentODEForecaster(beta_nll=1.5, max_epochs=1).fit(periodic_df)

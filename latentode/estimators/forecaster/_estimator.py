@@ -146,6 +146,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         observation: str = "anchored",
         obs_std: float | None = None,
         latent_weight: float = 1.0,
+        beta_nll: float = 0.5,
         calibrate_noise: bool = True,
         decoder_hidden_dim: int = 0,
         method: str = "dopri5",
