@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -40,7 +41,12 @@ class BoundTerms(NamedTuple):
         return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
 
 
-def _beta_weights(log_std: torch.Tensor, mask: torch.Tensor, beta: float) -> torch.Tensor:
+def _beta_weights(
+    log_std: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float,
+    reduce: Callable[[list[float]], list[float]] | None = None,
+) -> torch.Tensor:
     """β-NLL weights (Seitzer et al., 2022) ``(S, B, Q, D)``: each value's log-density
     weighted by its predicted variance to the power ``beta``, held fixed (no gradient), and
     scaled to mean 1 over the observed entries so the bound keeps its size beside the KL.
@@ -48,10 +54,17 @@ def _beta_weights(log_std: torch.Tensor, mask: torch.Tensor, beta: float) -> tor
     With a learned per-point noise scale, the log-density's gradient on the mean is
     ``(x - m) / σ²``: where the model fits badly it can grow ``σ`` instead, and those values
     stop teaching the mean. The weights undo that by ``σ^(2β)``.
+
+    ``reduce`` sums floats over the processes of a data-parallel group
+    (:func:`~latentode.training.distributed.all_sum`): each process then scales its share
+    of the batch by the whole batch's mean, as one process would.
     """
     w = (2.0 * beta * log_std.detach()).exp()
-    scale = (w * mask).sum() / mask.sum().clamp(min=1.0)
-    return w / scale.clamp(min=1e-12)
+    total, count = (w * mask).sum(), mask.sum()
+    if reduce is not None:
+        total_f, count_f = reduce([float(total), float(count)])
+        return w * (max(count_f, 1.0) / max(total_f, 1e-12))
+    return w / (total / count.clamp(min=1.0)).clamp(min=1e-12)
 
 
 class LatentODE(nn.Module):
@@ -129,8 +142,13 @@ class LatentODE(nn.Module):
         *,
         generator: torch.Generator | None = None,
         eps: torch.Tensor | None = None,
+        reduce: Callable[[list[float]], list[float]] | None = None,
     ) -> BoundTerms:
-        """Encode ``context``, reconstruct ``target`` (its times, values and mask)."""
+        """Encode ``context``, reconstruct ``target`` (its times, values and mask).
+
+        ``reduce`` (a sum of floats over the processes of a data-parallel group) makes
+        training-only batch statistics (the β-NLL weights' scale) the whole batch's.
+        """
         post = self.posterior(self.summary(context), n_samples, generator=generator, eps=eps)
         t_times, t_values, t_mask = target.times, target.values, target.mask
         z0, latent_nll = post.z0, None
@@ -146,7 +164,7 @@ class LatentODE(nn.Module):
             mean, log_std = self.decode(z0, context, t_times)
         weights = t_mask
         if self.training and self.beta_nll > 0 and log_std is not None:
-            weights = t_mask * _beta_weights(log_std, t_mask, self.beta_nll)
+            weights = t_mask * _beta_weights(log_std, t_mask, self.beta_nll, reduce)
         log_px = self.observation.log_prob(mean, t_values, weights, log_std)
         sq_err = ((mean.mean(0) - t_values).pow(2) * t_mask).sum(dim=(-1, -2))
         return BoundTerms(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -96,6 +98,7 @@ class ODERNN(nn.Module):
         *,
         generator: torch.Generator | None = None,
         eps: torch.Tensor | None = None,
+        reduce: Callable[[list[float]], list[float]] | None = None,  # no batch statistics
     ) -> BoundTerms:
         """Log-likelihood of ``target`` values, each predicted from strictly earlier context."""
         t_times, t_values, t_mask = target.times, target.values, target.mask

@@ -186,7 +186,12 @@ def objective(
             loss = sum(p.sum() for p in module.parameters()) * 0.0
             return _reduced(loss, [0.0] * 6, batch, config, world, penalty=False)
     terms = module.bound_terms(
-        context, target, config.n_train_samples, generator=generator, eps=eps
+        context,
+        target,
+        config.n_train_samples,
+        generator=generator,
+        eps=eps,
+        reduce=None if world is None else all_sum,
     )
     bound = terms.iwae() if config.bound == "iwae" else terms.elbo(kl_weight)
     neg_bound = -bound.sum()
