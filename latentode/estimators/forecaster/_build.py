@@ -143,15 +143,15 @@ PARAMETERS_DOC = """\
         It also regresses each value on the other features observed at the same time
         (started at the least-squares fit on the training rows), for values hidden from a
         measured step. Measured on the four real sets of ``benchmarks/real.py`` (full sets,
-        300 s, with ``value_dropout=0.3``), against ``"gaussian"``: CRPS lower in 7 of 8
-        set × task cells (pbcseq interpolation 0.426 → 0.311, flights 0.443 → 0.260,
-        remifentanil extrapolation 0.054 → 0.026; flights extrapolation 0.415 → 0.433 is
-        the exception), and lower than every baseline on pbcseq interpolation, within 2 %
-        of the best one on nafld and pbcseq extrapolation (``benchmarks/RESULTS.md``).
+        300 s, with ``value_dropout=0.3``, ``latent_weight=1``, ``beta_nll=0.5``), against
+        ``"gaussian"``: CRPS lower in all 8 set × task cells (pbcseq interpolation 0.426 →
+        0.302, flights 0.443 → 0.234, remifentanil extrapolation 0.054 → 0.027; flights
+        extrapolation 0.415 → 0.414 the closest), and lower than every baseline on both
+        nafld and pbcseq tasks and flights interpolation (``benchmarks/RESULTS.md``).
         On the synthetic periodic set
-        (``benchmarks/periodic.py --defaults``, 240 s) it extrapolates far worse (MSE 0.53
-        vs 0.055; interpolation 0.0064 vs 0.026): there ``"gaussian"`` is the better choice
-        for forecasts beyond the data (see ``latent_weight``).
+        (``benchmarks/periodic.py --defaults``, 240 s) it extrapolates worse (MSE 0.17 vs
+        0.055) and interpolates far better (0.0018 vs 0.026): for forecasts beyond the data
+        of smooth, fully latent dynamics ``"gaussian"`` is the better choice.
     latent_weight : float, default=1.0
         ``observation="anchored"``: weight of the latent path's own log-density in the
         training loss, ``x_d ~ N(g(z(t))_d, τ_d²)`` with a learned ``τ`` (0: the anchored
