@@ -130,9 +130,16 @@ class LatentODE(nn.Module):
         model's per-feature ``std``). An anchored observation model also reads what the
         context observed around each query (:func:`~latentode.models._anchors.anchor_features`).
         """
+        return self.observation.distribution(*self._states(z0, context, times))
+
+    def _states(
+        self, z0: torch.Tensor, context: IrregularBatch, times: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latent states ``z(t)`` ``(S, B, Q, L)`` at ``times`` and, for an anchored
+        observation model, the anchor features of the queries (else None)."""
         z = solve_on_grids(self.field, z0, context.times[:, 0], times, self.solver, self.counter)
         anchors = anchor_features(context, times) if self.observation.uses_anchors else None
-        return self.observation.distribution(z, anchors)
+        return z, anchors
 
     def bound_terms(
         self,
@@ -154,11 +161,7 @@ class LatentODE(nn.Module):
         z0, latent_nll = post.z0, None
         terms = getattr(self.observation, "training_terms", None)
         if self.training and self.latent_weight > 0 and terms is not None:
-            z = solve_on_grids(
-                self.field, z0, context.times[:, 0], t_times, self.solver, self.counter
-            )
-            anchors = anchor_features(context, t_times)
-            mean, log_std, path = terms(z, anchors, t_values, t_mask)
+            mean, log_std, path = terms(*self._states(z0, context, t_times), t_values, t_mask)
             latent_nll = self.latent_weight * path
         else:
             mean, log_std = self.decode(z0, context, t_times)

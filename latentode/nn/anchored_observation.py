@@ -57,9 +57,7 @@ class _Mixture(NamedTuple):
 
     mean: torch.Tensor  # (S, B, Q, D)
     log_std: torch.Tensor  # (S, B, Q, D)
-    weights: torch.Tensor  # (K + 1, S, B, Q, D): the mixture weights (0: blocked)
     latent: torch.Tensor  # (S, B, Q, D): the latent decode g(z)
-    fixed: torch.Tensor  # (K, B, Q, D): the anchors' components and the cross regression
 
 
 class AnchoredObservation(nn.Module):
@@ -202,7 +200,7 @@ class AnchoredObservation(nn.Module):
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)
-        return _Mixture(mean, self.log_std.clamp(min=-7.0) + adjust, weights, latent, fixed_parts)
+        return _Mixture(mean, self.log_std.clamp(min=-7.0) + adjust, latent)
 
     def training_terms(
         self, z: torch.Tensor, anchors: torch.Tensor | None, x: torch.Tensor, mask: torch.Tensor
