@@ -505,6 +505,7 @@ def main() -> None:
         ("threads", _threads),
         ("adaptive", _adaptive),
         ("anomaly", _anomaly),
+        ("anomaly_latent_weight1_beta0", _anomaly),
         ("anomaly_latent_weight0", _anomaly),
         ("gpu", _gpu),
         ("memory", _memory),

@@ -168,7 +168,8 @@ PARAMETERS_DOC = """\
         (``FFJORDDensity`` on ``transform``) ranks anomalies better in 10 of them
         (periodic reversed AUROC 0.69 → 0.98, amplitude 0.73 → 0.98); ``score_samples``
         per observation worse in 7 (4 of the 5 on pbcseq; level shift 0.87 → 0.64),
-        better in 6, equal in 2 (``benchmarks/results/anomaly*.json``). The default is 1
+        better in 6, equal in 2 (both runs with ``beta_nll=0``:
+        ``benchmarks/results/anomaly_latent_weight*.json``). The default is 1
         for a latent state that models the series at no measurable cost to forecasts; 0
         where ``score_samples`` ranks the anomalies that matter.
     beta_nll : float, default=0.5
