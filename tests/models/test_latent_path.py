@@ -153,6 +153,7 @@ def test_beta_nll_weights_the_training_bound_only():
     )
 
 
-def test_beta_nll_outside_zero_to_one_is_refused(periodic_df):
-    with pytest.raises(ValueError, match="beta_nll"):
-        LatentODEForecaster(beta_nll=1.5, max_epochs=1).fit(periodic_df)
+@pytest.mark.parametrize(("name", "value"), [("beta_nll", 1.5), ("latent_weight", -1.0)])
+def test_training_term_weights_out_of_range_are_refused(periodic_df, name, value):
+    with pytest.raises(ValueError, match=name):
+        LatentODEForecaster(**{name: value}, max_epochs=1).fit(periodic_df)
