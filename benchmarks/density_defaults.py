@@ -143,9 +143,12 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "density_defaults.json")
+    parser.add_argument("--note", help="a line for RESULTS.md, e.g. which rows this run made")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out: dict = {"machine": platform.platform(), "seed": args.seed, "sets": {}}
+    if args.note:
+        out["note"] = args.note
     if args.out.is_file():  # keep other sets' figures when running a subset
         out["sets"] = json.loads(args.out.read_text()).get("sets", {})
     for name in args.sets:
