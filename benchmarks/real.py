@@ -75,7 +75,9 @@ def with_static(frame: pd.DataFrame, static: pd.DataFrame, fill: pd.Series) -> p
 LATENT_ODE = dict(method="euler", encoder="odernn", batch_size=50, max_epochs=100_000)
 
 
-def methods(seconds: float, seed: int, variants: dict, baselines: list[str]) -> dict:
+def methods(
+    seconds: float, seed: int, variants: dict, baselines: list[str], epochs: int | None = None
+) -> dict:
     out = {
         "last_value": LastValueBaseline(random_state=seed),
         "linear": LinearInterpolationBaseline(random_state=seed),
@@ -85,14 +87,25 @@ def methods(seconds: float, seed: int, variants: dict, baselines: list[str]) -> 
     out = {k: v for k, v in out.items() if k in baselines}
     for name, params in variants.items():
         settings = {k: v for k, v in {**LATENT_ODE, **params}.items() if k != "static"}
+        if epochs is not None:  # a fixed number of epochs: same-seed variants train alike
+            settings["max_epochs"] = epochs
         out[name] = LatentODEForecaster(
-            **settings, max_time=seconds, device="cpu", random_state=seed
+            **settings,
+            max_time=None if epochs is not None else seconds,
+            device="cpu",
+            random_state=seed,
         )
     return out
 
 
 def run_set(
-    name: str, quick: bool, seconds: float, seed: int, variants: dict, baselines: list[str]
+    name: str,
+    quick: bool,
+    seconds: float,
+    seed: int,
+    variants: dict,
+    baselines: list[str],
+    epochs: int | None = None,
 ) -> dict:
     full, small, targets = SETS[name]
     data = (small if quick else full)()
@@ -120,7 +133,7 @@ def run_set(
     if static is not None:
         fill = static[static["unique_id"].isin(train["unique_id"])].mean(numeric_only=True)
         out["static"] = [c for c in static.columns if c != "unique_id"]
-    for method, est in methods(seconds, seed, variants, baselines).items():
+    for method, est in methods(seconds, seed, variants, baselines, epochs).items():
         uses_static = bool(variants.get(method, {}).get("static")) and static is not None
         if uses_static:
             est.set_params(static_cols=out["static"])
@@ -150,6 +163,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the quick subsamples")
     parser.add_argument("--seconds", type=float, default=300.0, help="Latent ODE budget per set")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="train the Latent ODE variants this many epochs (early stopping still applies) "
+        "instead of --seconds: variants that differ only after training (e.g. "
+        "calibrate_noise) then share their training exactly, whatever the machine's load",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "real.json")
     parser.add_argument(
@@ -174,7 +194,8 @@ def main() -> None:
     result = {
         "meta": {
             "quick": args.quick,
-            "seconds": args.seconds,
+            "seconds": None if args.epochs is not None else args.seconds,
+            "epochs": args.epochs,
             "variants": {k: {**LATENT_ODE, **v} for k, v in variants.items()},
             "seed": args.seed,
             "torch_threads": torch.get_num_threads(),
@@ -182,7 +203,9 @@ def main() -> None:
             "torch": torch.__version__,
         },
         "sets": {
-            name: run_set(name, args.quick, args.seconds, args.seed, variants, baselines)
+            name: run_set(
+                name, args.quick, args.seconds, args.seed, variants, baselines, args.epochs
+            )
             for name in names
         },
     }

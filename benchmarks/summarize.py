@@ -425,18 +425,26 @@ def _real_ablation(r: dict, title: str = "latent-path term") -> list[str]:
     """Latent ODE variants of ``benchmarks/real.py`` without baselines, side by side."""
     meta = r.get("meta", {})
     variants = list(meta.get("variants", {}))
+    budget = (
+        f"{meta['epochs']} epochs per set (every variant trains alike)"
+        if meta.get("epochs")
+        else f"Budget {meta.get('seconds', 0):g} s per set"
+    )
     lines = [
         f"## Real data: {title} (`benchmarks/real.py`, variants only)",
         "",
-        f"{meta.get('note', '')} Budget {meta.get('seconds', 0):g} s per set. "
-        f"Command: `{meta.get('command', '')}`. CRPS / MSE (lower is better).",
+        f"{meta.get('note', '')} {budget}. Command: `{meta.get('command', '')}`. "
+        "CRPS / MSE (lower is better) / coverage of the 80 % interval.",
         "",
-        "| set | task | " + " | ".join(f"{v} crps | {v} mse" for v in variants) + " |",
-        "|---|---|" + "---|---|" * len(variants),
+        "| set | task | " + " | ".join(f"{v} crps | {v} mse | {v} cov." for v in variants) + " |",
+        "|---|---|" + "---|---|---|" * len(variants),
     ]
     for name, s in r.get("sets", {}).items():
         for task, scores in s["tasks"].items():
-            cells = [f"{scores[v]['crps']:.3f} | {scores[v]['mse']:.3f}" for v in variants]
+            cells = [
+                f"{scores[v]['crps']:.3f} | {scores[v]['mse']:.3f} | {scores[v]['coverage']:.2f}"
+                for v in variants
+            ]
             lines.append(f"| {name} | {task} | " + " | ".join(cells) + " |")
     lines.append("")
     return lines
@@ -500,6 +508,8 @@ def main() -> None:
         ("real", _real),
         ("real_latent_weight", _real_ablation),
         ("real_beta_nll", lambda r: _real_ablation(r, "β-NLL weights")),
+        ("real_calibration", lambda r: _real_ablation(r, "noise calibration")),
+        ("real_patience", lambda r: _real_ablation(r, "early-stopping patience")),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import properscoring
 import pytest
 
 from latentode import LatentODEForecaster, load
-from latentode.estimators.forecaster._calibration import _mean_log_lik, best_noise_scale
+from latentode.estimators.forecaster._calibration import (
+    _mean_log_lik,
+    best_noise_scale,
+    mixture_crps,
+)
+from latentode.exceptions import ParameterError
 
 
 @pytest.mark.parametrize("spread", [0.0, 0.3])
@@ -28,13 +34,56 @@ def test_best_noise_scale_recovers_the_noise_beyond_the_sample_spread(spread, rn
         assert ll == pytest.approx(ll_elbo, abs=1e-3)
 
 
+def test_mixture_crps_is_the_closed_form_of_the_gaussian_mixture(rng):
+    # One component: properscoring's closed form of a Gaussian's CRPS.
+    y, m, s = rng.normal(size=50), rng.normal(size=50), rng.uniform(0.1, 2.0, size=50)
+    want = properscoring.crps_gaussian(y, mu=m, sig=s).mean()
+    assert mixture_crps((y - m)[None], s[None]) == pytest.approx(want, rel=1e-10)
+    # Three components: Monte Carlo of E|X - y| - E|X - X'| / 2 with independent draws.
+    means, scales = rng.normal(size=(3, 4)), rng.uniform(0.2, 1.0, size=(3, 4))
+    y = rng.normal(size=4)
+
+    def draws() -> np.ndarray:
+        k, col = rng.integers(0, 3, size=(400_000, 4)), np.arange(4)
+        return means[k, col] + scales[k, col] * rng.normal(size=(400_000, 4))
+
+    x, x2 = draws(), draws()
+    want = (np.abs(x - y).mean(0) - 0.5 * np.abs(x - x2).mean(0)).mean()
+    assert mixture_crps(y - means, scales) == pytest.approx(want, rel=5e-3)
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.3])
+def test_crps_scale_recovers_the_noise_beyond_the_sample_spread(spread, rng):
+    # The CRPS is a proper score: the generating noise scale minimises it in expectation.
+    n, s = 4000, 16
+    mu = rng.normal(size=n)
+    y = mu + rng.normal(scale=np.hypot(0.5, spread), size=n)
+    means = mu + rng.normal(scale=spread, size=(s, n)) if spread else np.tile(mu, (s, 1))
+    sigma, crps = best_noise_scale(y - means, metric="crps")
+    assert sigma == pytest.approx(0.5, rel=0.08)
+    assert crps <= mixture_crps(y - means, np.full((s, n), 1.2 * sigma))
+    assert crps <= mixture_crps(y - means, np.full((s, n), 0.8 * sigma))
+
+
+def test_crps_scale_keeps_heavy_tails_from_widening_the_bands(rng):
+    # Student-t residuals (3 degrees of freedom): the likelihood widens the Gaussian to
+    # reach the tails, so its central 80 % band over-covers; the CRPS's band stays closer.
+    r = rng.standard_t(3, size=(1, 20_000))
+    coverage = {}
+    for metric in ("likelihood", "crps"):
+        sigma, _ = best_noise_scale(r, metric=metric)
+        coverage[metric] = float(np.mean(np.abs(r) <= 1.2816 * sigma))
+    assert abs(coverage["crps"] - 0.8) < abs(coverage["likelihood"] - 0.8)
+    assert coverage["likelihood"] > 0.83
+
+
 def test_fit_calibrates_the_learned_noise_and_keeps_it_through_save(periodic_df, fast, tmp_path):
     est = LatentODEForecaster(**fast).fit(periodic_df)
     cal = est.noise_calibration_
     assert cal is not None and len(cal["calibrated_std"]) == 1
     np.testing.assert_allclose(est.module_.observation.std.detach().numpy(), cal["calibrated_std"])
-    assert cal["calibrated_std"] != cal["trained_std"]
-    assert cal["val_predictive_nll_calibrated"] <= cal["val_predictive_nll_trained"]
+    assert cal["metric"] == "crps" and cal["calibrated_std"] != cal["trained_std"]
+    assert cal["val_crps_calibrated"] <= cal["val_crps_trained"]
     loaded = load(est.save(tmp_path / "model"))
     assert loaded.noise_calibration_ == cal
     loaded_std = loaded.module_.observation.std.detach().numpy()
@@ -59,3 +108,19 @@ def test_calibration_only_changes_the_spread_not_the_mean(periodic_df, fast):
     width_b = (pb["y_upper"] - pb["y_lower"]).mean()
     ratio = a.noise_calibration_["calibrated_std"][0] / a.noise_calibration_["trained_std"][0]
     assert (width_a < width_b) == (ratio < 1)
+
+
+@pytest.mark.parametrize(("value", "metric"), [(True, "crps"), ("likelihood", "likelihood")])
+def test_calibration_metric_is_the_one_asked_for(periodic_df, fast, value, metric):
+    est = LatentODEForecaster(**{**fast, "calibrate_noise": value}).fit(periodic_df)
+    cal = est.noise_calibration_
+    assert cal["metric"] == metric
+    if metric == "likelihood":
+        assert cal["val_predictive_nll_calibrated"] <= cal["val_predictive_nll_trained"]
+    else:
+        assert cal["val_crps_calibrated"] <= cal["val_crps_trained"]
+
+
+def test_unknown_calibration_metric_is_refused(periodic_df, fast):
+    with pytest.raises(ParameterError, match="'calibrate_noise' parameter"):
+        LatentODEForecaster(**{**fast, "calibrate_noise": "mse"}).fit(periodic_df)

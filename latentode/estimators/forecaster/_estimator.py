@@ -33,6 +33,7 @@ from latentode.estimators.forecaster._build import (
     PARAMETERS_DOC,
     build_latent_ode,
     check_static,
+    patience_epochs,
 )
 from latentode.estimators.forecaster._calibration import calibrate_noise
 from latentode.estimators.forecaster._inference import (
@@ -95,9 +96,13 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         (0.05) above which fit warned with ``SolverAccuracyWarning``; None otherwise.
     static_ : StaticEncoder or None
         Fitted scaling of the ``static_cols`` (None without static covariates).
+    patience_ : int
+        The patience in epochs early stopping used (``patience="auto"`` resolved).
     noise_calibration_ : dict or None
-        ``trained_std`` / ``calibrated_std`` per feature and the validation predictive NLL
-        per observed value with each; None when no calibration ran.
+        ``metric`` (the score the calibration optimised), ``trained_std`` /
+        ``calibrated_std`` per feature, and with each the validation values' predictive
+        NLL (``val_predictive_nll_*``) and CRPS (``val_crps_*``), means per value in
+        standardised units; None when no calibration ran.
     {fitted_common}
     """
 
@@ -123,6 +128,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         "noise_calibration_": Fitted(optional=True),
         "solver_check_": Fitted(optional=True),
         "static_": STATIC,
+        "patience_": Fitted(int, int, optional=True),
     }
 
     def __init__(
@@ -147,7 +153,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         obs_std: float | None = None,
         latent_weight: float = 1.0,
         beta_nll: float = 0.5,
-        calibrate_noise: bool = True,
+        calibrate_noise: str | bool = "crps",
         decoder_hidden_dim: int = 0,
         method: str = "dopri5",
         rtol: float = 1e-3,
@@ -171,7 +177,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         value_dropout: float = 0.3,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        patience: int = 20,
+        patience: int | str = "auto",
         n_samples: int = 32,
         n_iwae_samples: int = 16,
         id_col: str = "unique_id",
@@ -230,8 +236,13 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
             )
             head.fit_cross_regression(full.values[valid], full.mask[valid])
 
+    def _patience_epochs(self) -> int:
+        return self.patience_
+
     def _make_trainer(self, prepared: _Prepared) -> Trainer:
         config = LatentTraining.from_params(self)
+        n_series = int(prepared.train.lengths.shape[0])
+        self.patience_ = patience_epochs(self.patience, n_series, config.batch_size)
         parts = training_parts(
             self.module_, prepared.train, prepared.val, config, self.seed_, self.device_
         )
@@ -249,6 +260,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
                 prepared.val,
                 config.context,
                 self.seed_,
+                metric="likelihood" if self.calibrate_noise == "likelihood" else "crps",
                 batch_size=config.eval_batch_size,
             )
 
