@@ -1,8 +1,9 @@
 """Command line: ``latentode demo | fit | predict | evaluate | batch-predict | score | …``.
 
-``latentode demo`` fits a forecaster on a bundled irregular dataset, compares it with
-simple baselines on held-out points (interpolation) and on each series' last 30 % of time
-(extrapolation), and writes a forecast plot, the metrics and the model to ``--out``.
+``latentode demo`` fits a forecaster on a bundled (or a real) irregular dataset, scores it
+beside the four baselines on held-out values (interpolation) and on each test series' last
+20 % of timestamps (extrapolation), and writes a forecast plot, the metrics and the model
+to ``--out``.
 The other commands take long-format files (CSV or parquet: an id column, a time column,
 one column per feature, NaN where a feature was not observed).
 """
@@ -22,7 +23,8 @@ logger = logging.getLogger("latentode.cli")
 EXAMPLES = {
     "demo": """examples:
   latentode demo                                   # periodic_irregular, 90 s of training
-  latentode demo --dataset sensors_irregular --max-time 30 --out demo-sensors""",
+  latentode demo --dataset sensors_irregular --max-time 30 --out demo-sensors
+  latentode demo --dataset pbcseq --out demo-pbc   # real clinic visits (extra 'real')""",
     "fit": """examples:
   latentode fit --data train.parquet --model model/
   latentode fit --data train.csv --model model/ --config params.yaml
@@ -112,8 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = _command(sub, "demo", "fit on a bundled dataset, report metrics beside baselines, plot")
-    demo.add_argument("--dataset", default="periodic_irregular", help="a bundled dataset name")
+    demo = _command(
+        sub, "demo", "fit on a bundled or real dataset, score it beside every baseline, plot"
+    )
+    demo.add_argument(
+        "--dataset",
+        default="periodic_irregular",
+        help="a bundled dataset (periodic_irregular, sensors_irregular) or a real one "
+        "(pbcseq, nafld, remifentanil, flights: extra 'real')",
+    )
     demo.add_argument("--out", default="latentode-demo", help="output directory")
     demo.add_argument("--max-epochs", type=int, default=2000)
     demo.add_argument("--max-time", type=float, default=90.0, help="training seconds")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,11 +20,40 @@ def test_demo_writes_plot_metrics_and_model(dataset, tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "interpolation" in printed and "extrapolation" in printed
+    assert "(best baseline)" in printed
     metrics = json.loads((out / "metrics.json").read_text())
+    methods = {"latent ODE", "last value", "linear interp.", "GP", "gradient boosting"}
     for task in ("interpolation", "extrapolation"):
-        assert set(metrics["mse"][task]) == {"latent ODE", "linear interpolation", "last value"}
+        assert set(metrics["tasks"][task]) == methods
+        for scores in metrics["tasks"][task].values():
+            assert scores["n"] > 0 and np.isfinite([scores["mse"], scores["crps"]]).all()
+            assert 0.0 <= scores["coverage"] <= 1.0
     assert (out / "forecast.png").stat().st_size > 10_000
     assert (out / "model" / "latentode.json").is_file()
+
+
+def test_demo_on_a_real_set(tmp_path, capsys):
+    # pbcseq (extra 'real', installed by the test extras): the clinic visits the README quotes.
+    out = tmp_path / "demo"
+    argv = ["demo", "--dataset", "pbcseq", "--out", str(out), "--max-epochs", "1", "--quiet"]
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scored"] == [
+        "bili",
+        "chol",
+        "albumin",
+        "alk_phos",
+        "ast",
+        "platelet",
+        "protime",
+    ]
+    assert metrics["tasks"]["extrapolation"]["latent ODE"]["n"] > 100
+
+
+def test_demo_names_the_datasets_it_knows(tmp_path, capsys):
+    assert main(["demo", "--dataset", "nope", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--dataset must be a bundled dataset" in err and "pbcseq" in err and "'nope'" in err
 
 
 def test_fit_predict_score_round_trip(tmp_path, capsys):
