@@ -454,10 +454,14 @@ def test_per_series_outputs_do_not_depend_on_batch_mates_or_order(long_case):
     both, copies = _shuffled_and_duplicated(X, est.id_col)
     mixed = _long_frame_per_series(est, both)
     assert set(mixed) == set(alone) | set(copies)
+    # Float32 rounding, not logic: BLAS picks its kernel by a batch's row count, so a
+    # series' products can round differently among other batch-mates (the dynamics
+    # model's rk4 forecast moved by 1.4e-6 on a 2026 CPU). A shared adaptive step size,
+    # the dependence this guards against, moved forecasts by 1e-2.
     for sid, expected in alone.items():
-        np.testing.assert_allclose(mixed[sid], expected, rtol=1e-6, atol=1e-6, err_msg=sid)
+        np.testing.assert_allclose(mixed[sid], expected, rtol=1e-5, atol=1e-5, err_msg=sid)
     for copy_id, sid in copies.items():
-        np.testing.assert_allclose(mixed[copy_id], alone[sid], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(mixed[copy_id], alone[sid], rtol=1e-5, atol=1e-5)
 
 
 def test_one_series_alone_scores_as_in_a_batch(long_case):

@@ -11,6 +11,8 @@ from latentode.datasets import make_periodic
 from latentode.training import ProgressBar
 
 FAST = dict(latent_dim=2, encoder_hidden_dim=4, field_hidden_dim=8, batch_size=8, random_state=0)
+# _bars reads the callbacks of an unfitted estimator: a patience that needs no data.
+UNFITTED = dict(FAST, patience=20)
 
 
 def _bars(est: LatentODEForecaster) -> list[ProgressBar]:
@@ -18,11 +20,11 @@ def _bars(est: LatentODEForecaster) -> list[ProgressBar]:
 
 
 def test_every_fit_gets_a_bar_shown_on_a_terminal_unless_verbose() -> None:
-    (quiet,) = _bars(LatentODEForecaster(**FAST))
+    (quiet,) = _bars(LatentODEForecaster(**UNFITTED))
     assert quiet.disable is None  # tqdm: shown on a TTY, hidden in logs and CI
-    (loud,) = _bars(LatentODEForecaster(**FAST, verbose=True))
+    (loud,) = _bars(LatentODEForecaster(**UNFITTED, verbose=True))
     assert loud.disable is False
-    (timed,) = _bars(LatentODEForecaster(**FAST, max_time=30))
+    (timed,) = _bars(LatentODEForecaster(**UNFITTED, max_time=30))
     assert timed.max_seconds == 30
 
 

@@ -237,7 +237,9 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
             head.fit_cross_regression(full.values[valid], full.mask[valid])
 
     def _patience_epochs(self) -> int:
-        return self.patience_
+        """An int ``patience`` as it is; "auto" as :meth:`_make_trainer` resolved it from
+        the training series (``patience_``)."""
+        return self.patience_ if self.patience == "auto" else int(self.patience)
 
     def _make_trainer(self, prepared: _Prepared) -> Trainer:
         config = LatentTraining.from_params(self)
