@@ -15,19 +15,25 @@ from latentode.estimators.forecaster._calibration import (
 from latentode.exceptions import ParameterError
 
 
-@pytest.mark.parametrize("spread", [0.0, 0.3])
-def test_best_noise_scale_recovers_the_noise_beyond_the_sample_spread(spread, rng):
-    # y = mu + N(0, 0.5²) + N(0, spread²); the S posterior-sample means are mu + N(0, spread²),
-    # so the predictive mixture needs sigma = 0.5 on top of the samples' own spread.
-    n, s = 4000, 64
+def _residuals(rng, spread: float, n_samples: int, n: int = 4000) -> np.ndarray:
+    """``y - m_s`` ``(n_samples, n)`` for y = mu + N(0, 0.5²) + N(0, spread²) and posterior
+    sample means m_s = mu + N(0, spread²): the predictive mixture needs sigma = 0.5 on top
+    of the samples' own spread."""
     mu = rng.normal(size=n)
     y = mu + rng.normal(scale=np.hypot(0.5, spread), size=n)
-    means = mu + rng.normal(scale=spread, size=(s, n)) if spread else np.tile(mu, (s, 1))
-    sigma, ll = best_noise_scale(y - means)
+    if not spread:
+        return np.tile(y - mu, (n_samples, 1))
+    return y - (mu + rng.normal(scale=spread, size=(n_samples, n)))
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.3])
+def test_best_noise_scale_recovers_the_noise_beyond_the_sample_spread(spread, rng):
+    r = _residuals(rng, spread, 64)
+    sigma, ll = best_noise_scale(r)
     assert sigma == pytest.approx(0.5, rel=0.06)
     # The ELBO's scale, the root-mean-square residual over samples, counts the samples'
     # spread twice: clearly worse when there is spread, the optimum (to grid accuracy) without.
-    ll_elbo = _mean_log_lik(y - means, float(np.sqrt(np.mean((y - means) ** 2))))
+    ll_elbo = _mean_log_lik(r, float(np.sqrt(np.mean(r**2))))
     if spread:
         assert ll > ll_elbo + 0.01
     else:
@@ -55,14 +61,11 @@ def test_mixture_crps_is_the_closed_form_of_the_gaussian_mixture(rng):
 @pytest.mark.parametrize("spread", [0.0, 0.3])
 def test_crps_scale_recovers_the_noise_beyond_the_sample_spread(spread, rng):
     # The CRPS is a proper score: the generating noise scale minimises it in expectation.
-    n, s = 4000, 16
-    mu = rng.normal(size=n)
-    y = mu + rng.normal(scale=np.hypot(0.5, spread), size=n)
-    means = mu + rng.normal(scale=spread, size=(s, n)) if spread else np.tile(mu, (s, 1))
-    sigma, crps = best_noise_scale(y - means, metric="crps")
+    r = _residuals(rng, spread, 16)
+    sigma, crps = best_noise_scale(r, metric="crps")
     assert sigma == pytest.approx(0.5, rel=0.08)
-    assert crps <= mixture_crps(y - means, np.full((s, n), 1.2 * sigma))
-    assert crps <= mixture_crps(y - means, np.full((s, n), 0.8 * sigma))
+    assert crps <= mixture_crps(r, np.full(r.shape, 1.2 * sigma))
+    assert crps <= mixture_crps(r, np.full(r.shape, 0.8 * sigma))
 
 
 def test_crps_scale_keeps_heavy_tails_from_widening_the_bands(rng):
