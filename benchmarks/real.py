@@ -31,7 +31,6 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -43,12 +42,7 @@ from latentode.baselines import (
     LinearInterpolationBaseline,
 )
 from latentode.datasets import load_flights, load_nafld, load_pbcseq, load_remifentanil
-from latentode.evaluation import (
-    extrapolation_task,
-    interpolation_task,
-    score_forecast,
-    series_split,
-)
+from latentode.evaluation import holdout_tasks, score_forecast
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -110,16 +104,9 @@ def run_set(
     full, small, targets = SETS[name]
     data = (small if quick else full)()
     df = data.frame
-    train, test = series_split(df, test_fraction=0.3, random_state=seed)
     features = [c for c in df.columns if c not in ("unique_id", "ds")]
     scored = targets or features
-    scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in scored}
-    tasks = {
-        "extrapolation": extrapolation_task(test, fraction=0.2, target_cols=scored),
-        "interpolation": interpolation_task(
-            test, fraction=0.3, target_cols=scored, random_state=seed
-        ),
-    }
+    train, tasks, scale = holdout_tasks(df, target_cols=scored, random_state=seed)
     out = {
         "n_series": int(df["unique_id"].nunique()),
         "n_rows": len(df),

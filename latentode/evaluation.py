@@ -40,6 +40,7 @@ __all__ = [
     "extrapolation_split",
     "extrapolation_task",
     "forecast_scorer",
+    "holdout_tasks",
     "interpolation_split",
     "interpolation_task",
     "interval_coverage",
@@ -221,6 +222,32 @@ def interpolation_task(
     target = df.loc[rows, [id_col, time_col]].copy()
     target[targets] = np.where(hidden[rows], values[rows], np.nan)
     return history, target.reset_index(drop=True)
+
+
+def holdout_tasks(
+    df: pd.DataFrame,
+    *,
+    target_cols: list[str] | None = None,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, dict[str, tuple[pd.DataFrame, pd.DataFrame]], dict[str, float]]:
+    """The real-data protocol (``benchmarks/real.py``, ``latentode demo``) on one frame.
+
+    Whole series split 70 / 30 (:func:`series_split`); on the test series the tasks
+    ``"extrapolation"`` (each series' last 20 % of timestamps hidden) and
+    ``"interpolation"`` (a random 30 % of its ``target_cols`` values hidden). Returns
+    ``(train, {task: (history, target)}, scale)`` with ``scale`` each target column's
+    training standard deviation, the units :func:`score_forecast` scores in.
+    """
+    train, test = series_split(df, test_fraction=0.3, random_state=random_state)
+    targets = target_cols or _features(df, "unique_id", "ds")
+    scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in targets}
+    tasks = {
+        "extrapolation": extrapolation_task(test, fraction=0.2, target_cols=targets),
+        "interpolation": interpolation_task(
+            test, fraction=0.3, target_cols=targets, random_state=random_state
+        ),
+    }
+    return train, tasks, scale
 
 
 def mae(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -1,0 +1,35 @@
+"""``holdout_tasks``: the real-data protocol shared by benchmarks/real.py and the demo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from latentode.datasets import make_periodic
+from latentode.evaluation import holdout_tasks
+
+
+def test_holdout_tasks_hide_test_values_and_scale_by_the_training_series():
+    df = make_periodic(n_series=20, n_points=10, observed_fraction=1.0, random_state=0)
+    df["z"] = 2.0 * df["y"]
+    train, tasks, scale = holdout_tasks(df, target_cols=["y"], random_state=3)
+    test_ids = set(df["unique_id"]) - set(train["unique_id"])
+    assert len(test_ids) == 6  # 30 % of the series, whole
+    assert scale == {"y": float(np.nanstd(train["y"]))}
+
+    history, target = tasks["extrapolation"]
+    assert set(history["unique_id"]) == set(target["unique_id"]) == test_ids
+    last = history.groupby("unique_id")["ds"].max()
+    assert (target["ds"].to_numpy() > last[target["unique_id"]].to_numpy()).all()
+    assert (target.groupby("unique_id").size() == 2).all()  # 20 % of 10 timestamps
+    assert list(target.columns) == ["unique_id", "ds", "y"]
+
+    history, target = tasks["interpolation"]
+    hidden = target.merge(history, on=["unique_id", "ds"], suffixes=("", "_seen"))
+    assert len(hidden) == len(target) == 6 * 3  # 30 % of each test series' 10 values
+    assert hidden["y_seen"].isna().all() and hidden["z"].notna().all()  # only y is hidden
+    truth = df.merge(target[["unique_id", "ds"]], on=["unique_id", "ds"])
+    pd.testing.assert_series_equal(
+        target.sort_values(["unique_id", "ds"])["y"].reset_index(drop=True),
+        truth.sort_values(["unique_id", "ds"])["y"].reset_index(drop=True),
+    )
