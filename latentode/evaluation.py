@@ -238,6 +238,11 @@ def holdout_tasks(
     ``(train, {task: (history, target)}, scale)`` with ``scale`` each target column's
     training standard deviation, the units :func:`score_forecast` scores in.
     """
+    missing = sorted(set(target_cols or ()) - set(df.columns))
+    if missing:
+        raise ParameterError(
+            f"Expected the target column(s) {missing} in the frame; it has {list(df.columns)}."
+        )
     train, test = series_split(df, test_fraction=0.3, random_state=random_state)
     targets = target_cols or _features(df, "unique_id", "ds")
     scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in targets}

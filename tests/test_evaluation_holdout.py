@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from latentode.datasets import make_periodic
 from latentode.evaluation import holdout_tasks
+from latentode.exceptions import ParameterError
 
 
 def test_holdout_tasks_hide_test_values_and_scale_by_the_training_series():
@@ -33,3 +35,11 @@ def test_holdout_tasks_hide_test_values_and_scale_by_the_training_series():
         target.sort_values(["unique_id", "ds"])["y"].reset_index(drop=True),
         truth.sort_values(["unique_id", "ds"])["y"].reset_index(drop=True),
     )
+
+
+def test_holdout_tasks_name_a_missing_target_column():
+    df = make_periodic(n_series=4, n_points=5, random_state=0)
+    with pytest.raises(
+        ParameterError, match=r"target column\(s\) \['conc'\].*'unique_id', 'ds', 'y'"
+    ):
+        holdout_tasks(df, target_cols=["conc"])
