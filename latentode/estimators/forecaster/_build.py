@@ -45,6 +45,9 @@ from latentode.nn.registry import (
 from latentode.nn.solve import ADAPTIVE_METHODS, FIXED_METHODS, SolverConfig
 from latentode.nn.vector_field import MLPVectorField
 
+#: ``lr_schedule`` options of the forecaster.
+LR_SCHEDULES = ("exponential", "cosine")
+
 __all__ = [
     "AUTO_PATIENCE_STEPS",
     "CONSTRAINTS",
@@ -76,6 +79,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     **RUNTIME,
     **TRAINING,
     "patience": [Interval(int, 1, None), Options(("auto",))],
+    "lr_schedule": [Options(LR_SCHEDULES)],
     **SOLVER,
     **FRAME,
     **LR_DECAY,
@@ -244,7 +248,12 @@ PARAMETERS_DOC = """\
         Solver of the ODE-RNN's hidden ODE (one step per gap for fixed-step methods).
     lr : float, default=1e-2
     lr_decay : float, default=0.995
-        Multiplicative learning-rate decay per epoch.
+        Multiplicative learning-rate decay per epoch (``lr_schedule="exponential"``).
+    lr_schedule : {"exponential", "cosine"}, default="exponential"
+        ``"cosine"``: the learning rate falls from ``lr`` to 1 % of it along a half cosine
+        over the training budget — steps over ``max_epochs`` epochs or, with
+        ``max_time``, elapsed seconds over ``max_time``, whichever is further on — so a fit
+        ends annealed whichever budget binds (``lr_decay`` is then unused).
     batch_size : int, default=50
         Series per optimisation step.
     max_epochs : int, default=200

@@ -165,6 +165,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         encoder_method: str = "euler",
         lr: float = 1e-2,
         lr_decay: float = 0.995,
+        lr_schedule: str = "exponential",
         batch_size: int = 50,
         max_epochs: int = 200,
         max_time: float | None = None,

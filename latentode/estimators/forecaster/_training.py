@@ -7,6 +7,7 @@ no estimator object — so they can be read, tested and reused on their own.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from latentode.models._context import ContextConfig, random_context
 from latentode.nn.solve import NFECounter
 from latentode.training import TrainingParts
 from latentode.training.distributed import World, all_sum, any_rank, world
+from latentode.training.schedules import CosineSchedule
 
 __all__ = ["LatentTraining", "objective", "training_parts"]
 
@@ -34,6 +36,9 @@ class LatentTraining:
     bound: str
     kl_warmup_epochs: int
     context: ContextConfig
+    lr_schedule: str = "exponential"
+    max_epochs: int = 200
+    max_time: float | None = None
 
     @classmethod
     def from_params(cls, params: Any) -> LatentTraining:
@@ -47,6 +52,9 @@ class LatentTraining:
             context=ContextConfig(
                 params.extrap_prob, params.min_prefix, params.context_dropout, params.value_dropout
             ),
+            lr_schedule=params.lr_schedule,
+            max_epochs=int(params.max_epochs),
+            max_time=params.max_time,
         )
 
     def kl_weight(self, epoch: int) -> float:
@@ -72,11 +80,24 @@ def training_parts(
     noise = generator(seed, "train_noise", device)
     order = generator(seed, "batches")
     optimizer = torch.optim.Adam(module.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+    scheduler: Any = None
+    cosine: CosineSchedule | None = None
+    if config.lr_schedule == "cosine":  # annealed over the budget, step by step
+        cosine = CosineSchedule(
+            optimizer,
+            config.lr,
+            max_epochs=config.max_epochs,
+            steps_per_epoch=math.ceil(int(train.lengths.shape[0]) / config.batch_size),
+            seconds=config.max_time,
+        )
+    else:
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
     counters = component_counters(module)
     group = world()
 
     def step(index: torch.Tensor, epoch: int) -> dict[str, Any]:
+        if cosine is not None:
+            cosine.update(epoch)
         for counter in counters.values():
             counter.reset()
         with train.naming(index):
