@@ -12,8 +12,11 @@ method is fitted once on the training series; on the test series two tasks are s
 Scores (``latentode.evaluation.score_forecast``) are in train-standardised units (each
 feature divided by its training std) and pooled over all held-out values: MSE, MAE, CRPS
 from 100 samples, mean pinball loss at (0.1, 0.5, 0.9), coverage of the central 80 %
-interval. ``fit_s`` is the fit time in seconds. For remifentanil only ``conc`` is scored
-(``rate`` is the known infusion rate, shown to every method).
+interval. ``fit_s`` is the fit time in seconds. For remifentanil only ``conc`` is scored:
+``rate`` is the infusion rate, known ahead (``latentode.evaluation.REAL_SETS``), so it stays
+in every method's history at the hidden times too, and the Latent ODE takes it as a known
+covariate (``covariate_cols=["rate"]``; a variant with ``"known": false`` treats it as a
+feature instead).
 
 Methods: ``LastValueBaseline``, ``LinearInterpolationBaseline``, ``GPBaseline``,
 ``GradientBoostingBaseline`` and ``LatentODEForecaster(method="euler", encoder="odernn",
@@ -41,22 +44,10 @@ from latentode.baselines import (
     LastValueBaseline,
     LinearInterpolationBaseline,
 )
-from latentode.datasets import load_flights, load_nafld, load_pbcseq, load_remifentanil
-from latentode.evaluation import holdout_tasks, score_forecast
+from latentode.evaluation import REAL_SETS, holdout_tasks, score_forecast
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-# name -> (full loader, quick loader, scored feature columns or None for all)
-SETS = {
-    "nafld": (lambda: load_nafld(n_series=1000), lambda: load_nafld(n_series=300), None),
-    "pbcseq": (load_pbcseq, load_pbcseq, None),
-    "remifentanil": (load_remifentanil, load_remifentanil, ["conc"]),
-    "flights": (
-        lambda: load_flights(n_series=400),
-        lambda: load_flights(n_series=150, max_len=60),
-        None,
-    ),
-}
+SETS = REAL_SETS
 
 
 def with_static(frame: pd.DataFrame, static: pd.DataFrame, fill: pd.Series) -> pd.DataFrame:
@@ -65,7 +56,9 @@ def with_static(frame: pd.DataFrame, static: pd.DataFrame, fill: pd.Series) -> p
 
 
 #: The Latent ODE settings every variant starts from (``--variants`` overrides them); a
-#: variant with ``"static": true`` also gets the set's static covariates (``static_cols``).
+#: variant with ``"static": true`` also gets the set's static covariates (``static_cols``);
+#: every variant gets the set's known covariates (``covariate_cols``) unless ``"known":
+#: false``.
 LATENT_ODE = dict(method="euler", encoder="odernn", batch_size=50, max_epochs=100_000)
 
 
@@ -80,7 +73,9 @@ def methods(
     }
     out = {k: v for k, v in out.items() if k in baselines}
     for name, params in variants.items():
-        settings = {k: v for k, v in {**LATENT_ODE, **params}.items() if k != "static"}
+        settings = {
+            k: v for k, v in {**LATENT_ODE, **params}.items() if k not in ("static", "known")
+        }
         if epochs is not None:  # a fixed number of epochs: same-seed variants train alike
             settings["max_epochs"] = epochs
         out[name] = LatentODEForecaster(
@@ -101,18 +96,21 @@ def run_set(
     baselines: list[str],
     epochs: int | None = None,
 ) -> dict:
-    full, small, targets = SETS[name]
-    data = (small if quick else full)()
+    spec = SETS[name]
+    data = spec.load(quick)
     df = data.frame
     features = [c for c in df.columns if c not in ("unique_id", "ds")]
-    scored = targets or features
-    train, tasks, scale = holdout_tasks(df, target_cols=scored, random_state=seed)
+    scored = spec.targets or features
+    train, tasks, scale = holdout_tasks(
+        df, target_cols=scored, known_cols=spec.known, random_state=seed
+    )
     out = {
         "n_series": int(df["unique_id"].nunique()),
         "n_rows": len(df),
         "n_train_series": int(train["unique_id"].nunique()),
         "features": features,
         "scored": scored,
+        "known": list(spec.known),
         "tasks": {t: {} for t in tasks},
     }
     static = data.static
@@ -124,6 +122,8 @@ def run_set(
         uses_static = bool(variants.get(method, {}).get("static")) and static is not None
         if uses_static:
             est.set_params(static_cols=out["static"])
+        if method in variants and spec.known and variants[method].get("known", True):
+            est.set_params(covariate_cols=list(spec.known))
         fit_frame = with_static(train, static, fill) if uses_static else train
         t0 = time.perf_counter()
         est.fit(fit_frame)

@@ -33,6 +33,14 @@ class IrregularBatch:
         Series ids, in batch order (empty when the batch was made from bare tensors).
     static : torch.Tensor of shape (n_series, n_static), float32, or None
         Per-series static covariates (None when there are none).
+    cov_times : torch.Tensor of shape (n_series, n_knots), float64, or None
+        Known time-varying covariates: the times at which each series' covariate path
+        changes (padding repeats the last time). The path is piecewise constant, each value
+        holding from its time to the next (the first also before it, the last after it).
+        It belongs to the whole series: a context (:meth:`with_steps`) keeps it, so the
+        decoder knows the covariates beyond what the encoder is shown.
+    cov_values : torch.Tensor of shape (n_series, n_knots, n_covariates), float32, or None
+        The path's (scaled) values from each knot on; padding repeats the last value.
     """
 
     times: torch.Tensor
@@ -41,6 +49,8 @@ class IrregularBatch:
     lengths: torch.Tensor
     ids: Sequence[Hashable] = ()
     static: torch.Tensor | None = None
+    cov_times: torch.Tensor | None = None
+    cov_values: torch.Tensor | None = None
 
     @property
     def n_series(self) -> int:
@@ -66,6 +76,8 @@ class IrregularBatch:
             mask=self.mask.to(device),
             lengths=self.lengths.to(device),
             static=None if self.static is None else self.static.to(device),
+            cov_times=None if self.cov_times is None else self.cov_times.to(device),
+            cov_values=None if self.cov_values is None else self.cov_values.to(device),
             ids=list(self.ids),
         )
 
@@ -82,14 +94,19 @@ class IrregularBatch:
             lengths=lengths,
             ids=ids,
             static=None if self.static is None else self.static.index_select(0, index),
+            cov_times=None if self.cov_times is None else self.cov_times.index_select(0, index),
+            cov_values=None if self.cov_values is None else self.cov_values.index_select(0, index),
         )
 
     def with_steps(
         self, times: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
     ) -> IrregularBatch:
-        """The same series (ids, static covariates) with other time steps (a context)."""
+        """The same series (ids, static and time-varying covariates) with other time steps
+        (a context)."""
         return dataclasses.replace(self, times=times, values=values, mask=mask, lengths=lengths)
 
     def scale_time(self, factor: float) -> IrregularBatch:
-        """The batch with times multiplied by ``factor`` (into the solver's time unit)."""
-        return dataclasses.replace(self, times=self.times * factor)
+        """The batch with times (and covariate knots) multiplied by ``factor`` (into the
+        solver's time unit)."""
+        knots = None if self.cov_times is None else self.cov_times * factor
+        return dataclasses.replace(self, times=self.times * factor, cov_times=knots)

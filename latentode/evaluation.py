@@ -26,6 +26,7 @@ quality instead of by the training objective::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,6 +36,8 @@ import pandas as pd
 from latentode.exceptions import ParameterError
 
 __all__ = [
+    "REAL_SETS",
+    "RealSet",
     "SeriesKFold",
     "crps_ensemble",
     "extrapolation_split",
@@ -141,6 +144,36 @@ def masked_mse(pred: pd.DataFrame, truth: pd.DataFrame, features: list[str]) -> 
 
 
 # ---------------------------------------------------------------------- real-data protocol
+@dataclasses.dataclass(frozen=True)
+class RealSet:
+    """A real set of the protocol: its loader in :mod:`latentode.datasets` with the
+    keyword arguments of the full and the quick run, the columns scored (None: every
+    feature) and the columns known ahead (covariates such as an infusion rate: shown to
+    every method at the future times too, never scored; a forecaster takes them as
+    ``covariate_cols``)."""
+
+    loader: str
+    full: dict[str, Any]
+    quick: dict[str, Any]
+    targets: list[str] | None = None
+    known: tuple[str, ...] = ()
+
+    def load(self, quick: bool = False) -> Any:
+        """The set's :class:`~latentode.datasets.RealDataset` (needs the ``real`` extra)."""
+        from latentode import datasets
+
+        return getattr(datasets, self.loader)(**(self.quick if quick else self.full))
+
+
+#: The real sets of ``benchmarks/real.py`` and ``latentode demo --dataset``.
+REAL_SETS: dict[str, RealSet] = {
+    "nafld": RealSet("load_nafld", {"n_series": 1000}, {"n_series": 300}),
+    "pbcseq": RealSet("load_pbcseq", {}, {}),
+    "remifentanil": RealSet("load_remifentanil", {}, {}, ["conc"], ("rate",)),
+    "flights": RealSet("load_flights", {"n_series": 400}, {"n_series": 150, "max_len": 60}),
+}
+
+
 def series_split(
     df: pd.DataFrame,
     *,
@@ -166,23 +199,34 @@ def extrapolation_task(
     *,
     fraction: float = 0.2,
     target_cols: list[str] | None = None,
+    known_cols: list[str] | tuple[str, ...] = (),
     id_col: str = "unique_id",
     time_col: str = "ds",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hide the last ``fraction`` of each series' timestamps (at least one, never all).
 
     Returns ``(history, target)``: ``history`` the earlier rows, ``target`` the later rows
-    with only ``target_cols`` (default: every feature), rows without an observed target
-    dropped. Series of one row stay whole in ``history``.
+    with only ``target_cols`` (default: every feature but ``known_cols``), rows without an
+    observed target dropped. Series of one row stay whole in ``history``. ``known_cols``
+    are covariates known ahead (a planned infusion rate): the later rows stay in
+    ``history`` with those columns only (every other column NaN).
     """
     df = df.sort_values([id_col, time_col], kind="stable").reset_index(drop=True)
-    targets = target_cols or _features(df, id_col, time_col)
+    known = list(known_cols)
+    targets = target_cols or [c for c in _features(df, id_col, time_col) if c not in known]
     pos = df.groupby(id_col, sort=False).cumcount().to_numpy()
     n = df.groupby(id_col, sort=False)[time_col].transform("size").to_numpy()
     k = np.maximum(1, np.round(fraction * n)).astype(int)
     future = (n >= 2) & (pos >= n - k)
     target = df.loc[future, [id_col, time_col, *targets]].dropna(subset=targets, how="all")
-    return df[~future].reset_index(drop=True), target.reset_index(drop=True)
+    history = df[~future]
+    if known:
+        ahead = df[future].copy()
+        unknown = [c for c in _features(df, id_col, time_col) if c not in known]
+        ahead[unknown] = np.nan
+        ahead = ahead.dropna(subset=known, how="all")
+        history = pd.concat([history, ahead]).sort_values([id_col, time_col], kind="stable")
+    return history.reset_index(drop=True), target.reset_index(drop=True)
 
 
 def interpolation_task(
@@ -228,15 +272,17 @@ def holdout_tasks(
     df: pd.DataFrame,
     *,
     target_cols: list[str] | None = None,
+    known_cols: list[str] | tuple[str, ...] = (),
     random_state: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, tuple[pd.DataFrame, pd.DataFrame]], dict[str, float]]:
     """The real-data protocol (``benchmarks/real.py``, ``latentode demo``) on one frame.
 
     Whole series split 70 / 30 (:func:`series_split`); on the test series the tasks
-    ``"extrapolation"`` (each series' last 20 % of timestamps hidden) and
-    ``"interpolation"`` (a random 30 % of its ``target_cols`` values hidden). Returns
-    ``(train, {task: (history, target)}, scale)`` with ``scale`` each target column's
-    training standard deviation, the units :func:`score_forecast` scores in.
+    ``"extrapolation"`` (each series' last 20 % of timestamps hidden; the ``known_cols``,
+    covariates known ahead, stay in the history there) and ``"interpolation"`` (a random
+    30 % of its ``target_cols`` values hidden). Returns ``(train, {task: (history,
+    target)}, scale)`` with ``scale`` each target column's training standard deviation,
+    the units :func:`score_forecast` scores in.
     """
     missing = sorted(set(target_cols or ()) - set(df.columns))
     if missing:
@@ -247,7 +293,9 @@ def holdout_tasks(
     targets = target_cols or _features(df, "unique_id", "ds")
     scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in targets}
     tasks = {
-        "extrapolation": extrapolation_task(test, fraction=0.2, target_cols=targets),
+        "extrapolation": extrapolation_task(
+            test, fraction=0.2, target_cols=targets, known_cols=known_cols
+        ),
         "interpolation": interpolation_task(
             test, fraction=0.3, target_cols=targets, random_state=random_state
         ),

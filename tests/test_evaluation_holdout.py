@@ -43,3 +43,30 @@ def test_holdout_tasks_name_a_missing_target_column():
         ParameterError, match=r"target column\(s\) \['conc'\].*'unique_id', 'ds', 'y'"
     ):
         holdout_tasks(df, target_cols=["conc"])
+
+
+def test_known_covariates_stay_in_the_extrapolation_history():
+    df = make_periodic(n_series=20, n_points=10, observed_fraction=1.0, random_state=0)
+    df["dose"] = np.arange(len(df), dtype=float)
+    train, tasks, _ = holdout_tasks(df, target_cols=["y"], known_cols=("dose",), random_state=3)
+    history, target = tasks["extrapolation"]
+    assert list(target.columns) == ["unique_id", "ds", "y"]
+    # the hidden times are in the history with the dose and without y
+    ahead = target[["unique_id", "ds"]].merge(history, on=["unique_id", "ds"])
+    assert len(ahead) == len(target) and ahead["y"].isna().all()
+    truth = target[["unique_id", "ds"]].merge(df, on=["unique_id", "ds"])
+    np.testing.assert_array_equal(ahead["dose"].to_numpy(), truth["dose"].to_numpy())
+    assert history.groupby("unique_id")["ds"].is_monotonic_increasing.all()
+    # without known columns the hidden times are not in the history at all
+    _, plain, _ = holdout_tasks(df, target_cols=["y"], random_state=3)
+    assert len(plain["extrapolation"][0]) == len(history) - len(target)
+
+
+def test_real_sets_name_loaders_that_exist_and_known_columns_are_not_scored():
+    from latentode import datasets
+    from latentode.evaluation import REAL_SETS
+
+    for name, spec in REAL_SETS.items():
+        assert callable(getattr(datasets, spec.loader)), name
+        assert not set(spec.known) & set(spec.targets or ()), name
+    assert REAL_SETS["remifentanil"].known == ("rate",)

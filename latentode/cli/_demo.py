@@ -19,16 +19,7 @@ from typing import Any
 
 from latentode.cli._io import echo
 
-__all__ = ["REAL_SETS", "demo", "dense_queries"]
-
-#: Real sets ``--dataset`` accepts beside the bundled ones (optional extra ``real``):
-#: name -> (loader keyword arguments, scored feature columns or None for all).
-REAL_SETS: dict[str, tuple[dict[str, Any], list[str] | None]] = {
-    "pbcseq": ({}, None),
-    "nafld": ({"n_series": 1000}, None),
-    "remifentanil": ({}, ["conc"]),  # rate is the known infusion rate, shown to every method
-    "flights": ({"n_series": 400}, None),
-}
+__all__ = ["demo", "dense_queries"]
 
 _BASELINES = {
     "last value": "LastValueBaseline",
@@ -50,10 +41,12 @@ def demo(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    df, scored = _load(args.dataset)
+    df, scored, known = _load(args.dataset)
     features = [c for c in df.columns if c not in ("unique_id", "ds")]
     scored = scored or features
-    train, tasks, scale = holdout_tasks(df, target_cols=scored, random_state=args.seed)
+    train, tasks, scale = holdout_tasks(
+        df, target_cols=scored, known_cols=known, random_state=args.seed
+    )
     n_series, n_train = df["unique_id"].nunique(), train["unique_id"].nunique()
     echo(
         f"dataset '{args.dataset}': {n_series} series, {len(df)} rows, features {features}; "
@@ -72,6 +65,7 @@ def demo(args: argparse.Namespace) -> int:
         random_state=args.seed,
         verbose=not args.quiet,
         checkpoint_dir=str(out / "checkpoint"),
+        covariate_cols=list(known) or None,  # known ahead (remifentanil's infusion rate)
     )
     methods: dict[str, Any] = {_MODEL: est}
     methods.update(
@@ -120,15 +114,17 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(name: str) -> tuple[Any, list[str] | None]:
-    """The long frame of a bundled or real dataset, and the columns to score (None: all)."""
+def _load(name: str) -> tuple[Any, list[str] | None, tuple[str, ...]]:
+    """The long frame of a bundled or real dataset, the columns to score (None: all) and
+    the covariates known ahead."""
     from latentode import datasets
+    from latentode.evaluation import REAL_SETS
     from latentode.exceptions import ParameterError
 
     if name in REAL_SETS:
-        kwargs, scored = REAL_SETS[name]
+        spec = REAL_SETS[name]
         try:
-            return getattr(datasets, f"load_{name}")(**kwargs).frame, scored
+            return spec.load().frame, spec.targets, spec.known
         except ImportError as exc:  # the optional 'real' extra
             raise ParameterError(str(exc)) from exc
     if name not in datasets.list_bundled():
@@ -136,7 +132,7 @@ def _load(name: str) -> tuple[Any, list[str] | None]:
             f"--dataset must be a bundled dataset ({', '.join(datasets.list_bundled())}) or a "
             f"real one ({', '.join(REAL_SETS)}). Got {name!r} instead."
         )
-    return datasets.load_bundled(name), None
+    return datasets.load_bundled(name), None, ()
 
 
 def _print_table(task: str, scores: dict[str, dict[str, float]]) -> None:

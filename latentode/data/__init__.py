@@ -6,6 +6,7 @@ and :meth:`~LongFrameEncoder.decode_frame` map predictions back to a long frame.
 """
 
 from latentode.data._batch import IrregularBatch, collate
+from latentode.data._covariates import CovariateEncoder, CovariatePath
 from latentode.data._encoder import LongFrameEncoder
 from latentode.data._frames import (
     FrameLibrary,
@@ -26,6 +27,8 @@ __all__ = [
     "QUERY_IDX_COL",
     "SERIES_IDX_COL",
     "TIME_UNITS",
+    "CovariateEncoder",
+    "CovariatePath",
     "FeatureScaler",
     "FrameLibrary",
     "Interval",

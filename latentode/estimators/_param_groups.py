@@ -115,8 +115,8 @@ _DOCS = {
     "frame_params": """\
     id_col, time_col : str, default="unique_id", "ds"
     feature_cols : sequence of str or None, default=None
-        Feature columns; None takes every other column (except ``static_cols``, where the
-        estimator has them).
+        Feature columns; None takes every other column (except ``static_cols`` and
+        ``covariate_cols``, where the estimator has them).
     time_unit : {"s", "min", "h", "D", "W"} or None, default=None
         Unit of derivatives and float horizons for datetime time columns (None: days).""",
     "fitted_common": """\

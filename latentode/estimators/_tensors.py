@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from latentode.batch import IrregularBatch
-from latentode.data import IrregularDataset, collate
+from latentode.data import CovariatePath, IrregularDataset, collate
 from latentode.exceptions import MaxStepsExceededError
 
-__all__ = ["LENGTH_QUANTILE", "PaddedSeries", "pad_queries"]
+__all__ = ["LENGTH_QUANTILE", "PaddedSeries", "pad_paths", "pad_queries"]
 
 #: The quantile of the series' lengths that, times the batch size, caps a batch's padded size.
 LENGTH_QUANTILE = 0.9
@@ -25,7 +25,8 @@ class PaddedSeries:
 
     ``time_scale`` multiplies the (already normalised) times: the solver's time unit.
     ``full`` is the whole padded :class:`~latentode.batch.IrregularBatch`; ``static``
-    ``(n_series, n_static)`` are the series' (scaled) static covariates, if any.
+    ``(n_series, n_static)`` are the series' (scaled) static covariates, if any;
+    ``covariates`` their known time-varying covariate paths, if any (one per series).
 
     Batches are padded to their longest series, so one long series among short ones would
     make its batch cost (and hold in memory) its length for every row. :meth:`batches`
@@ -42,10 +43,15 @@ class PaddedSeries:
         device: torch.device,
         time_scale: float = 1.0,
         static: np.ndarray | None = None,
+        covariates: Sequence[CovariatePath] | None = None,
     ) -> None:
-        full = collate(list(dataset), device=device).scale_time(time_scale)
+        full = collate(list(dataset), device=device)
         if static is not None:
             full = dataclasses.replace(full, static=torch.as_tensor(static, device=device))
+        if covariates is not None:
+            knots, values = pad_paths(covariates, device)
+            full = dataclasses.replace(full, cov_times=knots, cov_values=values)
+        full = full.scale_time(time_scale)
         self.full = full
         lengths = full.lengths.cpu().numpy()
         self._lengths: list[int] = [int(n) for n in lengths]
@@ -146,3 +152,19 @@ def pad_queries(
         else:
             out[i] = fb[i]
     return torch.as_tensor(out, device=device), counts
+
+
+def pad_paths(
+    paths: Sequence[CovariatePath], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Covariate paths padded to ``(B, K_max)`` float64 knots and ``(B, K_max, C)`` float32
+    values, each row's last knot and value repeated (so the path holds its last value)."""
+    width = max((len(p.times) for p in paths), default=1)
+    n_cov = paths[0].values.shape[1] if paths else 0
+    knots = np.empty((len(paths), width), dtype=np.float64)
+    values = np.empty((len(paths), width, n_cov), dtype=np.float32)
+    for i, p in enumerate(paths):
+        k = len(p.times)
+        knots[i, :k], knots[i, k:] = p.times, p.times[-1]
+        values[i, :k], values[i, k:] = p.values, p.values[-1]
+    return torch.as_tensor(knots, device=device), torch.as_tensor(values, device=device)

@@ -14,6 +14,7 @@ from latentode.models._anchors import anchor_features
 from latentode.nn.posterior import standard_normal_log_prob
 from latentode.nn.protocols import Encoder, Observation, Posterior
 from latentode.nn.solve import NFECounter, SolverConfig, solve_on_grids
+from latentode.nn.vector_field import ControlledField, piecewise_constant
 
 __all__ = ["BoundTerms", "LatentODE"]
 
@@ -67,6 +68,20 @@ def _beta_weights(
     return w / (total / count.clamp(min=1.0)).clamp(min=1e-12)
 
 
+def with_covariate_inputs(batch: IrregularBatch) -> IrregularBatch:
+    """``batch`` with its known covariates' values at its own times appended to the values
+    as ``C`` more features, observed at every real time step (the batch itself without
+    covariates)."""
+    if batch.cov_times is None or batch.cov_values is None:
+        return batch
+    u = piecewise_constant(batch.cov_times, batch.cov_values, batch.times)  # (B, K, C)
+    steps = torch.arange(batch.times.shape[1], device=batch.times.device)
+    real = (steps < batch.lengths.unsqueeze(1)).to(batch.mask.dtype).unsqueeze(-1)
+    values = torch.cat([batch.values, u.to(batch.values.dtype) * real], dim=-1)
+    mask = torch.cat([batch.mask, real.expand(*real.shape[:2], u.shape[-1])], dim=-1)
+    return batch.with_steps(batch.times, values, mask, batch.lengths)
+
+
 class LatentODE(nn.Module):
     """Latent ODE model (Rubanova, Chen & Duvenaud, 2019).
 
@@ -79,7 +94,9 @@ class LatentODE(nn.Module):
         ``posterior(h, n_samples) -> PosteriorSample``, ``posterior.mean(h)`` (see
         :class:`~latentode.nn.protocols.Posterior`).
     field : nn.Module
-        Latent vector field ``f(t, z)``.
+        Latent vector field ``f(t, z)`` or, for batches that carry known time-varying
+        covariates (``cov_times``, ``cov_values``), ``f(t, z, u)`` with ``u`` their value at
+        ``t`` (see :class:`~latentode.nn.vector_field.ControlledField`).
     observation : Observation
         E.g. :class:`~latentode.nn.observation.GaussianObservation`.
     solver : SolverConfig
@@ -116,8 +133,10 @@ class LatentODE(nn.Module):
 
     def summary(self, context: IrregularBatch) -> torch.Tensor:
         """What the posterior is conditioned on ``(B, H [+ S])``: the encoder's summary,
-        followed by the series' static covariates when the batch carries them."""
-        h = self.encoder(context)
+        followed by the series' static covariates when the batch carries them. Known
+        time-varying covariates reach the encoder as extra, always observed, inputs at the
+        context's times (:func:`with_covariate_inputs`)."""
+        h = self.encoder(with_covariate_inputs(context))
         if context.static is None:
             return h
         return torch.cat([h, context.static.to(h.dtype)], dim=-1)
@@ -137,7 +156,13 @@ class LatentODE(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Latent states ``z(t)`` ``(S, B, Q, L)`` at ``times`` and, for an anchored
         observation model, the anchor features of the queries (else None)."""
-        z = solve_on_grids(self.field, z0, context.times[:, 0], times, self.solver, self.counter)
+        t0 = context.times[:, 0]
+        if context.cov_times is not None and context.cov_values is not None:
+            field = ControlledField(self.field, context.cov_times, context.cov_values)
+            z = solve_on_grids(field, field.augment(z0), t0, times, self.solver, self.counter)
+            z = field.strip(z)
+        else:
+            z = solve_on_grids(self.field, z0, t0, times, self.solver, self.counter)
         anchors = anchor_features(context, times) if self.observation.uses_anchors else None
         return z, anchors
 

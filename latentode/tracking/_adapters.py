@@ -110,6 +110,7 @@ class LongFrameAdapter:
         if self.task == "forecast":
             meta["num_samples"] = int(est.n_samples)
             meta["static_cols"] = list(est.static_cols or ())
+            meta["covariate_cols"] = list(getattr(est, "covariate_cols", None) or ())
         return meta
 
     def predict(
@@ -152,7 +153,10 @@ class LongFrameAdapter:
         time_type = "datetime" if meta["time_kind"] == "datetime" else "double"
         head = [ColSpec(id_type, est.id_col), ColSpec(time_type, est.time_col)]
         features = [ColSpec("double", f) for f in meta["feature_cols"]]
-        static = [ColSpec("double", c) for c in meta.get("static_cols", [])]
+        static = [
+            ColSpec("double", c)
+            for c in (*meta.get("static_cols", []), *meta.get("covariate_cols", []))
+        ]
         inputs = Schema([*head, *features, *static, ColSpec("string", ROLE_COL, required=False)])
         floats = [name for name, kind in output_columns(meta, {}) if kind == FLOAT]
         outputs = Schema([*head, *(ColSpec("double", name) for name in floats)])
@@ -170,8 +174,9 @@ class LongFrameAdapter:
     def default_example(self, est: Any) -> pd.DataFrame:
         """A made-up request for when no ``input_example`` is given: two series of three
         rows at the start, middle and end of the normalised training span, each feature at
-        its training mean (static columns too), and one query row per series. Nothing of
-        the training data is stored; it only shows the format and lets MLflow check it."""
+        its training mean (static and covariate columns too), and one query row per series.
+        Nothing of the training data is stored; it only shows the format and lets MLflow
+        check it."""
         data = est.data_
         times = data.time_.decode(np.array([0.0, 0.5, 1.0]))
         if data.time_.kind == "datetime":  # whole seconds (one format for MLflow to parse),
@@ -189,6 +194,10 @@ class LongFrameAdapter:
         if static is not None:
             for k, col in enumerate(static.static_cols):
                 rows[col] = float(static.mean_[k])
+        covariates = getattr(est, "covariates_", None)
+        if covariates is not None:
+            for k, col in enumerate(covariates.covariate_cols):
+                rows[col] = float(covariates.mean_[k])
         return self.example(est, pd.DataFrame(rows))
 
     def example(self, est: Any, data: Any) -> pd.DataFrame:

@@ -305,6 +305,29 @@ def test_a_model_with_static_covariates_declares_and_serves_them(
     assert not np.allclose(shifted["y"].to_numpy(), out["y"].to_numpy())
 
 
+def test_a_model_with_time_varying_covariates_declares_and_serves_them(
+    tracking_uri: str, experiment: str, series: pd.DataFrame, query_maker: Any, forecaster: Any
+) -> None:
+    import mlflow
+
+    frame = series.assign(dose=np.sin(series["ds"].to_numpy(dtype=float)))
+    est = forecaster(covariate_cols=["dose"], observation="gaussian").fit(frame)
+    with mlflow.start_run():  # no input_example: the made-up one must carry the covariate
+        info = log_model(est, name="model")
+    inputs = [c["name"] for c in info.signature.inputs.to_dict()]
+    assert "dose" in inputs
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    queries = query_maker(frame)
+    out = model.predict(make_payload(frame, queries), params={"quantiles": []})
+    expected = est.predict(frame, at=queries)
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), expected.reset_index(drop=True))
+    assert "dose" not in out.columns
+    shifted = model.predict(
+        make_payload(frame.assign(dose=frame["dose"] + 3.0), queries), params={"quantiles": []}
+    )
+    assert not np.allclose(shifted["y"].to_numpy(), out["y"].to_numpy())
+
+
 def test_the_logged_model_is_code_not_a_pickle_and_its_files_are_digested(
     registered: dict, tmp_path: Path
 ) -> None:

@@ -53,6 +53,7 @@ __all__ = [
     "CONSTRAINTS",
     "PARAMETERS_DOC",
     "build_latent_ode",
+    "check_covariates",
     "check_static",
     "decoder_solver",
     "patience_epochs",
@@ -115,6 +116,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "n_samples": [POS_INT],
     "n_iwae_samples": [POS_INT],
     "static_cols": [TypeOf((list, tuple, None), "a list of str or None")],
+    "covariate_cols": [TypeOf((list, tuple, None), "a list of str or None")],
 }
 
 
@@ -253,7 +255,12 @@ PARAMETERS_DOC = """\
         ``"cosine"``: the learning rate falls from ``lr`` to 1 % of it along a half cosine
         over the training budget — steps over ``max_epochs`` epochs or, with
         ``max_time``, elapsed seconds over ``max_time``, whichever is further on — so a fit
-        ends annealed whichever budget binds (``lr_decay`` is then unused).
+        ends annealed whichever budget binds (``lr_decay`` is then unused). Not the
+        default: on the real sets of ``benchmarks/real.py`` (300 s against the exponential
+        decay; ``benchmarks/results/real_cosine.json``) it helped remifentanil (CRPS
+        0.012 → 0.007 and 0.059 → 0.053), left nafld and flights within noise, and hurt
+        pbcseq (0.356 → 0.366 and 0.273 → 0.283: early stopping ended the fit at 110 s,
+        before the rate had come down).
     batch_size : int, default=50
         Series per optimisation step.
     max_epochs : int, default=200
@@ -305,6 +312,16 @@ PARAMETERS_DOC = """\
         needs one). They are standardised and condition the posterior of ``z0`` next to
         the encoder's summary; ``predict`` and the scoring methods read them from the frame
         they are given.
+    covariate_cols : sequence of str or None, default=None
+        Columns of the long frame that hold *known* time-varying covariates: inputs whose
+        values are set, not predicted — a drug's infusion rate, a dose, a planned schedule.
+        Each series' values (standardised; rows where they are NaN skipped) form a
+        piecewise-constant path, each value holding from its row's time until the next
+        (the first also before it, the last after it), and the latent vector field takes
+        that path's value as an input, ``dz/dt = f(z, u(t))``, so a forecast follows the
+        covariates the frame gives for its future. Give those future values as rows of the
+        frame passed to ``predict`` (feature columns NaN); every series needs at least one
+        value of each covariate. They are not predicted and not part of the output.
 """
 
 
@@ -321,20 +338,33 @@ def decoder_solver(params: Any) -> SolverConfig:
     )
 
 
-def check_static(params: Any) -> tuple[str, ...]:
-    """The ``static_cols`` as a tuple, checked against the other columns and the model."""
-    cols = tuple(params.static_cols or ())
-    if any(not isinstance(c, str) or not c for c in cols) or len(set(cols)) != len(cols):
+def _column_role(params: Any, name: str, taken: set[str], roles: str) -> tuple[str, ...]:
+    """The column names of parameter ``name`` as a tuple: distinct, none in ``taken`` (the
+    ``roles`` columns)."""
+    value = getattr(params, name)
+    cols = tuple(value or ())
+    if (
+        isinstance(value, str)
+        or any(not isinstance(c, str) or not c for c in cols)
+        or len(set(cols)) != len(cols)
+    ):
         raise ParameterError(
-            "The 'static_cols' parameter of LatentODEForecaster must be distinct column "
-            f"names. Got {params.static_cols!r} instead."
+            f"The '{name}' parameter of LatentODEForecaster must be a list of distinct "
+            f"column names. Got {value!r} instead."
         )
-    clash = sorted(set(cols) & {params.id_col, params.time_col, *(params.feature_cols or ())})
+    clash = sorted(set(cols) & taken)
     if clash:
         raise ParameterError(
-            f"The 'static_cols' parameter of LatentODEForecaster names {clash}, which are "
-            "also the id, time or feature columns; a column is one of these only."
+            f"The '{name}' parameter of LatentODEForecaster names {clash}, which are also "
+            f"the {roles} columns; a column is one of these only."
         )
+    return cols
+
+
+def check_static(params: Any) -> tuple[str, ...]:
+    """The ``static_cols`` as a tuple, checked against the other columns and the model."""
+    taken = {params.id_col, params.time_col, *(params.feature_cols or ())}
+    cols = _column_role(params, "static_cols", taken, "id, time or feature")
     if cols and params.model == "ode_rnn":
         raise ParameterError(
             "The 'static_cols' parameter of LatentODEForecaster needs model='latent_ode' "
@@ -343,10 +373,30 @@ def check_static(params: Any) -> tuple[str, ...]:
     return cols
 
 
-def build_latent_ode(params: Any, n_features: int, n_static: int = 0) -> nn.Module:
+def check_covariates(params: Any) -> tuple[str, ...]:
+    """The ``covariate_cols`` as a tuple, checked against the other columns and the model."""
+    taken = {
+        params.id_col,
+        params.time_col,
+        *(params.feature_cols or ()),
+        *(params.static_cols or ()),
+    }
+    cols = _column_role(params, "covariate_cols", taken, "id, time, feature or static")
+    if cols and params.model == "ode_rnn":
+        raise ParameterError(
+            "The 'covariate_cols' parameter of LatentODEForecaster needs model='latent_ode' "
+            "(known covariates drive the latent vector field)."
+        )
+    return cols
+
+
+def build_latent_ode(
+    params: Any, n_features: int, n_static: int = 0, n_covariates: int = 0
+) -> nn.Module:
     """The :class:`LatentODE` (or ODE-RNN baseline) that ``params`` (the estimator's
-    hyper-parameters, read by name) describe for ``n_features`` feature columns and
-    ``n_static`` static covariates (appended to the encoder summary)."""
+    hyper-parameters, read by name) describe for ``n_features`` feature columns,
+    ``n_static`` static covariates (appended to the encoder summary) and ``n_covariates``
+    known time-varying covariates (inputs of the encoder and of the latent vector field)."""
     hidden = params.encoder_hidden_dim
     solver = decoder_solver(params)
     if params.model == "ode_rnn":
@@ -365,13 +415,17 @@ def build_latent_ode(params: Any, n_features: int, n_static: int = 0) -> nn.Modu
         atol=params.atol,
         step_size=params.step_size,
     )
-    encoder = ENCODERS[params.encoder](EncoderSpec(n_features, hidden, encoder_solver))
+    # known covariates are inputs of the encoder too (observed at every step)
+    encoder = ENCODERS[params.encoder](
+        EncoderSpec(n_features + n_covariates, hidden, encoder_solver)
+    )
     field = MLPVectorField(
         params.latent_dim,
         params.field_hidden_dim,
         params.field_layers,
         activation=params.activation,
         time_dependent=params.time_dependent,
+        n_controls=n_covariates,
     )
     observation = OBSERVATIONS[params.observation](
         ObservationSpec(params.latent_dim, n_features, params.decoder_hidden_dim, params.obs_std)

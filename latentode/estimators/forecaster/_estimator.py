@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from latentode.data import (
+    CovariateEncoder,
     IrregularDataset,
     StaticEncoder,
     drop_columns,
@@ -32,6 +33,7 @@ from latentode.estimators.forecaster._build import (
     CONSTRAINTS,
     PARAMETERS_DOC,
     build_latent_ode,
+    check_covariates,
     check_static,
     patience_epochs,
 )
@@ -96,6 +98,8 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         (0.05) above which fit warned with ``SolverAccuracyWarning``; None otherwise.
     static_ : StaticEncoder or None
         Fitted scaling of the ``static_cols`` (None without static covariates).
+    covariates_ : CovariateEncoder or None
+        Fitted scaling of the ``covariate_cols`` (None without time-varying covariates).
     patience_ : int
         The patience in epochs early stopping used (``patience="auto"`` resolved).
     noise_calibration_ : dict or None
@@ -128,6 +132,11 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         "noise_calibration_": Fitted(optional=True),
         "solver_check_": Fitted(optional=True),
         "static_": STATIC,
+        "covariates_": Fitted(
+            lambda e: None if e is None else e.to_dict(),
+            CovariateEncoder.from_dict,
+            optional=True,
+        ),
         "patience_": Fitted(int, int, optional=True),
     }
 
@@ -185,6 +194,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         time_col: str = "ds",
         feature_cols: Sequence[str] | None = None,
         static_cols: Sequence[str] | None = None,
+        covariate_cols: Sequence[str] | None = None,
         time_unit: str | None = None,
         device: str = "auto",
         n_threads: int | str | None = "auto",
@@ -199,9 +209,15 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
     # ------------------------------------------------------------------ fitting
     def _prepare(self, X: Any) -> _Prepared:
         static_cols = check_static(self)
-        features = drop_columns(X, static_cols)
+        covariate_cols = check_covariates(self)
+        features = drop_columns(X, (*static_cols, *covariate_cols))
         self.data_ = fit_encoder(self, features)  # checks the id, time and feature columns
         self.static_ = StaticEncoder(self.id_col, static_cols).fit(X) if static_cols else None
+        self.covariates_ = (
+            CovariateEncoder(self.id_col, self.time_col, covariate_cols).fit(X)
+            if covariate_cols
+            else None
+        )
         self.feature_cols_ = tuple(self.data_.feature_cols_)
         self.noise_calibration_ = None
         self.solver_check_ = None
@@ -220,13 +236,23 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         )
 
     def _padded(self, dataset: IrregularDataset, X: Any) -> PaddedSeries:
-        """``dataset`` padded on the device, with its static covariates (read from ``X``)."""
+        """``dataset`` padded on the device, with its static and time-varying covariates
+        (read from ``X``)."""
         static = None if self.static_ is None else self.static_.transform(X, dataset.ids)
-        return PaddedSeries(dataset, self.device_, self.time_span, static)
+        covariates = getattr(self, "covariates_", None)
+        paths = (
+            None if covariates is None else covariates.transform(X, dataset.ids, self.data_.time_)
+        )
+        return PaddedSeries(dataset, self.device_, self.time_span, static, paths)
+
+    def _features(self, X: Any) -> Any:
+        """``X`` without its static and time-varying covariate columns."""
+        return drop_columns(X, (*(self.static_cols or ()), *(self.covariate_cols or ())))
 
     def _build_module(self) -> torch.nn.Module:
         n_static = 0 if self.static_ is None else len(self.static_.static_cols)
-        return build_latent_ode(self, len(self.feature_cols_), n_static)
+        n_cov = 0 if self.covariates_ is None else len(self.covariates_.covariate_cols)
+        return build_latent_ode(self, len(self.feature_cols_), n_static, n_cov)
 
     def _before_training(self, prepared: _Prepared) -> None:
         head = getattr(self.module_, "observation", None)
@@ -271,7 +297,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
     def _history(self, X: Any) -> tuple[IrregularDataset, PaddedSeries, str]:
         self._check_fitted()
         library = frame_library(X)
-        dataset = self.data_.transform(drop_columns(X, self.static_cols or ()))
+        dataset = self.data_.transform(self._features(X))
         return dataset, self._padded(dataset, X), library
 
     @threaded
@@ -325,7 +351,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         data sets of different sizes, and what ``GridSearchCV`` maximises.
         """
         scores = self.score_samples(X)
-        dataset = self.data_.transform(drop_columns(X, self.static_cols or ()))
+        dataset = self.data_.transform(self._features(X))
         return float(scores.sum() / dataset.n_observations)
 
     @threaded

@@ -73,7 +73,8 @@ def check_fixed_step(
             f"The fixed-step decoder ({trained.method}, step_size={trained.step_size}) "
             f"differs from a tight dopri5 solve by {rms:.3g} feature standard deviations "
             f"(RMS over {batch.n_series} series; tolerance {tolerance}). The learned "
-            "dynamics are fast against the step: pass a smaller 'step_size' (e.g. "
+            "dynamics (or the jumps of time-varying covariates, which fixed steps read "
+            "only at their stages) are fast against the step: pass a smaller 'step_size' (e.g. "
             f"{(trained.step_size or 0.1) / 4:g}) or method='dopri5'.",
             SolverAccuracyWarning,
             stacklevel=4,
