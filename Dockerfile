@@ -17,8 +17,9 @@ FROM ${PYTHON_IMAGE} AS build
 # Which torch wheel: CPU-only by default; a CUDA index for GPUs; empty = pip's own index.
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-# Extras of latentode baked into the image, comma-separated (serve needs mlflow).
-ARG EXTRAS=mlflow
+# Extras of latentode baked into the image, comma-separated (serve needs mlflow; the demo's
+# default dataset, the pbcseq clinic visits, needs real).
+ARG EXTRAS=mlflow,real
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
 # 1. torch alone, from its own index (the largest layer; changes only with TORCH_*).
 RUN python -m venv /opt/venv \

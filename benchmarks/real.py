@@ -29,6 +29,7 @@ Run: ``python benchmarks/real.py --quick --seconds 120`` (about 15 minutes on 2 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -95,8 +96,11 @@ def run_set(
     variants: dict,
     baselines: list[str],
     epochs: int | None = None,
+    n_series: int | None = None,
 ) -> dict:
     spec = SETS[name]
+    if n_series is not None:  # another subsample size than the registry's
+        spec = dataclasses.replace(spec, full={**spec.full, "n_series": n_series})
     data = spec.load(quick)
     df = data.frame
     features = [c for c in df.columns if c not in ("unique_id", "ds")]
@@ -157,6 +161,13 @@ def main() -> None:
         "instead of --seconds: variants that differ only after training (e.g. "
         "calibrate_noise) then share their training exactly, whatever the machine's load",
     )
+    parser.add_argument(
+        "--n-series",
+        action="append",
+        default=[],
+        metavar="SET=N",
+        help="load N series of SET (nafld, flights) instead of the registry's size",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "real.json")
     parser.add_argument(
@@ -178,6 +189,7 @@ def main() -> None:
     unknown = sorted(set(names) - set(SETS))
     if unknown:
         parser.error(f"unknown set(s) {unknown}; choose from {sorted(SETS)}")
+    sizes = {k: int(v) for k, v in (item.split("=", 1) for item in args.n_series)}
     result = {
         "meta": {
             "quick": args.quick,
@@ -185,13 +197,21 @@ def main() -> None:
             "epochs": args.epochs,
             "variants": {k: {**LATENT_ODE, **v} for k, v in variants.items()},
             "seed": args.seed,
+            "n_series": sizes,
             "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(),
             "torch": torch.__version__,
         },
         "sets": {
             name: run_set(
-                name, args.quick, args.seconds, args.seed, variants, baselines, args.epochs
+                name,
+                args.quick,
+                args.seconds,
+                args.seed,
+                variants,
+                baselines,
+                args.epochs,
+                sizes.get(name),
             )
             for name in names
         },

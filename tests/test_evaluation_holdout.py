@@ -48,7 +48,7 @@ def test_holdout_tasks_name_a_missing_target_column():
 def test_known_covariates_stay_in_the_extrapolation_history():
     df = make_periodic(n_series=20, n_points=10, observed_fraction=1.0, random_state=0)
     df["dose"] = np.arange(len(df), dtype=float)
-    train, tasks, _ = holdout_tasks(df, target_cols=["y"], known_cols=("dose",), random_state=3)
+    _, tasks, _ = holdout_tasks(df, target_cols=["y"], known_cols=("dose",), random_state=3)
     history, target = tasks["extrapolation"]
     assert list(target.columns) == ["unique_id", "ds", "y"]
     # the hidden times are in the history with the dose and without y

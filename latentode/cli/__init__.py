@@ -22,9 +22,9 @@ logger = logging.getLogger("latentode.cli")
 
 EXAMPLES = {
     "demo": """examples:
-  latentode demo                                   # periodic_irregular, 90 s of training
-  latentode demo --dataset sensors_irregular --max-time 30 --out demo-sensors
-  latentode demo --dataset pbcseq --out demo-pbc   # real clinic visits (extra 'real')""",
+  latentode demo                                   # pbcseq clinic visits (extra 'real'), 90 s
+  latentode demo --dataset periodic_irregular      # the bundled toy, no extra needed
+  latentode demo --dataset sensors_irregular --max-time 30 --out demo-sensors""",
     "fit": """examples:
   latentode fit --data train.parquet --model model/
   latentode fit --data train.csv --model model/ --config params.yaml
@@ -119,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--dataset",
-        default="periodic_irregular",
-        help="a bundled dataset (periodic_irregular, sensors_irregular) or a real one "
-        "(pbcseq, nafld, remifentanil, flights: extra 'real')",
+        default="pbcseq",
+        help="a real dataset (pbcseq, the default, nafld, remifentanil, flights: extra "
+        "'real') or a bundled one (periodic_irregular, sensors_irregular)",
     )
     demo.add_argument("--out", default="latentode-demo", help="output directory")
     demo.add_argument("--max-epochs", type=int, default=2000)

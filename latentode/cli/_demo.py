@@ -126,7 +126,9 @@ def _load(name: str) -> tuple[Any, list[str] | None, tuple[str, ...]]:
         try:
             return spec.load().frame, spec.targets, spec.known
         except ImportError as exc:  # the optional 'real' extra
-            raise ParameterError(str(exc)) from exc
+            raise ParameterError(
+                f"{exc} (or run the bundled toy: latentode demo --dataset periodic_irregular)"
+            ) from exc
     if name not in datasets.list_bundled():
         raise ParameterError(
             f"--dataset must be a bundled dataset ({', '.join(datasets.list_bundled())}) or a "

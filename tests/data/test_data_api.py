@@ -15,6 +15,8 @@ def test_public_names_are_pinned() -> None:
             "QUERY_IDX_COL",
             "SERIES_IDX_COL",
             "TIME_UNITS",
+            "CovariateEncoder",
+            "CovariatePath",
             "FeatureScaler",
             "FrameLibrary",
             "Interval",

@@ -251,7 +251,8 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
 
     def _build_module(self) -> torch.nn.Module:
         n_static = 0 if self.static_ is None else len(self.static_.static_cols)
-        n_cov = 0 if self.covariates_ is None else len(self.covariates_.covariate_cols)
+        covariates = getattr(self, "covariates_", None)  # None in models from before it
+        n_cov = 0 if covariates is None else len(covariates.covariate_cols)
         return build_latent_ode(self, len(self.feature_cols_), n_static, n_cov)
 
     def _before_training(self, prepared: _Prepared) -> None:
