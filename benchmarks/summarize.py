@@ -508,6 +508,7 @@ def main() -> None:
         ("density_defaults", _density_defaults),
         ("real", _real),
         ("real_seed1", lambda r: _real(r, "Real irregular data, a second split")),
+        ("real_nafld4000", lambda r: _real(r, "Real irregular data, nafld with 4,000 series")),
         ("real_latent_weight", _real_ablation),
         ("real_beta_nll", lambda r: _real_ablation(r, "β-NLL weights")),
         ("real_calibration", lambda r: _real_ablation(r, "noise calibration")),
