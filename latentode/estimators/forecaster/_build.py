@@ -338,9 +338,9 @@ def decoder_solver(params: Any) -> SolverConfig:
     )
 
 
-def _column_role(params: Any, name: str, taken: set[str], roles: str) -> tuple[str, ...]:
+def _column_role(params: Any, name: str, taken: set[str], roles: str, use: str) -> tuple[str, ...]:
     """The column names of parameter ``name`` as a tuple: distinct, none in ``taken`` (the
-    ``roles`` columns)."""
+    ``roles`` columns), and only with the Latent ODE (``use``: what they do there)."""
     value = getattr(params, name)
     cols = tuple(value or ())
     if (
@@ -358,19 +358,18 @@ def _column_role(params: Any, name: str, taken: set[str], roles: str) -> tuple[s
             f"The '{name}' parameter of LatentODEForecaster names {clash}, which are also "
             f"the {roles} columns; a column is one of these only."
         )
+    if cols and params.model == "ode_rnn":
+        raise ParameterError(
+            f"The '{name}' parameter of LatentODEForecaster needs model='latent_ode' ({use})."
+        )
     return cols
 
 
 def check_static(params: Any) -> tuple[str, ...]:
     """The ``static_cols`` as a tuple, checked against the other columns and the model."""
     taken = {params.id_col, params.time_col, *(params.feature_cols or ())}
-    cols = _column_role(params, "static_cols", taken, "id, time or feature")
-    if cols and params.model == "ode_rnn":
-        raise ParameterError(
-            "The 'static_cols' parameter of LatentODEForecaster needs model='latent_ode' "
-            "(static covariates condition the posterior of z0)."
-        )
-    return cols
+    use = "static covariates condition the posterior of z0"
+    return _column_role(params, "static_cols", taken, "id, time or feature", use)
 
 
 def check_covariates(params: Any) -> tuple[str, ...]:
@@ -381,13 +380,8 @@ def check_covariates(params: Any) -> tuple[str, ...]:
         *(params.feature_cols or ()),
         *(params.static_cols or ()),
     }
-    cols = _column_role(params, "covariate_cols", taken, "id, time, feature or static")
-    if cols and params.model == "ode_rnn":
-        raise ParameterError(
-            "The 'covariate_cols' parameter of LatentODEForecaster needs model='latent_ode' "
-            "(known covariates drive the latent vector field)."
-        )
-    return cols
+    use = "known covariates drive the latent vector field"
+    return _column_role(params, "covariate_cols", taken, "id, time, feature or static", use)
 
 
 def build_latent_ode(
