@@ -509,6 +509,10 @@ def main() -> None:
         ("real", _real),
         ("real_seed1", lambda r: _real(r, "Real irregular data, a second split")),
         ("real_nafld4000", lambda r: _real(r, "Real irregular data, nafld with 4,000 series")),
+        (
+            "real_flights1600",
+            lambda r: _real(r, "Real irregular data, flights with 1,600 aircraft"),
+        ),
         ("real_latent_weight", _real_ablation),
         ("real_beta_nll", lambda r: _real_ablation(r, "β-NLL weights")),
         ("real_calibration", lambda r: _real_ablation(r, "noise calibration")),
