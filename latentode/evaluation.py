@@ -284,11 +284,12 @@ def holdout_tasks(
     target)}, scale)`` with ``scale`` each target column's training standard deviation,
     the units :func:`score_forecast` scores in.
     """
-    missing = sorted(set(target_cols or ()) - set(df.columns))
-    if missing:
-        raise ParameterError(
-            f"Expected the target column(s) {missing} in the frame; it has {list(df.columns)}."
-        )
+    for what, cols in (("target", target_cols), ("known covariate", known_cols)):
+        missing = sorted(set(cols or ()) - set(df.columns))
+        if missing:
+            raise ParameterError(
+                f"Expected the {what} column(s) {missing} in the frame; it has {list(df.columns)}."
+            )
     train, test = series_split(df, test_fraction=0.3, random_state=random_state)
     targets = target_cols or _features(df, "unique_id", "ds")
     scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in targets}

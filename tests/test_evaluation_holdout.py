@@ -43,6 +43,8 @@ def test_holdout_tasks_name_a_missing_target_column():
         ParameterError, match=r"target column\(s\) \['conc'\].*'unique_id', 'ds', 'y'"
     ):
         holdout_tasks(df, target_cols=["conc"])
+    with pytest.raises(ParameterError, match=r"known covariate column\(s\) \['rate'\]"):
+        holdout_tasks(df, target_cols=["y"], known_cols=("rate",))
 
 
 def test_known_covariates_stay_in_the_extrapolation_history():
