@@ -291,7 +291,7 @@ def holdout_tasks(
                 f"Expected the {what} column(s) {missing} in the frame; it has {list(df.columns)}."
             )
     train, test = series_split(df, test_fraction=0.3, random_state=random_state)
-    targets = target_cols or _features(df, "unique_id", "ds")
+    targets = target_cols or [c for c in _features(df, "unique_id", "ds") if c not in known_cols]
     scale = {f: float(np.nanstd(train[f].to_numpy(np.float64))) for f in targets}
     tasks = {
         "extrapolation": extrapolation_task(

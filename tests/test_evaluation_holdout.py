@@ -59,6 +59,10 @@ def test_known_covariates_stay_in_the_extrapolation_history():
     truth = target[["unique_id", "ds"]].merge(df, on=["unique_id", "ds"])
     np.testing.assert_array_equal(ahead["dose"].to_numpy(), truth["dose"].to_numpy())
     assert history.groupby("unique_id")["ds"].is_monotonic_increasing.all()
+    # without target columns every feature but the known ones is a target
+    _, by_default, scale = holdout_tasks(df, known_cols=("dose",), random_state=3)
+    assert list(scale) == ["y"]
+    assert "dose" not in by_default["interpolation"][1].columns
     # without known columns the hidden times are not in the history at all
     _, plain, _ = holdout_tasks(df, target_cols=["y"], random_state=3)
     assert len(plain["extrapolation"][0]) == len(history) - len(target)
