@@ -13,7 +13,7 @@ Scores (``latentode.evaluation.score_forecast``) are in train-standardised units
 feature divided by its training std) and pooled over all held-out values: MSE, MAE, CRPS
 from 100 samples, mean pinball loss at (0.1, 0.5, 0.9), coverage of the central 80 %
 interval. ``fit_s`` is the fit time in seconds. For remifentanil only ``conc`` is scored:
-``rate`` is the infusion rate, known ahead (``latentode.evaluation.REAL_SETS``), so it stays
+``rate`` is the infusion rate, known ahead (``latentode.datasets.REAL_SETS``), so it stays
 in every method's history at the hidden times too, and the Latent ODE takes it as a known
 covariate (``covariate_cols=["rate"]``; a variant with ``"known": false`` treats it as a
 feature instead).
@@ -45,7 +45,8 @@ from latentode.baselines import (
     LastValueBaseline,
     LinearInterpolationBaseline,
 )
-from latentode.evaluation import REAL_SETS, holdout_tasks, score_forecast
+from latentode.datasets import REAL_SETS
+from latentode.evaluation import holdout_tasks, score_forecast
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SETS = REAL_SETS

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from latentode import LatentODEForecaster
-from latentode.evaluation import REAL_SETS, crps_ensemble, holdout_tasks, interval_coverage
+from latentode.datasets import REAL_SETS
+from latentode.evaluation import crps_ensemble, holdout_tasks, interval_coverage
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -9,8 +9,9 @@ all but the last 20 % of each series' timestamps, predict those) or
 :func:`score_forecast` scores any estimator with the forecaster's API on the hidden
 values in train-standardised units (each feature divided by its training std), pooled
 over held-out values: MSE, MAE, CRPS from samples (``properscoring``), pinball loss and
-interval coverage. :func:`last_value_baseline` and :func:`linear_interpolation_baseline`
-are kept for the CLI demo; :mod:`latentode.baselines` has the estimators.
+interval coverage; :data:`latentode.datasets.REAL_SETS` names the real sets it runs on.
+:func:`last_value_baseline` and :func:`linear_interpolation_baseline` are plain frame
+helpers; :mod:`latentode.baselines` has the estimators the demo and benchmarks use.
 
 Model selection: :class:`SeriesKFold` splits a long frame into folds of whole series (a
 series' rows never straddle train and test), and :func:`forecast_scorer` scores each test
@@ -26,7 +27,6 @@ quality instead of by the training objective::
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,8 +36,6 @@ import pandas as pd
 from latentode.exceptions import ParameterError
 
 __all__ = [
-    "REAL_SETS",
-    "RealSet",
     "SeriesKFold",
     "crps_ensemble",
     "extrapolation_split",
@@ -144,36 +142,6 @@ def masked_mse(pred: pd.DataFrame, truth: pd.DataFrame, features: list[str]) -> 
 
 
 # ---------------------------------------------------------------------- real-data protocol
-@dataclasses.dataclass(frozen=True)
-class RealSet:
-    """A real set of the protocol: its loader in :mod:`latentode.datasets` with the
-    keyword arguments of the full and the quick run, the columns scored (None: every
-    feature) and the columns known ahead (covariates such as an infusion rate: shown to
-    every method at the future times too, never scored; a forecaster takes them as
-    ``covariate_cols``)."""
-
-    loader: str
-    full: dict[str, Any]
-    quick: dict[str, Any]
-    targets: list[str] | None = None
-    known: tuple[str, ...] = ()
-
-    def load(self, quick: bool = False) -> Any:
-        """The set's :class:`~latentode.datasets.RealDataset` (needs the ``real`` extra)."""
-        from latentode import datasets
-
-        return getattr(datasets, self.loader)(**(self.quick if quick else self.full))
-
-
-#: The real sets of ``benchmarks/real.py`` and ``latentode demo --dataset``.
-REAL_SETS: dict[str, RealSet] = {
-    "nafld": RealSet("load_nafld", {"n_series": 1000}, {"n_series": 300}),
-    "pbcseq": RealSet("load_pbcseq", {}, {}),
-    "remifentanil": RealSet("load_remifentanil", {}, {}, ["conc"], ("rate",)),
-    "flights": RealSet("load_flights", {"n_series": 400}, {"n_series": 150, "max_len": 60}),
-}
-
-
 def series_split(
     df: pd.DataFrame,
     *,

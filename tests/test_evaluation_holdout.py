@@ -70,7 +70,7 @@ def test_known_covariates_stay_in_the_extrapolation_history():
 
 def test_real_sets_name_loaders_that_exist_and_known_columns_are_not_scored():
     from latentode import datasets
-    from latentode.evaluation import REAL_SETS
+    from latentode.datasets import REAL_SETS
 
     for name, spec in REAL_SETS.items():
         assert callable(getattr(datasets, spec.loader)), name

