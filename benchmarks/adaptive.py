@@ -8,7 +8,7 @@ pseudo-time, restored with ``latentode.nn.solve.PER_SERIES_ADAPTIVE = False``).
   smooth), 200 series × 50 query times each over spans of 0.5–5; one solve with
   back-propagation: seconds (median of 3) and evaluations; and the largest change of a
   series' trajectory between solving it alone and in the batch.
-* ``forecaster``: ``LatentODEForecaster`` with its defaults (``dopri5``) but
+* ``forecaster``: ``LatentODEForecaster(method="dopri5")``, other defaults but
   ``max_epochs``, fitted on the periodic protocol (500 series × 50 points): seconds per
   epoch; a forecast of 1,000 series (32 samples, 20 query times): seconds; and the
   largest change of the forecast mean of three series between forecasting each alone
@@ -85,7 +85,9 @@ def _forecaster(epochs: int) -> dict:
 
     df = make_periodic(n_series=500, n_points=50, observed_fraction=0.7, random_state=0)
     future = make_periodic(n_series=1000, n_points=50, observed_fraction=0.7, random_state=1)
-    est = LatentODEForecaster(max_epochs=epochs, early_stopping=False, random_state=0)
+    est = LatentODEForecaster(
+        method="dopri5", max_epochs=epochs, early_stopping=False, random_state=0
+    )
     start = time.perf_counter()
     est.fit(df)
     epoch_s = (time.perf_counter() - start) / epochs

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--experiment", default=None, help="MLflow experiment name")
     parser.add_argument("--latent-dim", type=float, default=8)
     parser.add_argument("--max-epochs", type=float, default=30)
-    parser.add_argument("--method", default="dopri5")
+    parser.add_argument("--method", default="euler")
     parser.add_argument("--random-state", type=float, default=0)
     parser.add_argument("--promote", default="true", help="true/false")
     args = parser.parse_args(argv)

@@ -52,14 +52,9 @@ def demo(args: argparse.Namespace) -> int:
         f"dataset '{args.dataset}': {n_series} series, {len(df)} rows, features {features}; "
         f"training on {n_train} series, testing on {n_series - n_train}"
     )
-    # The settings of benchmarks/real.py: the defaults with Euler steps on each series' own
-    # grid (the ODE-RNN encoder: on the bundled periodic set, interpolation MSE 0.16 -> 0.02
-    # and extrapolation 0.29 -> 0.04 against a GRU-Δt encoder within 90 s); the noise
-    # scale is learned, then calibrated on the validation series.
+    # The defaults, as in benchmarks/real.py (ODE-RNN encoder, Euler steps on each series'
+    # own grid; the noise scale is learned, then calibrated on the validation series).
     est = LatentODEForecaster(
-        encoder="odernn",
-        method="euler",
-        batch_size=50,
         max_epochs=args.max_epochs,
         max_time=args.max_time,
         random_state=args.seed,

@@ -12,6 +12,7 @@ from latentode.datasets import make_periodic
 from latentode.estimators._tensors import PaddedSeries
 from latentode.estimators.forecaster._solver_check import TOLERANCE, check_fixed_step
 from latentode.exceptions import SolverAccuracyWarning
+from latentode.nn.solve import FIXED_METHODS
 
 _PARAMS = dict(
     latent_dim=2,
@@ -57,3 +58,11 @@ def test_a_coarse_step_on_fast_dynamics_warns_with_what_to_change():
 def test_adaptive_solvers_are_not_checked():
     est, _ = _fitted(method="dopri5")
     assert est.solver_check_ is None
+
+
+def test_the_default_decoder_is_fixed_step_and_checked_after_fit():
+    est, _padded = _fitted()  # no method given: the default
+    assert est.method in FIXED_METHODS
+    check = est.solver_check_
+    assert check is not None and check["method"] == est.method
+    assert 0 <= check["rms_difference"] < TOLERANCE

@@ -164,7 +164,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         beta_nll: float = 0.5,
         calibrate_noise: str | bool = "crps",
         decoder_hidden_dim: int = 0,
-        method: str = "dopri5",
+        method: str = "euler",
         rtol: float = 1e-3,
         atol: float = 1e-4,
         adjoint: bool = False,
