@@ -145,6 +145,12 @@ def solve_on_step_grid(
     trajectory therefore does not depend on which times are asked for — a model trained on
     one set of target times predicts the same values at any other — and the number of
     steps is ``span / step_size``, not the number of queries.
+
+    Euler's partial step from grid point ``z_k`` is ``z_k + r·(z_{k+1} - z_k)`` with
+    ``r = partial / step_size``: the grid's next step has already evaluated
+    ``f(t_k, z_k)``. So Euler takes one more grid step per series instead of a partial
+    step per query — one field evaluation of the batch rather than one of every
+    (series, query) row (with 100 query times and 32 samples, 3,200 rows per series).
     """
     t0, times = grid[:, 0], grid[:, 1:]
     n_series, n_times = times.shape
@@ -163,6 +169,9 @@ def solve_on_step_grid(
         dist = dist.clamp(min=0.0)
         full = torch.floor(dist / h)  # full steps before each query
         counts = full.amax(dim=1)  # (B,)
+        euler = config.method == "euler"
+        if euler:  # the step after the last grid point before a query
+            counts = counts + side.any(dim=1).to(counts.dtype)
         n_steps = int(counts.max().item())
         j = torch.arange(n_steps, dtype=grid.dtype, device=grid.device)
         size = torch.where(j < counts.unsqueeze(1), sign * h, 0.0).expand(n_series, n_steps)
@@ -170,6 +179,14 @@ def solve_on_step_grid(
         zs = fixed_trajectory(field, z0, start, size, config.method, counter)
         index = full.long().view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
         base = torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+        if euler:
+            # the side's queries lie before each series' last state, so index + 1 exists
+            after = torch.where(side, full + 1, full).long()
+            after = after.view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
+            nxt = torch.gather(zs, -2, after.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+            r = ((dist - h * full) / h).to(zs.dtype).unsqueeze(-1)  # (B, Q, 1) in [0, 1)
+            out = torch.where(side.unsqueeze(-1), base + r * (nxt - base), out)
+            continue
         # One partial step per query, all queries as one batch of B·Q rows.
         flat = base.reshape(*base.shape[:-3], n_series * n_times, base.shape[-1])
         t_base = (t0.unsqueeze(1) + sign * h * full).reshape(-1)

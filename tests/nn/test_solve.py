@@ -292,3 +292,39 @@ def test_step_size_trajectory_does_not_depend_on_the_query_times(method):
     if method == "rk4":  # and it is still a solution of the ODE
         exact = _exact_linear(field.a.detach(), z0, t0, times)
         torch.testing.assert_close(few, exact, atol=1e-3, rtol=1e-3)
+
+
+def test_euler_on_the_step_grid_is_the_partial_euler_step_from_each_grid_point():
+    """Queries between grid points: z_k + (t - t_k)·f(t_k, z_k), on both sides of t0,
+    with one field evaluation per grid step (not one per query)."""
+
+    class Rows(Linear):  # counts the rows the field is evaluated on
+        rows = 0
+
+        def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            Rows.rows += z.shape[0]
+            return super().forward(t, z)
+
+    field = Rows(_spiral())
+    t0, times = _grids(4, 9, seed=5)
+    times = torch.cat([t0[:, None] - 0.37, times], dim=1)  # one query before t0 too
+    z0 = torch.randn(4, 2, dtype=torch.float64)
+    h = 0.1
+    counter = NFECounter()
+    out = solve_on_grids(field, z0, t0, times, SolverConfig(method="euler", step_size=h), counter)
+    a = field.a.detach()
+    for i in range(4):
+        for q in range(times.shape[1]):
+            dist = float(times[i, q] - t0[i])
+            sign = 1.0 if dist >= 0 else -1.0
+            n_full = int(abs(dist) // h)
+            z = z0[i].clone()
+            for _ in range(n_full):  # full steps of sign·h along the grid
+                z = z + sign * h * (z @ a.T)
+            expected = z + (dist - sign * h * n_full) * (z @ a.T)
+            torch.testing.assert_close(out[i, q], expected, atol=1e-6, rtol=1e-6)
+    ahead = torch.floor((times - t0[:, None]).clamp(min=0) / h).amax().item()
+    behind = torch.floor((t0[:, None] - times).clamp(min=0) / h).amax().item()
+    assert counter.forward <= ahead + behind + 2
+    # every series' grid steps (one more on each side), and no (series, query) rows
+    assert Rows.rows <= 4 * (ahead + behind + 2) < 4 * (ahead + behind) + times.numel()
