@@ -20,8 +20,12 @@ the scores rank the altered series above the normal ones. Anomaly types (``injec
 Methods (higher score = more anomalous):
 
 * ``latent_ode_obs``: minus ``LatentODEForecaster.score_samples(per="observation")``
-  (the IWAE bound per observed value, so long and short series compare);
+  of the defaults (the anchored head's cross-fitted predictive score per observed value,
+  so long and short series compare: each half of a series' observations scored given
+  the other half);
 * ``latent_ode_series``: minus ``score_samples(per="series")``;
+* ``latent_ode_joint_obs``: as ``latent_ode_obs`` with ``kind="joint"`` (the IWAE bound
+  of all the values at once, which the anchored head reads while scoring them);
 * ``gaussian_head_obs``: as ``latent_ode_obs`` for ``observation="gaussian"`` (the default
   anchored head reads each value's neighbours, which an altered series also carries);
 * ``ffjord_z0``: minus ``FFJORDDensity.score_samples`` of the posterior means
@@ -190,6 +194,7 @@ def scores_of(m: dict, test: pd.DataFrame) -> dict[str, np.ndarray]:
     return {
         "latent_ode_obs": -m["est"].score_samples(test, per="observation"),
         "latent_ode_series": -m["est"].score_samples(test, per="series"),
+        "latent_ode_joint_obs": -m["est"].score_samples(test, per="observation", kind="joint"),
         "gaussian_head_obs": -m["gaussian"].score_samples(test, per="observation"),
         "ffjord_z0": -m["flow"].score_samples(m["est"].transform(test)),
         "iforest": -m["forest"].score_samples(s_test),

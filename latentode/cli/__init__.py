@@ -195,10 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     _tracking_arg(bp)
     bp.set_defaults(func=_commands.batch)
 
-    score = _command(sub, "score", "per-series log-likelihood bounds (density scores)")
+    score = _command(sub, "score", "per-series log-likelihood scores (density scores)")
     _data_args(score)
     _model_arg(score)
     score.add_argument("--per", choices=["series", "observation"], default="series")
+    score.add_argument(
+        "--kind",
+        choices=["auto", "joint", "predictive"],
+        default="auto",
+        help="joint IWAE bound or cross-fitted predictive score (auto: by the model's head)",
+    )
     score.add_argument("--output", required=True, help="CSV or .parquet file to write")
     _tracking_arg(score)
     score.set_defaults(func=_commands.score)

@@ -241,9 +241,9 @@ def score(args: argparse.Namespace) -> int:
 
     est = load_model(args.model, args.tracking_uri)
     df = read_frame(args.data, est.id_col, est.time_col, args.parse_dates)
-    scores = est.score_samples(df, per=args.per)
+    scores = est.score_samples(df, per=args.per, kind=args.kind)
     ids = pd.unique(df[est.id_col])
-    frame = pd.DataFrame({est.id_col: ids, "log_likelihood_bound": scores})
+    frame = pd.DataFrame({est.id_col: ids, "log_likelihood": scores})
     write_frame(frame, args.output)
     echo(f"mean log-likelihood per observation: {est.score(df):.4f}; wrote {args.output}")
     return 0
