@@ -263,6 +263,7 @@ def main() -> None:
         "seconds": seconds,
         "quick": args.quick,
         "params": args.params,
+        "seed": args.seed,
         "machine": platform.platform(),
         "sets": {},
     }
