@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from latentode.batch import IrregularBatch
 from latentode.data import FrameLibrary, Interval, LongFrameEncoder, from_pandas
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries, pad_queries
@@ -162,6 +163,32 @@ def draws_frame(
     return from_pandas(pd.concat(frames, ignore_index=True), library)
 
 
+def _series_scores(
+    padded: PaddedSeries,
+    n_samples: int,
+    score: Callable[[IrregularBatch, torch.Tensor], torch.Tensor],
+    *,
+    log_scale: np.ndarray,
+    latent_dim: int,
+    seed: int,
+    batch_size: int,
+) -> np.ndarray:
+    """``score(batch, eps)`` ``(B,)`` of every chunk of ``padded``, without gradients, less
+    the feature scaling's Jacobian (``log_scale`` per observed value): float64
+    ``(n_series,)``. ``eps`` are ``n_samples`` common-random-number draws, so a series'
+    score does not depend on its batch-mates."""
+    device = padded.times.device
+    eps, _ = common_noise(seed, "score", n_samples, latent_dim, device)
+    jac = torch.as_tensor(log_scale, device=device, dtype=torch.float32)
+    out = []
+    with torch.no_grad():
+        for index, batch in padded.chunks(batch_size):
+            with padded.naming(index):
+                scores = score(batch, eps)
+            out.append((scores - (batch.mask * jac).sum(dim=(-1, -2))).cpu().numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
 def iwae_bounds(
     module: Any,
     padded: PaddedSeries,
@@ -172,39 +199,26 @@ def iwae_bounds(
     seed: int,
     batch_size: int = 256,
 ) -> np.ndarray:
-    """Per-series IWAE bound ``(n_series,)`` of the observed values in original units.
+    """Per-series IWAE bound ``(n_series,)`` of the observed values in original units
+    (``n_samples`` importance samples)."""
 
-    ``n_samples`` common-random-number samples, so a series' bound does not depend on its
-    batch-mates; ``log_scale`` (the log of each feature's scale) is the Jacobian of the
-    feature scaling, subtracted per observed value.
-    """
-    device = padded.times.device
-    eps, _ = common_noise(seed, "score", n_samples, latent_dim, device)
-    jac = torch.as_tensor(log_scale, device=device, dtype=torch.float32)
-    out = []
-    with torch.no_grad():
-        for index, batch in padded.chunks(batch_size):
-            with padded.naming(index):
-                terms = module.bound_terms(batch, batch, n_samples, eps=eps)
-            jacobian = (batch.mask * jac).sum(dim=(-1, -2))
-            out.append((terms.iwae() - jacobian).cpu().numpy())
-    return np.concatenate(out).astype(np.float64)
+    def bound(batch: IrregularBatch, eps: torch.Tensor) -> torch.Tensor:
+        return module.bound_terms(batch, batch, n_samples, eps=eps).iwae()
+
+    return _series_scores(
+        padded,
+        n_samples,
+        bound,
+        log_scale=log_scale,
+        latent_dim=latent_dim,
+        seed=seed,
+        batch_size=batch_size,
+    )
 
 
-#: Folds of :func:`cross_fitted_scores`: each series' observed steps are dealt round-robin.
+#: Folds of :func:`cross_fitted_scores`: each series' observed steps are dealt round-robin
+#: (alternating folds ranked anomalous series better than a first and a second half).
 N_FOLDS = 2
-
-#: How steps are dealt: "alternate" (round-robin) or "halves" (first and second half).
-FOLD_SPLIT = "alternate"
-
-
-def _folds(observed: torch.Tensor) -> torch.Tensor:
-    """Fold ``(B, K)`` of every step from the observed-step mask ``observed`` ``(B, K)``."""
-    rank = observed.cumsum(dim=1) - 1
-    if FOLD_SPLIT == "halves":
-        count = observed.sum(dim=1, keepdim=True).clamp(min=1)
-        return (rank * N_FOLDS) // count
-    return rank % N_FOLDS
 
 
 def cross_fitted_scores(
@@ -226,28 +240,26 @@ def cross_fitted_scores(
     model that has read it, which is what an observation head anchored to the observed
     neighbours needs: given its own value, it would explain any series.
     """
-    device = padded.times.device
-    eps, _ = common_noise(seed, "score", n_samples, latent_dim, device)
-    jac = torch.as_tensor(log_scale, device=device, dtype=torch.float32)
-    out = []
-    with torch.no_grad():
-        for index, batch in padded.chunks(batch_size):
-            observed = batch.mask.sum(-1) > 0  # (B, K) steps with a value
-            fold = _folds(observed)
-            total = torch.zeros(batch.n_series, device=device)
-            for f in range(N_FOLDS):
-                held = (observed & (fold == f)).unsqueeze(-1).to(batch.mask.dtype)
-                keep = 1 - held  # unobserved values are 0.0 (IrregularBatch)
-                context = dataclasses.replace(
-                    batch, values=batch.values * keep, mask=batch.mask * keep
-                )
-                target = dataclasses.replace(
-                    batch, values=batch.values * held, mask=batch.mask * held
-                )
-                with padded.naming(index):
-                    terms = module.bound_terms(context, target, n_samples, eps=eps)
-                log_px = terms.log_px  # (S, B)
-                predictive = torch.logsumexp(log_px, dim=0) - np.log(log_px.shape[0])
-                total = total + predictive - (target.mask * jac).sum(dim=(-1, -2))
-            out.append(total.cpu().numpy())
-    return np.concatenate(out).astype(np.float64)
+
+    def predictive(batch: IrregularBatch, eps: torch.Tensor) -> torch.Tensor:
+        observed = batch.mask.sum(-1) > 0  # (B, K) steps with a value
+        fold = (observed.cumsum(dim=1) - 1) % N_FOLDS
+        total = torch.zeros(batch.n_series, device=batch.device)
+        for f in range(N_FOLDS):
+            held = (observed & (fold == f)).unsqueeze(-1).to(batch.mask.dtype)
+            keep = 1 - held  # unobserved values are 0.0 (IrregularBatch)
+            context = dataclasses.replace(batch, values=batch.values * keep, mask=batch.mask * keep)
+            target = dataclasses.replace(batch, values=batch.values * held, mask=batch.mask * held)
+            log_px = module.bound_terms(context, target, n_samples, eps=eps).log_px  # (S, B)
+            total = total + torch.logsumexp(log_px, dim=0) - np.log(log_px.shape[0])
+        return total
+
+    return _series_scores(
+        padded,
+        n_samples,
+        predictive,
+        log_scale=log_scale,
+        latent_dim=latent_dim,
+        seed=seed,
+        batch_size=batch_size,
+    )
