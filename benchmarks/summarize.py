@@ -270,7 +270,8 @@ def _threads(r: dict) -> list[str]:
         "## threads (`benchmarks/threads.py`)",
         f"Protocol: `LatentODEForecaster` defaults, periodic 500 × 50, {r['epochs']} epochs; "
         "forecast of 2,000 series (32 samples, 20 times); each setting in its own process, "
-        f"quiet and beside one busy process; {r['cores']} cores.",
+        f"quiet and beside one busy process; {r['cores']} cores."
+        + (f" {r['note']}" if r.get("note") else ""),
         "",
         "| machine | n_threads | s per epoch | forecast s |",
         "|---|---|---|---|",
@@ -436,7 +437,7 @@ def _memory(r: dict) -> list[str]:
         f"Protocol: one training epoch, defaults but `batch_size=32`, {r['n_series']} periodic "
         "series in one batch; peak RSS of a child process per setting (about 360 MB of it is "
         "Python and torch before the fit). Issue 15's target: peak grows ≤ 10 % when the "
-        "length grows 10×.",
+        "length grows 10×." + (f" {r['note']}" if r.get("note") else ""),
         "",
         "| variant | points | peak RSS MB | growth vs shortest | epoch s |",
         "|---|---|---|---|---|",
