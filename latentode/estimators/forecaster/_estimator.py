@@ -177,7 +177,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         lr_decay: float = 0.995,
         lr_schedule: str = "exponential",
         batch_size: int = 50,
-        max_epochs: int = 200,
+        max_epochs: int = 1000,
         max_time: float | None = None,
         n_train_samples: int = 1,
         bound: str = "elbo",
