@@ -278,7 +278,8 @@ PARAMETERS_DOC = """\
         periodic protocol (``benchmarks/periodic.py --defaults``, ``max_time=240``) it
         stopped training at 174 s with the best epoch the 197th (extrapolation MSE 0.024);
         with 1000 the fit used its 240 s, 319 epochs, and reached 0.0094 (interpolation
-        0.0007 → 0.0004). The real-data figures (300 s per set) trained 167-1,200 epochs.
+        0.0007 → 0.0004; seed 0 — with seed 1 early stopping ended the fit at epoch 70).
+        The real-data figures (300 s per set) trained 167-1,200 epochs.
         Without ``max_time`` a large set can then train for many minutes: set ``max_time``
         for a wall-clock budget.
     max_time : float or None, default=None
