@@ -52,7 +52,12 @@ def _periodic_defaults(_: dict) -> list[str]:
         "| file | method | epochs (best) | fit s | interpolation MSE | extrapolation MSE |",
         "|---|---|---|---|---|---|",
     ]
-    for name in ("periodic_defaults_euler", "periodic_defaults_euler_seed1", "periodic_defaults"):
+    for name in (
+        "periodic_defaults_euler",
+        "periodic_defaults_euler_seed1",
+        "periodic_defaults_euler_seed1_patience100",
+        "periodic_defaults",
+    ):
         r = _load(name)
         if r is not None:
             lines.append(
