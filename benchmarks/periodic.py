@@ -34,6 +34,7 @@ import torch
 
 from latentode import LatentODEForecaster
 from latentode.datasets import make_periodic
+from latentode.estimators.forecaster import _build
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -81,9 +82,17 @@ def main() -> None:
         help="LatentODEForecaster() with its defaults (only max_time and random_state set)",
     )
     parser.add_argument(
+        "--auto-patience-steps",
+        type=int,
+        help="measure another patience='auto' rule: wait this many optimiser steps "
+        "(latentode.estimators.forecaster._build.AUTO_PATIENCE_STEPS) instead of the default",
+    )
+    parser.add_argument(
         "--params", type=json.loads, default={}, help="JSON of estimator overrides (tuning)"
     )
     args = parser.parse_args()
+    if args.auto_patience_steps is not None:
+        _build.AUTO_PATIENCE_STEPS = args.auto_patience_steps
     torch.set_num_threads(1)
     n_series = 300 if args.quick else 1000
     max_time = 30.0 if args.quick else args.max_time
@@ -135,6 +144,7 @@ def main() -> None:
         "protocol": f"make_periodic(n_series={n_series}, n_points=100), half observed, 80/20",
         "quick": args.quick,
         "defaults": args.defaults,
+        "auto_patience_steps": _build.AUTO_PATIENCE_STEPS,
         "max_time_s": max_time,
         "fit_seconds": fit_seconds,
         "epochs": est.n_epochs_,

@@ -47,6 +47,7 @@ from latentode.baselines import (
     LinearInterpolationBaseline,
 )
 from latentode.datasets import REAL_SETS
+from latentode.estimators.forecaster import _build
 from latentode.evaluation import holdout_tasks, score_forecast
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -170,6 +171,12 @@ def main() -> None:
         metavar="SET=N",
         help="load N series of SET (nafld, flights) instead of the registry's size",
     )
+    parser.add_argument(
+        "--auto-patience-steps",
+        type=int,
+        help="measure another patience='auto' rule: wait this many optimiser steps "
+        "(latentode.estimators.forecaster._build.AUTO_PATIENCE_STEPS) instead of the default",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "real.json")
     parser.add_argument(
@@ -183,6 +190,8 @@ def main() -> None:
         help="comma-separated baselines to run beside the model ('' for none)",
     )
     args = parser.parse_args()
+    if args.auto_patience_steps is not None:
+        _build.AUTO_PATIENCE_STEPS = args.auto_patience_steps
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     names = [s for s in args.sets.split(",") if s]
@@ -199,6 +208,7 @@ def main() -> None:
             "epochs": args.epochs,
             "variants": {k: {**LATENT_ODE, **v} for k, v in variants.items()},
             "seed": args.seed,
+            "auto_patience_steps": _build.AUTO_PATIENCE_STEPS,
             "n_series": sizes,
             "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(),
