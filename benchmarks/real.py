@@ -60,7 +60,8 @@ def with_static(frame: pd.DataFrame, static: pd.DataFrame, fill: pd.Series) -> p
 
 
 #: The Latent ODE settings every variant starts from (``--variants`` overrides them); a
-#: variant with ``"static": true`` also gets the set's static covariates (``static_cols``);
+#: variant with ``"static": true`` also gets the set's static covariates (``static_cols``),
+#: one with ``"transforms": true`` the set's declared ``feature_transforms``;
 #: every variant gets the set's known covariates (``covariate_cols``) unless ``"known":
 #: false``. The defaults, with ``max_epochs`` lifted so that ``--seconds`` bounds the fit.
 LATENT_ODE: dict = dict(max_epochs=100_000)
@@ -78,7 +79,9 @@ def methods(
     out = {k: v for k, v in out.items() if k in baselines}
     for name, params in variants.items():
         settings = {
-            k: v for k, v in {**LATENT_ODE, **params}.items() if k not in ("static", "known")
+            k: v
+            for k, v in {**LATENT_ODE, **params}.items()
+            if k not in ("static", "known", "transforms")
         }
         if epochs is not None:  # a fixed number of epochs: same-seed variants train alike
             settings["max_epochs"] = epochs
@@ -131,6 +134,8 @@ def run_set(
             est.set_params(static_cols=out["static"])
         if method in variants and spec.known and variants[method].get("known", True):
             est.set_params(covariate_cols=list(spec.known))
+        if method in variants and variants[method].get("transforms"):
+            est.set_params(feature_transforms=dict(spec.transforms))
         fit_frame = with_static(train, static, fill) if uses_static else train
         t0 = time.perf_counter()
         est.fit(fit_frame)

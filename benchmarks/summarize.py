@@ -501,6 +501,31 @@ def _real_ablation(r: dict, title: str = "latent-path term") -> list[str]:
     return lines
 
 
+def _real_splits(r: dict, title: str) -> list[str]:
+    """Latent ODE variants of ``benchmarks/real.py`` on one set over several splits."""
+    meta = r.get("meta", {})
+    splits = r.get("splits", {})
+    variants = list(next(iter(next(iter(splits.values())).values()))) if splits else []
+    lines = [
+        f"## Real data: {title} (`benchmarks/real.py`, variants only)",
+        "",
+        f"{meta.get('note', '')} Command: `{meta.get('command', '')}`. "
+        "CRPS / MSE (lower is better) / coverage of the 80 % interval.",
+        "",
+        "| split | task | " + " | ".join(f"{v} crps | {v} mse | {v} cov." for v in variants) + " |",
+        "|---|---|" + "---|---|---|" * len(variants),
+    ]
+    for seed, tasks in splits.items():
+        for task, scores in tasks.items():
+            cells = [
+                f"{scores[v]['crps']:.4f} | {scores[v]['mse']:.4f} | {scores[v]['coverage']:.2f}"
+                for v in variants
+            ]
+            lines.append(f"| seed {seed} | {task} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -573,6 +598,15 @@ def main() -> None:
         (
             "real_patience1000",
             lambda r: _real_ablation(r, "patience='auto' counting 1,000 optimiser steps"),
+        ),
+        ("real_transforms", lambda r: _real_ablation(r, "declared value transforms")),
+        (
+            "real_transforms_remifentanil300",
+            lambda r: _real_ablation(r, "log of remifentanil's concentration, 300 s"),
+        ),
+        (
+            "real_transforms_remifentanil",
+            lambda r: _real_splits(r, "log of remifentanil's concentration, four splits"),
         ),
         ("real_covariates", lambda r: _real_ablation(r, "known covariates (remifentanil)")),
         ("real_static", lambda r: _real_ablation(r, "static covariates")),

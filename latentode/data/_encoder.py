@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from latentode.data._decode import decode_long_frame
 from latentode.data._frames import FrameLibrary, from_pandas
@@ -16,6 +17,7 @@ from latentode.data._scaling import FeatureScaler
 from latentode.data._series import IrregularDataset, Series
 from latentode.data._spec import LongFrameSpec
 from latentode.data._time import TimeEncoder, check_time_unit
+from latentode.data._transforms import TRANSFORMS, FeatureTransforms
 from latentode.data._validation import LongArrays, read_long_frame
 from latentode.exceptions import LongFrameError, QueryError
 
@@ -42,6 +44,10 @@ class LongFrameEncoder:
         Column names (None means ``LongFrameSpec()``).
     time_unit : {"s", "min", "h", "D", "W"} or None, default None
         Unit of datetime times before normalisation (None means days).
+    transforms : mapping of str to str or None, default None
+        Per-feature value transforms (``{"conc": "log"}``; see
+        :mod:`latentode.data._transforms`): values are transformed before the scaling and
+        mapped back by :meth:`inverse_values`.
 
     Attributes
     ----------
@@ -50,7 +56,9 @@ class LongFrameEncoder:
     time_ : TimeEncoder
         Fitted time mapping.
     scaler_ : FeatureScaler
-        Fitted feature standardisation.
+        Fitted feature standardisation (of the transformed values).
+    transforms_ : FeatureTransforms
+        The transform of each feature (None: identity).
     library_ : {"pandas", "polars"}
         Library of the frame seen in ``fit``.
 
@@ -65,9 +73,15 @@ class LongFrameEncoder:
     Unsorted rows are sorted. Input frames are never modified.
     """
 
-    def __init__(self, spec: LongFrameSpec | None = None, time_unit: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: LongFrameSpec | None = None,
+        time_unit: str | None = None,
+        transforms: Mapping[str, str] | None = None,
+    ) -> None:
         self.spec = spec
         self.time_unit = time_unit
+        self.transforms = transforms
 
     # ------------------------------------------------------------------ fitting
     @property
@@ -148,9 +162,15 @@ class LongFrameEncoder:
                 "(all values NaN): nothing can be learned about them. Drop them or pass "
                 "'feature_cols' without them."
             )
+        try:
+            transforms = FeatureTransforms.fit(self.transforms, arrays.feature_cols, arrays.values)
+        except ValueError as exc:
+            raise LongFrameError(str(exc)) from None
         self.feature_cols_ = arrays.feature_cols
+        self.transforms_ = transforms
+        values = self._transformed(arrays, "the frame passed to fit")
         self.time_ = TimeEncoder.fit(arrays.ds, pd.Series(arrays.codes), self.time_unit)
-        self.scaler_ = FeatureScaler.fit(arrays.values)
+        self.scaler_ = FeatureScaler.fit(values)
         self.library_: FrameLibrary = arrays.library
         logger.debug(
             "LongFrameEncoder fitted on %d series, %d rows, features %s",
@@ -160,10 +180,38 @@ class LongFrameEncoder:
         )
         return arrays
 
-    def _to_dataset(self, arrays: LongArrays) -> IrregularDataset:
+    def _transformed(self, arrays: LongArrays, what: str) -> np.ndarray:
+        """``arrays.values`` through the feature transforms; a value outside its
+        transform's domain is refused, naming its series, time and column."""
+        transforms = self._transforms
+        if not transforms.any:
+            return arrays.values
+        bad = transforms.out_of_domain(arrays.values)
+        if bad.any():
+            row, d = (int(i[0]) for i in np.nonzero(bad))
+            kind = transforms.kinds[d]
+            lo, hi = TRANSFORMS[str(kind)]
+            need = {"log": "> 0", "log1p": "> -1", "logit": "strictly between 0 and 1"}
+            series = arrays.ids[int(arrays.codes[row])]
+            raise LongFrameError(
+                f"Column {self.feature_cols_[d]!r} of {what} has the transform {kind!r}, "
+                f"which needs values {need.get(str(kind), f'in ({lo}, {hi})')}; series "
+                f"{series!r} has {float(arrays.values[row, d]):g} at time {arrays.ds.iloc[row]} "
+                f"({int(bad[:, d].sum())} such value(s) in all). Drop or fix them, mark them "
+                "unobserved (NaN), or choose another transform (log1p allows zeros)."
+            )
+        return transforms.forward(arrays.values)
+
+    @property
+    def _transforms(self) -> FeatureTransforms:
+        """The fitted transforms (identity for encoders saved before they existed)."""
+        fitted = self.__dict__.get("transforms_")
+        return fitted if fitted is not None else FeatureTransforms((None,) * self.n_features_)
+
+    def _to_dataset(self, arrays: LongArrays, what: str = "the frame") -> IrregularDataset:
         times = self.time_.encode(arrays.ds)
         mask = ~np.isnan(arrays.values)
-        scaled = self.scaler_.transform(arrays.values)
+        scaled = self.scaler_.transform(self._transformed(arrays, what))
         values = np.where(mask, scaled, 0.0).astype(np.float32)
         bounds = np.cumsum(arrays.counts)[:-1]
         series = [
@@ -316,9 +364,30 @@ class LongFrameEncoder:
         return decode_long_frame(ids, times, columns, self._spec, self.time_, library)
 
     def inverse_values(self, arr: Any) -> Any:
-        """Map scaled values back to original units (``scaler_.inverse_transform``)."""
+        """Map scaled values back to original units (``scaler_.inverse_transform``, then
+        the inverse feature transforms)."""
         self._check_fitted()
-        return self.scaler_.inverse_transform(arr)
+        out = self.scaler_.inverse_transform(arr)
+        transforms = self._transforms
+        return transforms.inverse(out) if transforms.any else out
+
+    @property
+    def has_transforms(self) -> bool:
+        """Whether some feature has a value transform."""
+        return self._is_fitted() and self._transforms.any
+
+    def log_derivative(self, scaled: Any) -> Any:
+        """``log |du/dx|`` per value of ``scaled`` values ``u`` ``(..., n_features)``
+        (torch): the Jacobian term a density of the original values ``x`` adds to that of
+        ``u`` (``-log std`` of the scaling plus the transform's ``log T'(x)``)."""
+        self._check_fitted()
+        log_std = torch.as_tensor(
+            np.log(self.scaler_.std), dtype=scaled.dtype, device=scaled.device
+        )
+        transforms = self._transforms
+        if not transforms.any:
+            return (-log_std).expand_as(scaled)
+        return transforms.log_derivative(self.scaler_.inverse_transform(scaled)) - log_std
 
     # ------------------------------------------------------------------ state
     @property
@@ -353,6 +422,7 @@ class LongFrameEncoder:
                 library=self.library_,
                 time=self.time_.to_dict(),
                 scaler=self.scaler_.to_dict(),
+                transforms=self._transforms.to_dict(self.feature_cols_),
             )
         return d
 
@@ -371,13 +441,22 @@ class LongFrameEncoder:
                 f"version {_VERSION}); got format {d.get('format')!r}, "
                 f"version {d.get('version')!r}."
             )
-        enc = cls(spec=LongFrameSpec.from_dict(d["spec"]), time_unit=d["time_unit"])
+        fitted_transforms = d.get("transforms") or {}  # absent in encoders saved before them
+        enc = cls(
+            spec=LongFrameSpec.from_dict(d["spec"]),
+            time_unit=d["time_unit"],
+            transforms=fitted_transforms.get("kinds") or None,
+        )
         if d.get("fitted"):
             enc.feature_cols_ = tuple(d["feature_cols"])
             enc.library_ = d["library"]
             enc.time_ = TimeEncoder.from_dict(d["time"])
             enc.scaler_ = FeatureScaler.from_dict(d["scaler"])
+            enc.transforms_ = FeatureTransforms.from_dict(fitted_transforms, enc.feature_cols_)
         return enc
 
     def __repr__(self) -> str:
-        return f"LongFrameEncoder(spec={self.spec!r}, time_unit={self.time_unit!r})"
+        return (
+            f"LongFrameEncoder(spec={self.spec!r}, time_unit={self.time_unit!r}, "
+            f"transforms={self.transforms!r})"
+        )

@@ -51,11 +51,13 @@ def split_series(
 
 
 def fit_encoder(params: Any, X: Any) -> LongFrameEncoder:
-    """The long-frame encoder (columns, time mapping, feature scaling) that ``params`` (an
-    estimator's ``id_col``, ``time_col``, ``feature_cols``, ``time_unit``) fit on ``X``."""
+    """The long-frame encoder (columns, time mapping, feature transforms and scaling) that
+    ``params`` (an estimator's ``id_col``, ``time_col``, ``feature_cols``, ``time_unit``
+    and, where it has them, ``feature_transforms``) fit on ``X``."""
     feature_cols = None if params.feature_cols is None else tuple(params.feature_cols)
     spec = LongFrameSpec(params.id_col, params.time_col, feature_cols)
-    return LongFrameEncoder(spec, time_unit=params.time_unit).fit(X)
+    transforms = getattr(params, "feature_transforms", None)
+    return LongFrameEncoder(spec, time_unit=params.time_unit, transforms=transforms).fit(X)
 
 
 def split_dataset(

@@ -18,6 +18,7 @@ import torch
 
 from latentode.batch import IrregularBatch
 from latentode.data import FrameLibrary, Interval, LongFrameEncoder, from_pandas
+from latentode.data._transforms import FeatureTransforms
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries, pad_queries
 from latentode.exceptions import QueryError
@@ -38,10 +39,19 @@ Columns = dict[str, list[np.ndarray]]
 @dataclasses.dataclass(frozen=True)
 class Predictive:
     """Per series, in original units at its query times: ``means[i]`` ``(S, Q_i, D)`` are
-    the posterior samples' observation means, ``draws[i]`` add observation noise."""
+    the posterior samples' observation means (for a feature with a value transform, ``T⁻¹``
+    of the mean in transformed units: the median of ``p(x | z)``), ``draws[i]`` add
+    observation noise."""
 
     means: list[np.ndarray]
     draws: list[np.ndarray]
+    #: The features' value transforms: quantiles are taken in transformed units.
+    transforms: FeatureTransforms | None = None
+
+    def _quantile(self, feature: int, draws: np.ndarray, levels: Any) -> np.ndarray:
+        if self.transforms is None:
+            return np.quantile(draws, levels, axis=0)
+        return self.transforms.quantile(feature, draws, levels)
 
     def mean_columns(self, features: Sequence[str]) -> Columns:
         return {name: [s[..., d].mean(0) for s in self.means] for d, name in enumerate(features)}
@@ -50,7 +60,7 @@ class Predictive:
         """``<feature>_q<level>`` columns, feature by feature."""
         columns: Columns = {}
         for d, name in enumerate(features):
-            qs = [np.quantile(s[..., d], levels, axis=0) for s in self.draws]
+            qs = [self._quantile(d, s[..., d], levels) for s in self.draws]
             for j, level in enumerate(levels):
                 columns[f"{name}_q{level:g}"] = [q[j] for q in qs]
         return columns
@@ -62,10 +72,10 @@ class Predictive:
             for band in bands:
                 lo, hi = band.probabilities
                 columns[f"{name}{band.lower}"] = [
-                    np.quantile(s[..., d], lo, axis=0) for s in self.draws
+                    self._quantile(d, s[..., d], lo) for s in self.draws
                 ]
                 columns[f"{name}{band.upper}"] = [
-                    np.quantile(s[..., d], hi, axis=0) for s in self.draws
+                    self._quantile(d, s[..., d], hi) for s in self.draws
                 ]
         return columns
 
@@ -134,7 +144,7 @@ def predictive_samples(
             for b, count in enumerate(counts):
                 means_out.append(m[:, b, :count])
                 draws_out.append(d[:, b, :count])
-    return Predictive(means_out, draws_out)
+    return Predictive(means_out, draws_out, data.transforms_ if data.has_transforms else None)
 
 
 def check_n_samples(value: Any, default: int) -> int:
@@ -168,24 +178,25 @@ def _series_scores(
     n_samples: int,
     score: Callable[[IrregularBatch, torch.Tensor], torch.Tensor],
     *,
-    log_scale: np.ndarray,
+    data: LongFrameEncoder,
     latent_dim: int,
     seed: int,
     batch_size: int,
 ) -> np.ndarray:
-    """``score(batch, eps)`` ``(B,)`` of every chunk of ``padded``, without gradients, less
-    the feature scaling's Jacobian (``log_scale`` per observed value): float64
-    ``(n_series,)``. ``eps`` are ``n_samples`` common-random-number draws, so a series'
-    score does not depend on its batch-mates."""
+    """``score(batch, eps)`` ``(B,)`` of every chunk of ``padded``, without gradients, plus
+    the Jacobian of the map from original to scaled values (``data.log_derivative``: the
+    scaling's and the feature transforms', per observed value): float64 ``(n_series,)``.
+    ``eps`` are ``n_samples`` common-random-number draws, so a series' score does not
+    depend on its batch-mates."""
     device = padded.times.device
     eps, _ = common_noise(seed, "score", n_samples, latent_dim, device)
-    jac = torch.as_tensor(log_scale, device=device, dtype=torch.float32)
     out = []
     with torch.no_grad():
         for index, batch in padded.chunks(batch_size):
             with padded.naming(index):
                 scores = score(batch, eps)
-            out.append((scores - (batch.mask * jac).sum(dim=(-1, -2))).cpu().numpy())
+            jac = (batch.mask * data.log_derivative(batch.values)).sum(dim=(-1, -2))
+            out.append((scores + jac).cpu().numpy())
     return np.concatenate(out).astype(np.float64)
 
 
@@ -194,7 +205,7 @@ def iwae_bounds(
     padded: PaddedSeries,
     n_samples: int,
     *,
-    log_scale: np.ndarray,
+    data: LongFrameEncoder,
     latent_dim: int,
     seed: int,
     batch_size: int = 256,
@@ -209,7 +220,7 @@ def iwae_bounds(
         padded,
         n_samples,
         bound,
-        log_scale=log_scale,
+        data=data,
         latent_dim=latent_dim,
         seed=seed,
         batch_size=batch_size,
@@ -226,7 +237,7 @@ def cross_fitted_scores(
     padded: PaddedSeries,
     n_samples: int,
     *,
-    log_scale: np.ndarray,
+    data: LongFrameEncoder,
     latent_dim: int,
     seed: int,
     batch_size: int = 256,
@@ -258,7 +269,7 @@ def cross_fitted_scores(
         padded,
         n_samples,
         predictive,
-        log_scale=log_scale,
+        data=data,
         latent_dim=latent_dim,
         seed=seed,
         batch_size=batch_size,
