@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from latentode import LatentODEForecaster
 from latentode.datasets import make_periodic
 from latentode.estimators._tensors import PaddedSeries
+from latentode.estimators.forecaster import _solver_check as solver_check
 from latentode.estimators.forecaster._solver_check import TOLERANCE, check_fixed_step
 from latentode.exceptions import SolverAccuracyWarning
 from latentode.nn.solve import FIXED_METHODS
@@ -66,3 +68,28 @@ def test_the_default_decoder_is_fixed_step_and_checked_after_fit():
     check = est.solver_check_
     assert check is not None and check["method"] == est.method
     assert 0 <= check["rms_difference"] < TOLERANCE
+
+
+def test_long_series_are_checked_at_a_subsample_of_their_times(monkeypatch):
+    est, _ = _fitted()
+    long = make_periodic(n_series=3, n_points=700, observed_fraction=1.0, random_state=1)
+    padded = PaddedSeries(est.data_.transform(long), est.device_, est.time_span)
+    asked = []
+    decode = est.module_.decode
+
+    def recording(z0, context, times):
+        asked.append(times)
+        return decode(z0, context, times)
+
+    monkeypatch.setattr(est.module_, "decode", recording)
+    monkeypatch.setattr(solver_check, "MAX_CHECK_TIMES", 100)
+    result = check_fixed_step(est.module_, padded)
+    # Both solves decode every 7th of the 700 steps (100 times), from the first on; a
+    # step that is much too coarse is still caught there.
+    assert [t.shape for t in asked] == [torch.Size([3, 100])] * 2
+    torch.testing.assert_close(asked[0], padded.batch(torch.arange(3)).times[:, ::7])
+    assert 0 <= result["rms_difference"] < TOLERANCE
+    _speed_up(est.module_, 30.0)
+    est.module_.solver = dataclasses.replace(est.module_.solver, step_size=1.0)
+    with pytest.warns(SolverAccuracyWarning):
+        assert check_fixed_step(est.module_, padded)["rms_difference"] > TOLERANCE
