@@ -78,6 +78,32 @@ def _periodic_defaults(_: dict) -> list[str]:
     return [*lines, "", "Targets: ≤ 0.004 / ≤ 0.010 with the defaults.", ""]
 
 
+def _reference(r: dict) -> list[str]:
+    """Side by side with the reference code (``benchmarks/reference.py``)."""
+    ref, ours = r["reference"], r["ours"]
+    ratio = r.get("epoch_ratio")
+    return [
+        "## side by side with the reference code (`benchmarks/reference.py`)",
+        f"Protocol: {r['protocol']}. Issue 15's target: our epoch ≥ "
+        f"{r.get('target_ratio', 10):g}× faster than the reference's, with the defaults. "
+        "Command: `python benchmarks/reference.py --reference PATH` (a clone of "
+        "github.com/YuliaRubanova/latent_ode).",
+        "",
+        "| program | epochs | median s / epoch | CPU s | test MSE |",
+        "|---|---|---|---|---|",
+        f"| reference ({ref['mode']}) | {ref['epochs']} | {ref['median_epoch_s']:.2f} "
+        f"| {ref['cpu_s']:.0f} | {ref['last_test_mse']} (its last epoch's) |",
+        f"| latentode defaults | {ours['epochs']} | {ours['median_epoch_s']:.2f} "
+        f"| {ours['cpu_s']:.0f} | interpolation {ours['interpolation_mse']:.4f}, "
+        f"extrapolation {ours['extrapolation_mse']:.4f} |",
+        "",
+        f"Epoch ratio: {ratio:.1f}× (target ≥ {r.get('target_ratio', 10):g}×)."
+        if ratio
+        else "Epoch ratio: not measured.",
+        "",
+    ]
+
+
 def _scaling(r: dict) -> list[str]:
     lines = [
         "## scaling (`benchmarks/scaling.py`)",
@@ -578,6 +604,7 @@ def main() -> None:
     renderers = (
         ("periodic", _periodic),
         ("periodic_defaults_euler", _periodic_defaults),
+        ("reference", _reference),
         ("scaling", _scaling),
         ("density", _density),
         ("density_ablation", _density_ablation),
