@@ -90,10 +90,12 @@ _DOCS = {
         CPU threads torch may use (``torch.set_num_threads``, restored afterwards). An int
         applies to ``fit`` and inference; None leaves torch's setting (one thread per core)
         everywhere. "auto" fits with one thread and leaves inference at torch's setting.
-        Evidence (``benchmarks/threads.py``, 2 cores, periodic protocol, defaults): a fit
-        epoch took 2.04 s with one thread and 2.00 s with two on a quiet machine, but 1.93 s
-        against 6.96 s beside one busy process; forecasting 2,000 series took 3.88 s with
-        one thread against 2.20 s with two when quiet, 8.47 s with two beside a busy process.
+        Evidence (``benchmarks/threads.py``, 2 cores, periodic protocol, defaults with the
+        Euler decoder): a fit epoch took 0.99 s with one thread and 0.98 s with two on a
+        quiet machine, but 0.98 s against 2.54 s beside one busy process; forecasting 2,000
+        series took 1.55 s with one thread against 1.10 s with two when quiet, 5.83 s with
+        two beside a busy process (the dopri5 default before: 2.04 / 2.00 s, 1.93 / 6.96 s
+        and 3.88 / 2.20 / 8.47 s).
         These models are small, so threads do not speed up a fit and collapse under
         contention; large inference batches gain from threads on a quiet machine, so pass
         ``n_threads=1`` on a shared one.
