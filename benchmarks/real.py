@@ -20,7 +20,7 @@ feature instead).
 
 Methods: ``LastValueBaseline``, ``LinearInterpolationBaseline``, ``GPBaseline``,
 ``GradientBoostingBaseline`` and ``LatentODEForecaster(max_time=--seconds)`` (its
-defaults: ODE-RNN encoder, Euler decoder on each series' grid, batch 50). Writes
+defaults: ODE-RNN encoder, Euler decoder on each series' grid, batch 100). Writes
 ``benchmarks/results/real.json``.
 
 Run: ``python benchmarks/real.py --quick --seconds 120`` (about 15 minutes on 2 cores);

@@ -44,19 +44,23 @@ def _periodic_defaults(_: dict) -> list[str]:
     lines = [
         "## periodic with the defaults (`benchmarks/periodic.py --defaults`)",
         "Protocol: as above, `LatentODEForecaster(max_time=240, random_state=0)` (seed 1: "
-        "`random_state=1` and the data of seed 1). The `_steps1000` files are the current "
-        "defaults (patience='auto' counting 1,000 optimiser steps), run beside other "
-        "benchmarks (fewer epochs in 240 s than alone); the others counted 400 steps. The "
+        "`random_state=1` and the data of seed 1). The `_batch100` files are the current "
+        "defaults (batch 100, patience='auto' counting 1,000 optimiser steps); `_batch200` "
+        "and `_steps1000` (batch 50) the same rule at other batch sizes; these ran beside "
+        "other benchmarks (fewer epochs in 240 s than alone). The others counted 400 steps. The "
         "dopri5 file ran beside an euler run of the "
         "code before Euler read its queries off the grid (171 epochs, 0.0007 / 0.028), and "
         "with `max_epochs=200` the current code stopped at 200 epochs in 174 s "
         "(0.0007 / 0.024).",
         "",
-        "| file | method | patience (auto: steps) | epochs (best) | fit s "
+        "| file | method | batch | patience (auto: steps) | epochs (best) | fit s "
         "| interpolation MSE | extrapolation MSE |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in (
+        "periodic_defaults_euler_batch100",
+        "periodic_defaults_euler_batch200",
+        "periodic_defaults_euler_seed1_batch100",
         "periodic_defaults_euler_steps1000",
         "periodic_defaults_euler_seed1_steps1000",
         "periodic_defaults_euler",
@@ -70,7 +74,8 @@ def _periodic_defaults(_: dict) -> list[str]:
             if patience == "auto":  # files from before the key: the 400-step rule
                 patience = f"auto: {r.get('auto_patience_steps', 400)}"
             lines.append(
-                f"| {name}.json | {r['params']['method']} | {patience} "
+                f"| {name}.json | {r['params']['method']} | {r['params']['batch_size']} "
+                f"| {patience} "
                 f"| {r['epochs']} ({r['best_epoch']}) "
                 f"| {r['fit_seconds']:.0f} | {r['interpolation_mse']:.4f} "
                 f"| {r['extrapolation_mse']:.4f} |"
@@ -622,6 +627,7 @@ def main() -> None:
         ("real_patience", lambda r: _real_ablation(r, "early-stopping patience")),
         ("real_cosine", lambda r: _real_ablation(r, "cosine learning-rate schedule")),
         ("real_method", lambda r: _real_ablation(r, "decoder solver, euler (default) vs dopri5")),
+        ("real_batch", lambda r: _real_ablation(r, "batch size 100 (default) and 200")),
         (
             "real_patience1000",
             lambda r: _real_ablation(r, "patience='auto' counting 1,000 optimiser steps"),

@@ -176,7 +176,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         lr: float = 1e-2,
         lr_decay: float = 0.995,
         lr_schedule: str = "exponential",
-        batch_size: int = 50,
+        batch_size: int = 100,
         max_epochs: int = 1000,
         max_time: float | None = None,
         n_train_samples: int = 1,
