@@ -503,6 +503,32 @@ def _memory(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _variant_table(
+    title: str, intro: str, key: str, rows: list[tuple[str, str, dict]], digits: int = 3
+) -> list[str]:
+    """A ``benchmarks/real.py`` variants-only section: CRPS / MSE / coverage per variant,
+    one row per (``key`` label, task, scores by variant)."""
+    variants = list(rows[0][2]) if rows else []
+    lines = [
+        f"## Real data: {title} (`benchmarks/real.py`, variants only)",
+        "",
+        f"{intro} CRPS / MSE (lower is better) / coverage of the 80 % interval.",
+        "",
+        f"| {key} | task | "
+        + " | ".join(f"{v} crps | {v} mse | {v} cov." for v in variants)
+        + " |",
+        "|---|---|" + "---|---|---|" * len(variants),
+    ]
+    for label, task, scores in rows:
+        cells = [
+            f"{scores[v]['crps']:.{digits}f} | {scores[v]['mse']:.{digits}f} "
+            f"| {scores[v]['coverage']:.2f}"
+            for v in variants
+        ]
+        lines.append(f"| {label} | {task} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _real_ablation(r: dict, title: str = "latent-path term") -> list[str]:
     """Latent ODE variants of ``benchmarks/real.py`` without baselines, side by side."""
     meta = r.get("meta", {})
@@ -512,49 +538,25 @@ def _real_ablation(r: dict, title: str = "latent-path term") -> list[str]:
         if meta.get("epochs")
         else f"Budget {meta.get('seconds', 0):g} s per set"
     )
-    lines = [
-        f"## Real data: {title} (`benchmarks/real.py`, variants only)",
-        "",
-        f"{meta.get('note', '')} {budget}. Command: `{meta.get('command', '')}`. "
-        "CRPS / MSE (lower is better) / coverage of the 80 % interval.",
-        "",
-        "| set | task | " + " | ".join(f"{v} crps | {v} mse | {v} cov." for v in variants) + " |",
-        "|---|---|" + "---|---|---|" * len(variants),
+    rows = [
+        (name, task, {v: scores[v] for v in variants})
+        for name, s in r.get("sets", {}).items()
+        for task, scores in s["tasks"].items()
     ]
-    for name, s in r.get("sets", {}).items():
-        for task, scores in s["tasks"].items():
-            cells = [
-                f"{scores[v]['crps']:.3f} | {scores[v]['mse']:.3f} | {scores[v]['coverage']:.2f}"
-                for v in variants
-            ]
-            lines.append(f"| {name} | {task} | " + " | ".join(cells) + " |")
-    lines.append("")
-    return lines
+    intro = f"{meta.get('note', '')} {budget}. Command: `{meta.get('command', '')}`."
+    return _variant_table(title, intro, "set", rows)
 
 
 def _real_splits(r: dict, title: str) -> list[str]:
     """Latent ODE variants of ``benchmarks/real.py`` on one set over several splits."""
     meta = r.get("meta", {})
-    splits = r.get("splits", {})
-    variants = list(next(iter(next(iter(splits.values())).values()))) if splits else []
-    lines = [
-        f"## Real data: {title} (`benchmarks/real.py`, variants only)",
-        "",
-        f"{meta.get('note', '')} Command: `{meta.get('command', '')}`. "
-        "CRPS / MSE (lower is better) / coverage of the 80 % interval.",
-        "",
-        "| split | task | " + " | ".join(f"{v} crps | {v} mse | {v} cov." for v in variants) + " |",
-        "|---|---|" + "---|---|---|" * len(variants),
+    rows = [
+        (f"seed {seed}", task, scores)
+        for seed, tasks in r.get("splits", {}).items()
+        for task, scores in tasks.items()
     ]
-    for seed, tasks in splits.items():
-        for task, scores in tasks.items():
-            cells = [
-                f"{scores[v]['crps']:.4f} | {scores[v]['mse']:.4f} | {scores[v]['coverage']:.2f}"
-                for v in variants
-            ]
-            lines.append(f"| seed {seed} | {task} | " + " | ".join(cells) + " |")
-    lines.append("")
-    return lines
+    intro = f"{meta.get('note', '')} Command: `{meta.get('command', '')}`."
+    return _variant_table(title, intro, "split", rows, digits=4)
 
 
 def _generic(name: str, r: dict) -> list[str]:
