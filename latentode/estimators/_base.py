@@ -159,9 +159,10 @@ class BaseTorchEstimator(BaseEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
     #: Parameters that shape ``module_`` (checked against the saved weights by ``load``).
     _architecture: ClassVar[tuple[str, ...]] = ()
-    #: Module tensors used only while training that models saved before they existed lack:
-    #: ``load`` starts them at their initial values (see :meth:`_completed_state`).
-    _training_only_state: ClassVar[tuple[str, ...]] = ()
+    #: Module tensors that models saved before they existed lack, whose initial values
+    #: reproduce what those models did: ``load`` starts them there (see
+    #: :meth:`_completed_state`).
+    _state_added_later: ClassVar[tuple[str, ...]] = ()
     _fitted: ClassVar[dict[str, Fitted]] = {}
     #: Set by :func:`~latentode.estimators._registry.register`.
     _task: ClassVar[str]
@@ -355,10 +356,11 @@ class BaseTorchEstimator(BaseEstimator):
     def _completed_state(
         self, state: dict[str, torch.Tensor], module: torch.nn.Module
     ) -> dict[str, torch.Tensor]:
-        """``state`` with the :attr:`_training_only_state` tensors it lacks taken from
-        ``module`` (a freshly built one): they do not change what the model predicts."""
+        """``state`` with the :attr:`_state_added_later` tensors it lacks taken from
+        ``module`` (a freshly built one): at those values they do not change what the
+        model predicts."""
         fresh = module.state_dict()
-        missing = {k: fresh[k] for k in self._training_only_state if k in fresh and k not in state}
+        missing = {k: fresh[k] for k in self._state_added_later if k in fresh and k not in state}
         return {**state, **missing} if missing else state
 
     def _load_module(self, state: dict[str, torch.Tensor], device: str | None) -> None:

@@ -29,6 +29,7 @@ STREAMS: dict[str, int] = {
     "predict": 7,  # predictive draws (common random numbers)
     "score": 11,  # importance samples of score_samples
     "predict_observation": 13,  # observation noise of predictive draws, per query position
+    "predict_tails": 17,  # the χ² mixing draws of Student-t observation noise
 }
 
 

@@ -37,6 +37,7 @@ from typing import NamedTuple, cast
 import torch
 from torch import nn
 
+from latentode.nn.noise import noise_log_density
 from latentode.nn.vector_field import make_mlp
 
 __all__ = ["N_ANCHOR_FEATURES", "AnchoredObservation"]
@@ -108,6 +109,9 @@ class AnchoredObservation(nn.Module):
             self.log_std = nn.Parameter(log_std)
         else:
             self.register_buffer("log_std", log_std)
+        # The noise family per feature (see :mod:`latentode.nn.noise`), as 1 / degrees of
+        # freedom: Gaussian (0) until a calibration chooses Student-t tails.
+        self.register_buffer("inv_df", torch.zeros(n_features))
         # The noise scale of the latent path alone, ``x_d ~ N(g(z)_d, τ_d²)``: used only by
         # the training objective's latent-path term (:meth:`latent_log_prob`).
         self.latent_log_std = nn.Parameter(torch.zeros(n_features))
@@ -141,6 +145,11 @@ class AnchoredObservation(nn.Module):
             coef = torch.linalg.solve(gram, x.T @ y)
             self.cross_weight[d, others] = coef[:-1].to(self.cross_weight.dtype)
             self.cross_bias[d] = coef[-1].to(self.cross_bias.dtype)
+
+    @property
+    def df(self) -> torch.Tensor:
+        """Each feature's Student-t degrees of freedom (inf: Gaussian noise)."""
+        return self.inv_df.reciprocal()
 
     @property
     def std(self) -> torch.Tensor:
@@ -246,10 +255,10 @@ class AnchoredObservation(nn.Module):
         mask: torch.Tensor,
         log_std: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sum of Gaussian log-densities over observed entries: ``(S, B, Q, D)`` means and
-        log scales, ``x`` and ``mask`` ``(B, Q, D)`` → ``(S, B)``."""
+        """Sum of log-densities (each feature's noise family, :attr:`df`) over observed
+        entries: ``(S, B, Q, D)`` means and log scales, ``x`` and ``mask`` ``(B, Q, D)`` →
+        ``(S, B)``."""
         if log_std is None:
             log_std = self.log_std.clamp(min=-7.0)
-        z = (x - mean) / log_std.exp()
-        elem = -0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+        elem = noise_log_density(x, mean, log_std, self.df)
         return (elem * mask).sum(dim=(-1, -2))

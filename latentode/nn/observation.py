@@ -1,4 +1,4 @@
-"""Observation model ``p(x | z)``: a Gaussian with a learned or fixed noise scale."""
+"""Observation model ``p(x | z)``: Gaussian (or Student-t) noise with a learned or fixed scale."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from latentode.nn.noise import noise_log_density
 from latentode.nn.vector_field import make_mlp
 
 __all__ = ["GaussianObservation"]
@@ -37,6 +38,14 @@ class GaussianObservation(nn.Module):
             self.log_std = nn.Parameter(log_std)
         else:
             self.register_buffer("log_std", log_std)
+        # The noise family per feature (see :mod:`latentode.nn.noise`), as 1 / degrees of
+        # freedom: Gaussian (0) until a calibration chooses Student-t tails.
+        self.register_buffer("inv_df", torch.zeros(n_features))
+
+    @property
+    def df(self) -> torch.Tensor:
+        """Each feature's Student-t degrees of freedom (inf: Gaussian noise)."""
+        return self.inv_df.reciprocal()
 
     @property
     def std(self) -> torch.Tensor:
@@ -60,13 +69,12 @@ class GaussianObservation(nn.Module):
         mask: torch.Tensor,
         log_std: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sum of Gaussian log-densities over observed entries.
+        """Sum of log-densities (each feature's noise family, :attr:`df`) over observed entries.
 
         ``mean`` ``(..., B, K, D)``; ``x``, ``mask`` ``(B, K, D)`` → ``(..., B)``;
         ``log_std`` (broadcastable to ``mean``) overrides the learned per-feature scale.
         """
         if log_std is None:
             log_std = self.log_std.clamp(min=-7.0)
-        z = (x - mean) / log_std.exp()
-        elem = -0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)
+        elem = noise_log_density(x, mean, log_std, self.df)
         return (elem * mask).sum(dim=(-1, -2))

@@ -68,11 +68,17 @@ class Observation(Protocol):
 
     ``uses_anchors`` says whether :meth:`distribution` needs the anchor features of the
     queries (see :mod:`latentode.models._anchors`); ``log_std`` is the per-feature (base)
-    log noise scale that calibration adjusts.
+    log noise scale that calibration adjusts; ``inv_df`` the per-feature noise family as
+    1 / degrees of freedom (0: Gaussian; see :mod:`latentode.nn.noise`), :attr:`df` its
+    reciprocal.
     """
 
     uses_anchors: bool
     log_std: torch.Tensor
+    inv_df: torch.Tensor
+
+    @property
+    def df(self) -> torch.Tensor: ...
 
     @property
     def std(self) -> torch.Tensor: ...

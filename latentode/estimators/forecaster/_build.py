@@ -105,6 +105,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "latent_weight": [Interval(float, 0, None)],
     "beta_nll": [Interval(float, 0, 1, closed="both")],
     "calibrate_noise": [Options(CALIBRATION_METRICS), BOOL],
+    "noise": [Options(("gaussian", "student_t"))],
     "decoder_hidden_dim": [NONNEG_INT],
     "step_size": [POS_FLOAT, NONE],
     "encoder_method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],

@@ -18,6 +18,11 @@ scores (``metric``):
   0.77-0.81 and 0.89-0.90, after the same training; ``benchmarks/results/
   real_calibration.json``).
 
+With ``noise="student_t"`` the noise family is chosen first, per feature: the Student-t
+degrees of freedom (:data:`DF_GRID`, or Gaussian) under which the validation values' predictive
+likelihood, at its best width, is highest (:func:`best_tails`); the metric then sets the
+width for that family (the CRPS of a Student-t mixture: :func:`student_t_mixture_crps`).
+
 An anchored observation model has a noise scale per point (``σ_d · exp(h)``): there the
 calibration picks one multiplier ``c_d`` of the base scale ``σ_d`` the same way, keeping how
 the scale varies between points, and scores only the points the encoder did not see (an
@@ -32,13 +37,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import special
+from scipy import optimize, special
 
 from latentode.estimators._seeds import generator
 from latentode.estimators._tensors import PaddedSeries
 from latentode.models._context import ContextConfig, context_of, sample_seen
 
-__all__ = ["METRICS", "best_noise_scale", "calibrate_noise", "mixture_crps"]
+__all__ = [
+    "DF_GRID",
+    "METRICS",
+    "best_noise_scale",
+    "best_tails",
+    "calibrate_noise",
+    "mixture_crps",
+    "student_t_mixture_crps",
+]
 
 #: The scores ``calibrate_noise`` can choose the noise scale by.
 METRICS = ("crps", "likelihood")
@@ -84,35 +97,35 @@ def best_noise_scale(
     scales: np.ndarray | None = None,
     metric: str = "likelihood",
     seed: int = 0,
+    df: float = math.inf,
 ) -> tuple[float, float]:
     """σ maximising ``mean_n log mean_s N(r_sn; 0, σ²)`` and that mean log-likelihood.
 
     ``residuals``: ``(S, N)``, observation minus each of ``S`` posterior-sample means. With
     per-point ``scales`` ``(S, N)`` it is instead the multiplier ``c`` maximising
-    ``mean_n log mean_s N(r_sn; 0, (c · scales_sn)²)``.
+    ``mean_n log mean_s N(r_sn; 0, (c · scales_sn)²)``. A finite ``df`` puts Student-t
+    noise with ``df`` degrees of freedom in place of the Gaussian.
 
-    ``metric="crps"`` minimises the mixture's CRPS (:func:`mixture_crps`) instead and
-    returns the σ (or ``c``) and that CRPS; over at most :data:`_CRPS_MAX_VALUES` values,
-    drawn with ``seed``.
+    ``metric="crps"`` minimises the mixture's CRPS (:func:`mixture_crps`, or
+    :func:`student_t_mixture_crps`) instead and returns the σ (or ``c``) and that CRPS;
+    over at most :data:`_CRPS_MAX_VALUES` values, drawn with ``seed``.
     """
     if metric == "crps":
-        return _best_crps_scale(residuals, scales, seed)
-    if scales is None:
-        rms = math.sqrt(float(np.mean(residuals.astype(np.float64) ** 2))) or 1.0
-        ll, sigma = max((_mean_log_lik(residuals, s), float(s)) for s in _GRID * rms)
-        return sigma, ll
-    u = residuals.astype(np.float64) / scales
-    rms = math.sqrt(float(np.mean(u**2))) or 1.0
-    ll, c = max((_mean_log_lik(residuals, c, scales), float(c)) for c in _GRID * rms)
+        return _best_crps_scale(residuals, scales, seed, df)
+    unit = np.ones_like(residuals, dtype=np.float64) if scales is None else scales
+    rms = math.sqrt(float(np.mean((residuals.astype(np.float64) / unit) ** 2))) or 1.0
+    ll, c = max((_mean_log_lik(residuals, c, scales, df), float(c)) for c in _GRID * rms)
     return c, ll
 
 
 def _best_crps_scale(
-    residuals: np.ndarray, scales: np.ndarray | None, seed: int
+    residuals: np.ndarray, scales: np.ndarray | None, seed: int, df: float = math.inf
 ) -> tuple[float, float]:
-    """:func:`best_noise_scale` for ``metric="crps"``."""
+    """:func:`best_noise_scale` for ``metric="crps"``; a finite ``df``: for Student-t noise."""
     base = np.ones_like(residuals) if scales is None else scales
     residuals, base = _subsample(residuals, base.astype(np.float64), seed)
+    if not math.isinf(df):
+        return _best_t_crps_scale(residuals, base, seed, df)
     rms = math.sqrt(float(np.mean((residuals / base) ** 2))) or 1.0
     coarse = _CRPS_COARSE * rms
     scores = [mixture_crps(residuals, c * base) for c in coarse]
@@ -123,6 +136,97 @@ def _best_crps_scale(
     return c, best
 
 
+#: The degrees of freedom ``student_t`` calibration chooses among (inf: Gaussian). Two is
+#: the least: below it the noise has no variance and draws of ``sample`` run wild.
+DF_GRID = (2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, math.inf)
+
+#: The likelihood search over scales for each candidate ``ν`` (multiples of the RMS).
+_TAIL_GRID = np.exp(np.linspace(math.log(1e-3), math.log(3.0), 49))
+
+#: Student-t draws per component in :func:`student_t_mixture_crps`'s spread term, and
+#: the values the Student-t width search scores (its cost grows with samples × draws ×
+#: values).
+_T_DRAWS = 16
+_T_CRPS_MAX_VALUES = 2000
+
+
+def best_tails(residuals: np.ndarray, scales: np.ndarray, seed: int = 0) -> float:
+    """The degrees of freedom (from :data:`DF_GRID`) whose Student-t predictive mixture
+    ``mean_s t_ν(r_sn; 0, c · scales_sn)``, at its best multiplier ``c``, gives the
+    validation ``residuals`` ``(S, N)`` the highest mean log-likelihood.
+
+    The likelihood, not the CRPS, chooses the shape: how often values land far from every
+    prediction is what it measures, while the CRPS barely tells tails apart. The width is
+    then chosen by the calibration's metric at that ``ν`` (over at most
+    :data:`_CRPS_MAX_VALUES` values, drawn with ``seed``, here as there).
+    """
+    r, unit = _subsample(residuals, scales.astype(np.float64), seed)
+    rms = math.sqrt(float(np.mean((r / unit) ** 2))) or 1.0
+    scored = [
+        (max(_mean_log_lik(r, float(c), unit, df) for c in _TAIL_GRID * rms), df) for df in DF_GRID
+    ]
+    return max(scored)[1]
+
+
+def student_t_mixture_crps(
+    residuals: np.ndarray, scales: np.ndarray, df: float, seed: int = 0
+) -> float:
+    """Mean CRPS of the equal-weight Student-t mixtures ``mean_s (m_sn + scales_sn T_ν)`` at
+    their observations, from ``residuals`` ``y_n - m_sn`` ``(S, N)``; ``df`` > 1.
+
+    ``CRPS = E|X - y| - E|X - X'| / 2``: the first term in closed form per component
+    (``E|T - a| = a (2 F(a) - 1) + 2 f(a) (ν + a²) / (ν - 1)``), the second over all
+    pairs of :data:`_T_DRAWS` Student-t draws per component (drawn with ``seed``: common
+    random numbers, so the score is smooth in a common factor of ``scales``).
+    """
+    r = residuals.astype(np.float64)
+    s = np.broadcast_to(scales, r.shape).astype(np.float64)
+    a = r / s
+    pdf = np.exp(
+        special.gammaln(0.5 * (df + 1))
+        - special.gammaln(0.5 * df)
+        - 0.5 * math.log(df * math.pi)
+        - 0.5 * (df + 1) * np.log1p(a**2 / df)
+    )
+    to_obs = (
+        s * (a * (2.0 * special.stdtr(df, a) - 1.0) + 2.0 * pdf * (df + a**2) / (df - 1))
+    ).mean(axis=0)
+    # X - y at _T_DRAWS draws per component; the mean |X - X'| over all pairs of distinct
+    # atoms from the sorted atoms: sum_{i<j} (x_(j) - x_(i)) = sum_i (2i - M + 1) x_(i).
+    t = np.random.default_rng(seed).standard_t(df, (_T_DRAWS, *r.shape))
+    atoms = np.sort((t * s - r).reshape(-1, r.shape[1]), axis=0)
+    m = atoms.shape[0]
+    weights = 2.0 * np.arange(m) - m + 1.0
+    between = 2.0 * (weights @ atoms) / (m * (m - 1))
+    return float(np.mean(to_obs - 0.5 * between))
+
+
+def _best_t_crps_scale(
+    residuals: np.ndarray, base: np.ndarray, seed: int, df: float
+) -> tuple[float, float]:
+    """The multiplier ``c`` of ``base`` minimising the Student-t mixture's CRPS
+    (:func:`student_t_mixture_crps`, on at most :data:`_T_CRPS_MAX_VALUES` values) and that
+    CRPS: a bounded search over ``log c`` between a quarter of and twice the Gaussian's
+    best multiplier (the same spread with heavier tails needs a smaller scale)."""
+    gaussian, _ = _best_crps_scale(residuals, base, seed)
+    if residuals.shape[1] > _T_CRPS_MAX_VALUES:
+        keep = np.random.default_rng(seed).choice(
+            residuals.shape[1], _T_CRPS_MAX_VALUES, replace=False
+        )
+        residuals, base = residuals[:, keep], base[:, keep]
+
+    def crps(log_c: float) -> float:
+        return student_t_mixture_crps(residuals, math.exp(log_c) * base, df, seed)
+
+    found = optimize.minimize_scalar(
+        crps,
+        bounds=(math.log(gaussian / 4.0), math.log(2.0 * gaussian)),
+        method="bounded",
+        options={"xatol": 0.01},
+    )
+    return math.exp(float(found.x)), float(found.fun)
+
+
 def calibrate_noise(
     module: Any,
     val: PaddedSeries,
@@ -130,15 +234,19 @@ def calibrate_noise(
     seed: int,
     *,
     metric: str = "crps",
+    student_t: bool = False,
     batch_size: int = 256,
     n_samples: int = 16,
 ) -> dict[str, Any]:
     """Set ``module``'s per-feature noise scale from the series ``val``; returns a summary.
 
     Contexts are drawn as in training (``context``), from the ``"calibration"`` stream;
-    ``metric`` (one of :data:`METRICS`) is the score the scale optimises. The summary has
-    both scales and, with each, the validation values' predictive NLL and CRPS (means per
-    value over features, in standardised units).
+    ``metric`` (one of :data:`METRICS`) is the score the scale optimises. With
+    ``student_t``, each feature's noise family is chosen first (:func:`best_tails`: the
+    Student-t degrees of freedom, or Gaussian, of the highest validation likelihood) and
+    set in the head's ``df``. The summary has both scales and, with each, the validation
+    values' predictive NLL and CRPS (means per value over features, in standardised
+    units), and the degrees of freedom.
     """
     if metric not in METRICS:
         raise ValueError(f"'metric' must be one of {METRICS}. Got {metric!r} instead.")
@@ -165,6 +273,8 @@ def calibrate_noise(
                 scales[d].append(s[..., d][:, observed[..., d]])
     trained = module.observation.std.detach().cpu().numpy().astype(np.float64)
     calibrated = trained.copy()
+    trained_df = module.observation.df.detach().cpu().numpy().astype(np.float64)
+    tails = trained_df.copy()
     before: dict[str, list[float]] = {"nll": [], "crps": []}
     after: dict[str, list[float]] = {"nll": [], "crps": []}
     for d, parts in enumerate(residuals):
@@ -174,11 +284,13 @@ def calibrate_noise(
         # Per-point scales as they were trained (σ_d · exp(h)), or σ_d everywhere: the
         # calibration picks their multiplier c, and the new base scale is c · σ_d.
         unit = np.concatenate(scales[d], axis=1) if per_point else np.full_like(r, trained[d])
-        c, _ = best_noise_scale(r, unit, metric=metric, seed=seed + d)
+        if student_t:
+            tails[d] = best_tails(r, unit, seed=seed + d)
+        c, _ = best_noise_scale(r, unit, metric=metric, seed=seed + d, df=float(tails[d]))
         calibrated[d] = trained[d] * c
-        for summary, factor in ((before, 1.0), (after, c)):
-            summary["nll"].append(-_mean_log_lik(r, factor, unit))
-            summary["crps"].append(_crps_sample(r, factor * unit, seed + d))
+        for summary, factor, df in ((before, 1.0, trained_df[d]), (after, c, tails[d])):
+            summary["nll"].append(-_mean_log_lik(r, factor, unit, float(df)))
+            summary["crps"].append(_crps_sample(r, factor * unit, seed + d, float(df)))
     with torch.no_grad():
         module.observation.log_std.copy_(
             torch.as_tensor(
@@ -187,6 +299,8 @@ def calibrate_noise(
                 device=module.observation.log_std.device,
             )
         )
+        inv_df = module.observation.inv_df
+        inv_df.copy_(torch.as_tensor(1.0 / tails, dtype=inv_df.dtype, device=inv_df.device))
     return {
         "metric": metric,
         "trained_std": trained.tolist(),
@@ -195,6 +309,7 @@ def calibrate_noise(
         "val_predictive_nll_calibrated": _mean_or_none(after["nll"]),
         "val_crps_trained": _mean_or_none(before["crps"]),
         "val_crps_calibrated": _mean_or_none(after["crps"]),
+        "df": [float(v) if math.isfinite(v) else None for v in tails],
         "n_samples": n_samples,
     }
 
@@ -210,21 +325,35 @@ def _subsample(
     return residuals[:, keep], scales[:, keep]
 
 
-def _crps_sample(residuals: np.ndarray, scales: np.ndarray, seed: int) -> float:
-    """:func:`mixture_crps` over the values :func:`best_noise_scale` searches on."""
-    return mixture_crps(*_subsample(residuals, scales, seed))
+def _crps_sample(
+    residuals: np.ndarray, scales: np.ndarray, seed: int, df: float = math.inf
+) -> float:
+    """:func:`mixture_crps` (:func:`student_t_mixture_crps` for a finite ``df``) over the
+    values :func:`best_noise_scale` searches on."""
+    r, s = _subsample(residuals, scales, seed)
+    return mixture_crps(r, s) if math.isinf(df) else student_t_mixture_crps(r, s, df, seed)
 
 
 def _mean_or_none(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _mean_log_lik(residuals: np.ndarray, sigma: float, scales: np.ndarray | None = None) -> float:
+def _mean_log_lik(
+    residuals: np.ndarray,
+    sigma: float,
+    scales: np.ndarray | None = None,
+    df: float = math.inf,
+) -> float:
+    """``mean_n log mean_s p(r_sn)`` with ``p`` the noise family of ``df`` (inf: Gaussian)
+    at scale ``sigma`` (times ``scales``, per point)."""
     r2 = residuals.astype(np.float64) ** 2
-    if scales is None:
-        elem = -0.5 * r2 / sigma**2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
-    else:
-        s = sigma * scales.astype(np.float64)
+    s = sigma if scales is None else sigma * scales.astype(np.float64)
+    if math.isinf(df):
         elem = -0.5 * r2 / s**2 - np.log(s) - 0.5 * math.log(2 * math.pi)
+    else:
+        const = special.gammaln(0.5 * (df + 1)) - special.gammaln(0.5 * df)
+        const -= 0.5 * math.log(df * math.pi)
+        elem = const - np.log(s) - 0.5 * (df + 1) * np.log1p(r2 / (df * s**2))
+    elem = np.broadcast_to(elem, residuals.shape)
     top = elem.max(axis=0)
     return float((top + np.log(np.exp(elem - top).mean(axis=0))).mean())

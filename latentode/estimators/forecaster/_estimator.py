@@ -45,7 +45,7 @@ from latentode.estimators.forecaster._inference import (
 from latentode.estimators.forecaster._queries import ForecastQueries
 from latentode.estimators.forecaster._solver_check import check_fixed_step
 from latentode.estimators.forecaster._training import LatentTraining, training_parts
-from latentode.exceptions import LongFrameError, QueryError
+from latentode.exceptions import LongFrameError, ParameterError, QueryError
 from latentode.training import Callback, Trainer
 
 __all__ = ["LatentODEForecaster"]
@@ -115,8 +115,13 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
     module_: Any  # a LatentODE or the ODE-RNN baseline (build_latent_ode)
     noise_calibration_: dict[str, Any] | None
     solver_check_: dict[str, Any] | None
-    #: The anchored head's latent-path scale (``latent_weight``) came in after format 1.
-    _training_only_state: ClassVar[tuple[str, ...]] = ("observation.latent_log_std",)
+    #: The anchored head's latent-path scale (``latent_weight``) came in after format 1,
+    #: the heads' noise family (``noise``) later; older models load with their starting
+    #: values (a Gaussian noise family: what those models were).
+    _state_added_later: ClassVar[tuple[str, ...]] = (
+        "observation.latent_log_std",
+        "observation.inv_df",
+    )
     #: Parameters that shape the module: bounded by the saved weights at load time.
     _architecture: ClassVar[tuple[str, ...]] = (
         "latent_dim",
@@ -164,6 +169,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         latent_weight: float = 1.0,
         beta_nll: float = 0.5,
         calibrate_noise: str | bool = "crps",
+        noise: str = "gaussian",
         decoder_hidden_dim: int = 0,
         method: str = "euler",
         rtol: float = 1e-3,
@@ -210,6 +216,13 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _prepare(self, X: Any) -> _Prepared:
+        if self.noise == "student_t" and (not self.calibrate_noise or self.obs_std is not None):
+            raise ParameterError(
+                "noise='student_t' chooses each feature's degrees of freedom in the noise "
+                "calibration after training, so it needs calibrate_noise ('crps' or "
+                f"'likelihood') and a learned noise scale (obs_std=None). Got "
+                f"calibrate_noise={self.calibrate_noise!r}, obs_std={self.obs_std!r}."
+            )
         static_cols = check_static(self)
         covariate_cols = check_covariates(self)
         features = drop_columns(X, (*static_cols, *covariate_cols))
@@ -293,6 +306,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
                 config.context,
                 self.seed_,
                 metric="likelihood" if self.calibrate_noise == "likelihood" else "crps",
+                student_t=self.noise == "student_t",
                 batch_size=config.eval_batch_size,
             )
 

@@ -19,9 +19,10 @@ import torch
 from latentode.batch import IrregularBatch
 from latentode.data import FrameLibrary, Interval, LongFrameEncoder, from_pandas
 from latentode.data._transforms import FeatureTransforms
-from latentode.estimators._seeds import generator
+from latentode.estimators._seeds import generator, stream_seed
 from latentode.estimators._tensors import PaddedSeries, pad_queries
 from latentode.exceptions import QueryError
+from latentode.nn.noise import standardised_noise
 
 __all__ = [
     "Predictive",
@@ -124,6 +125,7 @@ def predictive_samples(
     """Sample each series' predictive distribution at its (normalised) query times."""
     device = padded.times.device
     eps, _ = common_noise(seed, "predict", n_samples, latent_dim, device)
+    df = getattr(module.observation, "df", None)  # Student-t tails where finite
     means_out: list[np.ndarray] = []
     draws_out: list[np.ndarray] = []
     with torch.no_grad():
@@ -138,6 +140,7 @@ def predictive_samples(
             # depend neither on its batch-mates, nor on its chunk, nor on how many queries
             # the other series of its chunk have.
             z = observation_noise(seed, n_samples, means.shape[2], means.shape[3], device)
+            z = standardised_noise(z, df, stream_seed(seed, "predict_tails"))
             draws = means + z * std
             m = data.inverse_values(means.cpu().numpy())
             d = data.inverse_values(draws.cpu().numpy())

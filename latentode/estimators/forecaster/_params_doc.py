@@ -116,6 +116,15 @@ PARAMETERS_DOC = """\
         0.76-0.98 to 0.68-0.90 (0.77-0.81 on the clinical sets); the mean, hence MSE, is
         unchanged. The likelihood lets a few values far from every prediction widen every
         band.
+    noise : {"gaussian", "student_t"}, default="gaussian"
+        The observation noise family. ``"student_t"``: after training, the noise
+        calibration also chooses, per feature, Student-t degrees of freedom (2 to 50, or
+        Gaussian) by the validation series' predictive likelihood, then the width by
+        ``calibrate_noise``'s metric; bands, draws and ``score_samples`` use those tails
+        (``noise_calibration_["df"]``; None: Gaussian). Training is unchanged, so the mean
+        and MSE are the same. Needs ``calibrate_noise`` and ``obs_std=None``. For
+        heavy-tailed features (delays, lab spikes) that a Gaussian band either
+        over-widens or under-covers.
     decoder_hidden_dim : int, default=0
         Hidden width of the observation map (0: linear; the anchored head uses 32).
     method : str, default="euler"
