@@ -154,6 +154,7 @@ def run_set(
             )
         if method in variants:
             out.setdefault("epochs", {})[method] = int(est.n_epochs_)
+            out.setdefault("noise_calibration", {})[method] = est.noise_calibration_
     return out
 
 

@@ -112,6 +112,11 @@ class AnchoredObservation(nn.Module):
         # The noise family per feature (see :mod:`latentode.nn.noise`), as 1 / degrees of
         # freedom: Gaussian (0) until a calibration chooses Student-t tails.
         self.register_buffer("inv_df", torch.zeros(n_features))
+        # The log of an extra noise factor per feature for values whose other features were
+        # observed at the same time (the cross-feature regression's regime): 0 until the
+        # calibration measures it (see :func:`~latentode.estimators.forecaster.
+        # _calibration.calibrate_noise`).
+        self.register_buffer("log_concurrent", torch.zeros(n_features))
         # The noise scale of the latent path alone, ``x_d ~ N(g(z)_d, τ_d²)``: used only by
         # the training objective's latent-path term (:meth:`latent_log_prob`).
         self.latent_log_std = nn.Parameter(torch.zeros(n_features))
@@ -209,7 +214,8 @@ class AnchoredObservation(nn.Module):
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)
-        return _Mixture(mean, self.log_std.clamp(min=-7.0) + adjust, latent)
+        regime = (~alone).to(adjust.dtype) * self.log_concurrent  # (B, Q, D)
+        return _Mixture(mean, self.log_std.clamp(min=-7.0) + adjust + regime, latent)
 
     def training_terms(
         self, z: torch.Tensor, anchors: torch.Tensor | None, x: torch.Tensor, mask: torch.Tensor

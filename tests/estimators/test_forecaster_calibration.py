@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import properscoring
 import pytest
+import torch
 
 from latentode import LatentODEForecaster, load
+from latentode.datasets import make_lotka_volterra
+from latentode.estimators.forecaster import _estimator
 from latentode.estimators.forecaster._calibration import (
     _mean_log_lik,
     best_noise_scale,
+    calibrate_noise,
     mixture_crps,
 )
 from latentode.exceptions import ParameterError
@@ -139,3 +145,30 @@ def test_calibration_metric_is_the_one_asked_for(periodic_df, fast, value, metri
 def test_unknown_calibration_metric_is_refused(periodic_df, fast):
     with pytest.raises(ParameterError, match="'calibrate_noise' parameter"):
         LatentODEForecaster(**{**fast, "calibrate_noise": "mse"}).fit(periodic_df)
+
+
+def test_values_seen_beside_another_feature_get_their_own_noise_multiplier(
+    fast, tmp_path, monkeypatch
+):
+    # Two features observed at shared times with values missing at random: validation
+    # values hidden beside a shown one (the cross-feature regime) and alone both occur.
+    data = make_lotka_volterra(n_series=80, n_points=20, random_state=0)
+    rng = np.random.default_rng(0)
+    for col in ("prey", "predator"):
+        data.loc[rng.random(len(data)) < 0.3, col] = np.nan
+    fast = {**fast, "validation_fraction": 0.5}
+    est = LatentODEForecaster(**fast).fit(data)
+    cal = est.noise_calibration_
+    ratio = np.asarray(cal["concurrent_ratio"])
+    assert ratio.shape == (2,) and not np.allclose(ratio, 1.0)
+    head = est.module_.observation
+    np.testing.assert_allclose(head.log_concurrent.numpy(), np.log(ratio), rtol=1e-5)
+    # Its own multiplier per regime scores the validation values at least as well as one.
+    monkeypatch.setattr(
+        _estimator, "calibrate_noise", functools.partial(calibrate_noise, split_concurrent=False)
+    )
+    single = LatentODEForecaster(**fast).fit(data).noise_calibration_
+    assert single["concurrent_ratio"] == [1.0, 1.0]
+    assert cal["val_crps_calibrated"] <= single["val_crps_calibrated"] * (1 + 1e-3)
+    loaded = load(est.save(tmp_path / "model"))
+    torch.testing.assert_close(loaded.module_.observation.log_concurrent, head.log_concurrent)

@@ -121,6 +121,21 @@ def test_cross_feature_regression_enters_only_where_another_feature_was_observed
     torch.testing.assert_close(mean[..., 1, :], (latent[..., 1, :] + parts[..., 1, :]) / 6)
 
 
+def test_concurrent_noise_factor_scales_only_values_with_another_feature_seen_then():
+    head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8)
+    # t = 1: feature 0 observed, feature 1 not (feature 1 is concurrent, feature 0 alone);
+    # t = 2: nothing observed (both alone).
+    anchors = anchor_features(_context(), torch.tensor([[1.0, 2.0]], dtype=torch.float64))
+    z = torch.randn(4, 1, 2, 3)
+    _, before = head.distribution(z, anchors)
+    with torch.no_grad():
+        head.log_concurrent.copy_(torch.tensor([0.7, -0.4]))
+    _, after = head.distribution(z, anchors)
+    torch.testing.assert_close(after[..., 0, 1] - before[..., 0, 1], torch.full((4, 1), -0.4))
+    torch.testing.assert_close(after[..., 0, 0], before[..., 0, 0])
+    torch.testing.assert_close(after[..., 1, :], before[..., 1, :])
+
+
 def test_cross_regression_starts_at_the_least_squares_fit_of_the_training_rows():
     rng = np.random.default_rng(0)
     x0 = torch.tensor(rng.normal(size=400), dtype=torch.float32)

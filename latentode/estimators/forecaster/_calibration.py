@@ -28,6 +28,17 @@ calibration picks one multiplier ``c_d`` of the base scale ``σ_d`` the same way
 the scale varies between points, and scores only the points the encoder did not see (an
 anchored model reproduces the ones it saw almost exactly, so they would shrink the bands
 of the predictions that matter).
+
+It picks two, in fact: one for values hidden at a step where another feature was shown
+(the head's cross-feature regime, as when one lab value of a visit is missing) and one for
+the rest (the head's ``log_concurrent``), when each regime has at least
+:data:`_MIN_REGIME_VALUES` validation values. The learned ``h`` does not tell the two apart
+well: on flights (``benchmarks/real.py``, 100 epochs) the delays hidden beside their
+flight's other values were covered by 0.52-0.54 of the 80 % bands, the same delays
+forecast beyond the history by 0.83-0.84. With a multiplier per regime (the delays'
+concurrent one came out 1.95× the other) the interpolation bands covered 0.77 instead of
+0.67, its CRPS fell 0.268 → 0.263, and extrapolation's stayed (0.397 → 0.396, coverage
+0.82 → 0.80), on the same weights.
 """
 
 from __future__ import annotations
@@ -136,6 +147,10 @@ def _best_crps_scale(
     return c, best
 
 
+#: The fewest validation values of a regime (another feature observed at the same time, or
+#: not) that get their own noise multiplier; with fewer, one multiplier serves both.
+_MIN_REGIME_VALUES = 50
+
 #: The degrees of freedom ``student_t`` calibration chooses among (inf: Gaussian). Two is
 #: the least: below it the noise has no variance and draws of ``sample`` run wild.
 DF_GRID = (2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, math.inf)
@@ -235,6 +250,7 @@ def calibrate_noise(
     *,
     metric: str = "crps",
     student_t: bool = False,
+    split_concurrent: bool = True,
     batch_size: int = 256,
     n_samples: int = 16,
 ) -> dict[str, Any]:
@@ -255,6 +271,7 @@ def calibrate_noise(
     n_features = val.values.shape[-1]
     residuals: list[list[np.ndarray]] = [[] for _ in range(n_features)]
     scales: list[list[np.ndarray]] = [[] for _ in range(n_features)]
+    concurrent: list[list[np.ndarray]] = [[] for _ in range(n_features)]
     per_point = bool(module.observation.uses_anchors)
     module.eval()
     with torch.no_grad():
@@ -268,13 +285,18 @@ def calibrate_noise(
             if per_point:  # score only what the encoder did not see, as predictions are
                 scored = scored & ~seen
             observed = scored.cpu().numpy()
+            # Another feature shown at the same step: the anchored head's concurrent regime
+            # (a scored value was not shown, so any value shown at its step is another's).
+            shown = (seen & batch.mask.bool()).any(dim=-1).cpu().numpy()  # (B, K)
             for d in range(r.shape[-1]):
                 residuals[d].append(r[..., d][:, observed[..., d]])
                 scales[d].append(s[..., d][:, observed[..., d]])
+                concurrent[d].append(shown[observed[..., d]])
     trained = module.observation.std.detach().cpu().numpy().astype(np.float64)
     calibrated = trained.copy()
     trained_df = module.observation.df.detach().cpu().numpy().astype(np.float64)
     tails = trained_df.copy()
+    ratio = np.ones(n_features)  # concurrent regime's scale / the other's
     before: dict[str, list[float]] = {"nll": [], "crps": []}
     after: dict[str, list[float]] = {"nll": [], "crps": []}
     for d, parts in enumerate(residuals):
@@ -286,11 +308,26 @@ def calibrate_noise(
         unit = np.concatenate(scales[d], axis=1) if per_point else np.full_like(r, trained[d])
         if student_t:
             tails[d] = best_tails(r, unit, seed=seed + d)
-        c, _ = best_noise_scale(r, unit, metric=metric, seed=seed + d, df=float(tails[d]))
+        conc = np.concatenate(concurrent[d])
+        regimes = [conc] if per_point and split_concurrent else []
+        if regimes and min(int(conc.sum()), int((~conc).sum())) >= _MIN_REGIME_VALUES:
+            c, c_conc = (
+                best_noise_scale(
+                    r[:, m], unit[:, m], metric=metric, seed=seed + d, df=float(tails[d])
+                )[0]
+                for m in (~conc, conc)
+            )
+            ratio[d] = c_conc / c
+        else:
+            c, _ = best_noise_scale(r, unit, metric=metric, seed=seed + d, df=float(tails[d]))
         calibrated[d] = trained[d] * c
-        for summary, factor, df in ((before, 1.0, trained_df[d]), (after, c, tails[d])):
-            summary["nll"].append(-_mean_log_lik(r, factor, unit, float(df)))
-            summary["crps"].append(_crps_sample(r, factor * unit, seed + d, float(df)))
+        factor = np.where(conc, c * ratio[d], c) if per_point else np.full(r.shape[1], c)
+        for summary, f, df in (
+            (before, np.ones_like(factor), trained_df[d]),
+            (after, factor, tails[d]),
+        ):
+            summary["nll"].append(-_mean_log_lik(r, 1.0, f * unit, float(df)))
+            summary["crps"].append(_crps_sample(r, f * unit, seed + d, float(df)))
     with torch.no_grad():
         module.observation.log_std.copy_(
             torch.as_tensor(
@@ -301,6 +338,9 @@ def calibrate_noise(
         )
         inv_df = module.observation.inv_df
         inv_df.copy_(torch.as_tensor(1.0 / tails, dtype=inv_df.dtype, device=inv_df.device))
+        regime = getattr(module.observation, "log_concurrent", None)
+        if regime is not None:
+            regime.add_(torch.as_tensor(np.log(ratio), dtype=regime.dtype, device=regime.device))
     return {
         "metric": metric,
         "trained_std": trained.tolist(),
@@ -310,6 +350,7 @@ def calibrate_noise(
         "val_crps_trained": _mean_or_none(before["crps"]),
         "val_crps_calibrated": _mean_or_none(after["crps"]),
         "df": [float(v) if math.isfinite(v) else None for v in tails],
+        "concurrent_ratio": ratio.tolist(),
         "n_samples": n_samples,
     }
 

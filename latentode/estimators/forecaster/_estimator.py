@@ -121,6 +121,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
     _state_added_later: ClassVar[tuple[str, ...]] = (
         "observation.latent_log_std",
         "observation.inv_df",
+        "observation.log_concurrent",
     )
     #: Parameters that shape the module: bounded by the saved weights at load time.
     _architecture: ClassVar[tuple[str, ...]] = (
