@@ -57,6 +57,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             note="real irregular data against four baselines",
         ),
         Benchmark(
+            "calibration",
+            ("--sets", "remifentanil", "--epochs", "5"),
+            ("--epochs", "100"),
+            note="noise calibrations on the same trained weights (real data)",
+        ),
+        Benchmark(
             "scaling",
             ("--epochs", "2", "--n-series", "64", "--batch-sizes", "16", "64", "--adjoint", "off"),
             note="cost of per-series time grids",

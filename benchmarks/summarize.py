@@ -547,6 +547,51 @@ def _real_ablation(r: dict, title: str = "latent-path term") -> list[str]:
     return _variant_table(title, intro, "set", rows)
 
 
+def _calibration(r: dict) -> list[str]:
+    """``benchmarks/calibration.py``: noise calibrations of the same trained weights."""
+    meta = r.get("meta", {})
+    variants = list(meta.get("variants", []))
+    lines = [
+        "## Noise calibrations on the same weights (`benchmarks/calibration.py`)",
+        "",
+        f"One fit per set ({meta.get('epochs')} epochs, seed {meta.get('seed')}, "
+        "`benchmarks/real.py`'s split and tasks), then each calibration from the same "
+        "trained noise: only the calibration differs. CRPS (lower is better) / coverage "
+        "of the 80 % interval, pooled and per feature. one_multiplier: one noise "
+        "multiplier per feature; per_regime (the default): one for values hidden beside "
+        "another feature observed at the same step, one for the rest; student_t: "
+        "per_regime with Student-t tails. Command: "
+        f"`{meta.get('command', '')}`.",
+        "",
+    ]
+    for name, res in r.get("sets", {}).items():
+        features = [f for f in res[variants[0]]["interpolation"] if f != "all"] if variants else []
+        lines += [
+            f"### {name} ({res['epochs']} epochs)",
+            "",
+            "| task | variant | crps | coverage | "
+            + " | ".join(f"{f} crps / cov." for f in features)
+            + " |",
+            "|---|---|---|---|" + "---|" * len(features),
+        ]
+        for task in ("extrapolation", "interpolation"):
+            for v in variants:
+                scores = res[v][task]
+                cells = [f"{scores[f]['crps']:.3f} / {scores[f]['coverage']:.2f}" for f in features]
+                lines.append(
+                    f"| {task} | {v} | {scores['all']['crps']:.4f} | "
+                    f"{scores['all']['coverage']:.3f} | " + " | ".join(cells) + " |"
+                )
+        ratio = res.get("per_regime", {}).get("concurrent_ratio", [])
+        ratios = ", ".join(
+            f"{f} {x:.2f}" for f, x in zip(res.get("features", []), ratio, strict=False)
+        )
+        if ratios:
+            lines += ["", f"per_regime's concurrent / other multiplier: {ratios}."]
+        lines.append("")
+    return lines
+
+
 def _real_splits(r: dict, title: str) -> list[str]:
     """Latent ODE variants of ``benchmarks/real.py`` on one set over several splits."""
     meta = r.get("meta", {})
@@ -643,6 +688,8 @@ def main() -> None:
             "real_transforms_remifentanil",
             lambda r: _real_splits(r, "log of remifentanil's concentration, four splits"),
         ),
+        ("real_noise", lambda r: _real_ablation(r, "Student-t observation noise")),
+        ("calibration", _calibration),
         ("real_covariates", lambda r: _real_ablation(r, "known covariates (remifentanil)")),
         ("real_static", lambda r: _real_ablation(r, "static covariates")),
         ("batch_predict", _batch_predict),
