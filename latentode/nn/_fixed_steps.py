@@ -31,6 +31,7 @@ __all__ = [
     "fixed_trajectory",
     "solve_fixed_direct",
     "solve_on_step_grid",
+    "states_at",
     "step_counts",
 ]
 
@@ -126,8 +127,20 @@ def solve_fixed_direct(
     """
     start, size, ends = direct_steps(config, grid)
     zs = fixed_trajectory(field, z0, start, size, config.method, counter)  # (..., B, N + 1, L)
-    index = ends.view(*([1] * (zs.dim() - 3)), *ends.shape, 1)
-    return torch.gather(zs, -2, index.expand(*zs.shape[:-2], ends.shape[1], zs.shape[-1]))
+    return states_at(zs, ends)
+
+
+def states_at(zs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Each series' states at its own steps: ``zs[..., b, index[b, q], :]`` ``(..., B, Q, L)``
+    from a trajectory ``zs`` ``(..., B, N, L)`` and ``index`` ``(B, Q)``.
+
+    One ``index_select`` of whole state rows (a gather with the index expanded over the
+    leading and latent dimensions took 3x as long on CPU)."""
+    n_series, n = zs.shape[-3], zs.shape[-2]
+    flat = zs.reshape(*zs.shape[:-3], n_series * n, zs.shape[-1])
+    offsets = n * torch.arange(n_series, device=index.device).unsqueeze(1)
+    picked = flat.index_select(-2, (index.long() + offsets).reshape(-1))
+    return picked.view(*zs.shape[:-3], *index.shape, zs.shape[-1])
 
 
 def solve_on_step_grid(
@@ -177,15 +190,16 @@ def solve_on_step_grid(
         size = torch.where(j < counts.unsqueeze(1), sign * h, 0.0).expand(n_series, n_steps)
         start = t0.unsqueeze(1) + sign * h * j
         zs = fixed_trajectory(field, z0, start, size, config.method, counter)
-        index = full.long().view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
-        base = torch.gather(zs, -2, index.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+        base = states_at(zs, full)
         if euler:
             # the side's queries lie before each series' last state, so index + 1 exists
-            after = torch.where(side, full + 1, full).long()
-            after = after.view(*([1] * (zs.dim() - 3)), n_series, n_times, 1)
-            nxt = torch.gather(zs, -2, after.expand(*zs.shape[:-2], n_times, zs.shape[-1]))
+            nxt = states_at(zs, torch.where(side, full + 1, full))
             r = ((dist - h * full) / h).to(zs.dtype).unsqueeze(-1)  # (B, Q, 1) in [0, 1)
-            out = torch.where(side.unsqueeze(-1), base + r * (nxt - base), out)
+            # base + r · (nxt - base), in place on the fresh nxt (the same operations)
+            interpolated = nxt.sub_(base).mul_(r).add_(base)
+            # a forecast's queries all lie after t0: no selection needed on that side
+            all_side = bool(side.all())
+            out = interpolated if all_side else torch.where(side.unsqueeze(-1), interpolated, out)
             continue
         # One partial step per query, all queries as one batch of B·Q rows.
         flat = base.reshape(*base.shape[:-3], n_series * n_times, base.shape[-1])

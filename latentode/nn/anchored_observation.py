@@ -52,6 +52,16 @@ _COMPONENTS = (0, 7, 9, 11, 13)
 #: Bound on the learned log-scale adjustment ``h`` (noise within e^±5 of the base).
 _MAX_LOG_ADJUST = 5.0
 
+#: Hidden-layer values per block of posterior samples in :meth:`AnchoredObservation._parts`
+#: (4 MiB in float32: one sample of 256 series × 100 queries × 32 hidden units).
+_BLOCK_VALUES = 2**20
+
+
+def _sample_blocks(shared: torch.Tensor) -> int:
+    """Posterior samples per block: as many as keep the hidden layer within
+    :data:`_BLOCK_VALUES` values, at least one (``shared`` is one sample's ``(B, Q, D, H)``)."""
+    return max(1, _BLOCK_VALUES // max(1, shared.numel()))
+
 
 class _Mixture(NamedTuple):
     """The anchored head's terms at a set of queries."""
@@ -170,7 +180,15 @@ class AnchoredObservation(nn.Module):
         return parts.mean, parts.log_std
 
     def _parts(self, z: torch.Tensor, anchors: torch.Tensor | None) -> _Mixture:
-        """:meth:`distribution`'s terms (see :class:`_Mixture`)."""
+        """:meth:`distribution`'s terms (see :class:`_Mixture`).
+
+        What depends on the queries alone (the anchors' part of the MLP's first layer, the
+        mixture's masks and fixed components) is computed once; the rest runs on blocks
+        of posterior samples (:func:`_sample_blocks`), so its ``(S, B, Q, D, H)`` hidden
+        layer stays in the CPU's cache instead of streaming through memory (the same sums,
+        sample by sample: 184 → 66 ms for the head of 256 series × 100 queries × 32
+        samples, 1 thread).
+        """
         if anchors is None:
             raise ValueError("AnchoredObservation needs the anchor features of the queries.")
         d = self.n_features
@@ -178,22 +196,9 @@ class AnchoredObservation(nn.Module):
         # anchors' part is computed once for all posterior samples instead of on an
         # (S, B, Q, D, ·) concatenation (the same sums).
         first = cast("nn.Linear", self.net[0])  # make_mlp: Linear, activation, Linear
-        last = cast("nn.Linear", self.net[2])
         n_latent, n_anchor = z.shape[-1], anchors.shape[-1]
         w_z, w_a, w_c = first.weight.split([n_latent, n_anchor, d], dim=1)
         shared = anchors @ w_a.T + (self.codes @ w_c.T + first.bias)  # (B, Q, D, H)
-        hidden = (z @ w_z.T).unsqueeze(-2) + shared  # (S, B, Q, D, H): one pass
-        # In place: the sum is a fresh temporary, and tanh's backward needs only its output
-        # (0.6x the time of an out-of-place tanh over these S·B·Q·D·H values).
-        hidden = hidden.tanh_() if isinstance(self.net[1], nn.Tanh) else self.net[1](hidden)
-        # The last layer writes component-major (K + 2, S, B, Q, D): the softmax then runs
-        # over a leading dimension of 7 rather than a trailing one (24x faster on CPU), and
-        # every later product is a contiguous, broadcast one.
-        lead = hidden.shape[:-1]
-        out = torch.addmm(
-            last.bias.unsqueeze(1), last.weight, hidden.reshape(-1, hidden.shape[-1]).T
-        )
-        out = out.reshape(-1, *lead)
         k = len(_COMPONENTS) + 1
         # The latent decode is always there; the anchors only where the context observed d;
         # the cross-feature regression only where another feature was observed at t.
@@ -204,17 +209,52 @@ class AnchoredObservation(nn.Module):
         blocked = torch.stack([torch.zeros_like(absent), *([absent] * (k - 1)), alone]).unsqueeze(
             1
         )  # (K + 1, 1, B, Q, D)
+        cross = (others * self.cross_weight).sum(-1) + self.cross_bias  # (B, Q, D)
+        fixed_parts = torch.stack([*(anchors[..., i] for i in _COMPONENTS), cross]).unsqueeze(1)
+        blocks = [
+            self._mixture(block, w_z, shared, blocked, fixed_parts)
+            for block in z.split(_sample_blocks(shared))
+        ]
+        if len(blocks) == 1:
+            return blocks[0]
+        return _Mixture(*(torch.cat(terms) for terms in zip(*blocks, strict=True)))
+
+    def _mixture(
+        self,
+        z: torch.Tensor,
+        w_z: torch.Tensor,
+        shared: torch.Tensor,
+        blocked: torch.Tensor,
+        fixed_parts: torch.Tensor,
+    ) -> _Mixture:
+        """:meth:`_parts` for a block of posterior samples ``z`` ``(s, B, Q, L)``, given
+        the first layer's latent weights ``w_z`` and anchors' part ``shared``
+        ``(B, Q, D, H)``, the blocked components ``(K + 1, 1, B, Q, D)`` and the fixed
+        ones ``(K, 1, B, Q, D)``."""
+        last = cast("nn.Linear", self.net[2])
+        hidden = (z @ w_z.T).unsqueeze(-2) + shared  # (s, B, Q, D, H): one pass
+        # In place: the sum is a fresh temporary, and tanh's backward needs only its output
+        # (0.6x the time of an out-of-place tanh over these s·B·Q·D·H values).
+        hidden = hidden.tanh_() if isinstance(self.net[1], nn.Tanh) else self.net[1](hidden)
+        # The last layer writes component-major (K + 2, s, B, Q, D): the softmax then runs
+        # over a leading dimension of 7 rather than a trailing one (24x faster on CPU), and
+        # every later product is a contiguous, broadcast one.
+        lead = hidden.shape[:-1]
+        out = torch.addmm(
+            last.bias.unsqueeze(1), last.weight, hidden.reshape(-1, hidden.shape[-1]).T
+        )
+        out = out.reshape(-1, *lead)
+        k = len(_COMPONENTS) + 1
         logits = torch.cat([torch.zeros_like(out[:1]), out[:k]])
         weights = torch.softmax(logits.masked_fill(blocked, float("-inf")), dim=0)
-        latent = self.decoder(z)  # (S, B, Q, D)
-        cross = (others * self.cross_weight).sum(-1) + self.cross_bias  # (B, Q, D)
-        fixed_parts = torch.stack([*(anchors[..., i] for i in _COMPONENTS), cross])
-        mean = weights[0] * latent + (weights[1:] * fixed_parts.unsqueeze(1)).sum(0) + out[k]
+        latent = self.decoder(z)  # (s, B, Q, D)
+        mean = weights[0] * latent + (weights[1:] * fixed_parts).sum(0) + out[k]
         adjust = out[k + 1]
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)
-        regime = (~alone).to(adjust.dtype) * self.log_concurrent  # (B, Q, D)
+        alone = blocked[-1, 0]  # (B, Q, D): no other feature observed at the query time
+        regime = (~alone).to(adjust.dtype) * self.log_concurrent
         return _Mixture(mean, self.log_std.clamp(min=-7.0) + adjust + regime, latent)
 
     def training_terms(

@@ -199,3 +199,25 @@ def test_kernel_averages_are_computed_in_bounded_blocks_with_the_same_values(spa
     if span > 100:  # bandwidths << span: each block reads only a window of the context
         assert largest[0] < n * k * 10 / 2
     np.testing.assert_allclose(blocked.numpy(), whole.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_anchored_head_in_blocks_of_samples_equals_one_block_with_gradients(monkeypatch):
+    import latentode.nn.anchored_observation as head_module
+
+    torch.manual_seed(0)
+    head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8)
+    torch.nn.init.normal_(head.net[-1].weight)  # a trained-like gate, not the zero start
+    anchors = anchor_features(_context(), torch.tensor([[0.5, 1.0, 2.0]], dtype=torch.float64))
+    z = torch.randn(5, 1, 3, 3, requires_grad=True)
+    whole = head._parts(z, anchors)
+    grads = torch.autograd.grad(whole.mean.sum() + whole.log_std.sum(), [z, head.net[0].weight])
+
+    one_sample = anchors.shape[0] * anchors.shape[1] * anchors.shape[2] * 8
+    monkeypatch.setattr(head_module, "_BLOCK_VALUES", 2 * one_sample)  # blocks of 2, 2, 1
+    assert head_module._sample_blocks(torch.zeros(1, 3, 2, 8)) == 2
+    blocked = head._parts(z, anchors)
+    for a, b in zip(blocked, whole, strict=True):
+        torch.testing.assert_close(a, b)
+    again = torch.autograd.grad(blocked.mean.sum() + blocked.log_std.sum(), [z, head.net[0].weight])
+    for a, b in zip(again, grads, strict=True):
+        torch.testing.assert_close(a, b)

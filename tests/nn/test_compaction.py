@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from latentode.nn._fixed_steps import fixed_steps, fixed_trajectory
+from latentode.nn._fixed_steps import fixed_steps, fixed_trajectory, states_at
 from latentode.nn.solve import NFECounter, SolverConfig, solve_on_grids
 
 
@@ -93,3 +93,12 @@ def test_gradients_flow_through_the_dropped_rows() -> None:
         oi = solve_on_grids(field, zi, t0[i : i + 1], times[i : i + 1], config)
         expected.append(torch.autograd.grad(oi.pow(2).sum(), zi)[0])
     torch.testing.assert_close(grad, torch.cat(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("lead", [(), (3,), (2, 3)])
+def test_states_at_picks_each_series_own_steps_as_a_gather_would(lead) -> None:
+    g = torch.Generator().manual_seed(0)
+    zs = torch.randn(*lead, 5, 7, 4, generator=g)
+    index = torch.randint(0, 7, (5, 9), generator=g)
+    expanded = index.view(*([1] * len(lead)), 5, 9, 1).expand(*lead, 5, 9, 4)
+    torch.testing.assert_close(states_at(zs, index), torch.gather(zs, -2, expanded), rtol=0, atol=0)
