@@ -15,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 import latentode
 from latentode.datasets import make_linear_spiral, make_lotka_volterra
 from latentode.estimators.dynamics import NeuralODEDynamics
-from latentode.exceptions import LongFrameError, ParameterError, QueryError
+from latentode.exceptions import LongFrameError, ParameterError, QueryError, SolverError
 
 torch.set_num_threads(1)
 
@@ -155,6 +155,18 @@ def test_predict_at_keeps_query_order_and_polars(small):
     np.testing.assert_allclose(out_pl["x"].to_numpy(), out["x"].to_numpy(), rtol=1e-5)
     with pytest.raises(QueryError, match="either 'at' or 'horizon'"):
         est.predict(small, at=at, horizon=1.0)
+
+
+def test_diverging_dynamics_are_refused_naming_the_series(small):
+    # A field that overflows (weights at 1e20) must not come back as inf / NaN forecasts.
+    est = NeuralODEDynamics(**FAST).fit(small)
+    with torch.no_grad():
+        for p in est.module_.field.parameters():
+            p.fill_(1e20)
+    with pytest.raises(SolverError, match="diverge from the state of series 's0000'"):
+        est.predict(small, horizon=1.0, n_points=2)
+    with pytest.raises(SolverError, match="simulate: the learned dynamics diverge"):
+        est.simulate(np.ones((2, 2)), times=[0.0, 1.0])
 
 
 def test_predict_invariant_to_series_order(small):

@@ -35,7 +35,7 @@ from latentode.estimators.dynamics._inputs import (
     trajectories,
 )
 from latentode.estimators.dynamics._training import ShootingTraining, training_parts, warm_start
-from latentode.exceptions import QueryError
+from latentode.exceptions import QueryError, SolverError
 from latentode.models.dynamics import ODEDynamics, secant_rate
 from latentode.training import Callback, Trainer
 
@@ -284,7 +284,9 @@ class NeuralODEDynamics(BaseTorchEstimator):
             for index in torch.arange(len(x)).split(CHUNK):
                 z = self.module_.lift(z0[index].to(self.device_))
                 grids = grid.expand(len(index), -1)
-                out.append(self.module_.trajectory(z, grids)[..., : x.shape[1]].cpu().numpy())
+                states = self.module_.trajectory(z, grids)[..., : x.shape[1]]
+                _check_finite(states, [ids[i] for i in index.tolist()], "simulate")
+                out.append(states.cpu().numpy())
         values = self.data_.inverse_values(np.concatenate(out))
         columns = {name: list(values[..., d]) for d, name in enumerate(self.feature_cols_)}
         return self.data_.decode_frame(ids, [tn] * len(x), columns, library)
@@ -323,6 +325,7 @@ class NeuralODEDynamics(BaseTorchEstimator):
             for index in torch.arange(len(dataset)).split(CHUNK):
                 q, counts = pad_queries([queries[i] for i in index.tolist()], t0[index], t0.device)
                 states = self.module_.simulate(z0[index], t0[index], q)[..., :d]
+                _check_finite(states, [dataset.ids[i] for i in index.tolist()], "predict")
                 arr = self.data_.inverse_values(states.cpu().numpy())
                 per_series.extend(arr[b, : counts[b]] for b in range(len(counts)))
         columns = {name: [s[:, j] for s in per_series] for j, name in enumerate(self.feature_cols_)}
@@ -350,3 +353,18 @@ class NeuralODEDynamics(BaseTorchEstimator):
                 sq += float(((pred - batch.values) ** 2 * batch.mask).sum())
                 count += float(batch.mask.sum())
         return -sq / count
+
+
+def _check_finite(states: torch.Tensor, ids: Sequence[Any], method: str) -> None:
+    """Refuse trajectories ``(B, Q, D)`` that left the floating-point range (a learned
+    field that diverges from a series' state), naming the first such series."""
+    bad = ~torch.isfinite(states).all(dim=-1).all(dim=-1)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0, 0])
+        raise SolverError(
+            f"{method}: the learned dynamics diverge from the state of series "
+            f"{ids[first]!r} ({int(bad.sum())} of {len(ids)} trajectories overflow to "
+            "inf / NaN before the last query time). The field was fit on too little data "
+            "for these times (too few observations, or queries far beyond the training "
+            "span): train longer or on more series, or ask for nearer times."
+        )
