@@ -10,13 +10,16 @@ Training noise is out of the comparison: only the calibration differs. Variants:
   regimes);
 * ``per_regime`` (the default): one multiplier for values hidden beside another feature
   observed at the same step, one for the rest;
-* ``student_t``: ``per_regime`` with Student-t tails (``noise="student_t"``).
+* ``student_t``: ``per_regime`` with Student-t tails (``noise="student_t"``);
+* ``per_regime_4_contexts``: ``per_regime`` over four random contexts per validation
+  series instead of one.
 
 The posterior samples of the calibration are random, so two calibrations of the same
 weights differ slightly even where they pick the same rule (CRPS within about 0.001).
 
 Run: ``python benchmarks/calibration.py`` (about 10 minutes on 2 cores); ``--sets``,
-``--epochs``. Writes ``benchmarks/results/calibration.json``.
+``--epochs`` (or ``--seconds``: a training budget, as ``real.py`` has). Writes
+``benchmarks/results/calibration.json``.
 """
 
 from __future__ import annotations
@@ -40,14 +43,17 @@ from latentode.evaluation import holdout_tasks, score_forecast
 RESULTS = Path(__file__).resolve().parent / "results"
 
 #: Variant → keyword arguments of ``calibrate_noise``.
-VARIANTS: dict[str, dict[str, bool]] = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "one_multiplier": {"split_concurrent": False},
     "per_regime": {},
     "student_t": {"student_t": True},
+    "per_regime_4_contexts": {"n_contexts": 4},
 }
 
 
-def _fit(name: str, epochs: int, seed: int) -> tuple[LatentODEForecaster, Any, dict, dict]:
+def _fit(
+    name: str, epochs: int, seed: int, seconds: float | None = None
+) -> tuple[LatentODEForecaster, Any, dict, dict]:
     """The set's trained forecaster, its validation series, tasks and scales."""
     spec = REAL_SETS[name]
     df = spec.load().frame
@@ -56,7 +62,11 @@ def _fit(name: str, epochs: int, seed: int) -> tuple[LatentODEForecaster, Any, d
         df, target_cols=scored, known_cols=spec.known, random_state=seed
     )
     est = LatentODEForecaster(
-        max_epochs=epochs, random_state=seed, device="cpu", covariate_cols=list(spec.known) or None
+        max_epochs=epochs if seconds is None else 100_000,
+        max_time=seconds,
+        random_state=seed,
+        device="cpu",
+        covariate_cols=list(spec.known) or None,
     )
     kept: dict[str, Any] = {}
     after_fit = est._after_fit
@@ -80,9 +90,11 @@ def _reset(est: LatentODEForecaster, trained: np.ndarray) -> None:
             head.log_concurrent.zero_()
 
 
-def run_set(name: str, epochs: int, seed: int, variants: list[str]) -> dict:
+def run_set(
+    name: str, epochs: int, seed: int, variants: list[str], seconds: float | None = None
+) -> dict:
     start = time.perf_counter()
-    est, val, tasks, scale = _fit(name, epochs, seed)
+    est, val, tasks, scale = _fit(name, epochs, seed, seconds)
     out: dict[str, Any] = {
         "fit_s": time.perf_counter() - start,
         "epochs": int(est.n_epochs_),
@@ -120,6 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(REAL_SETS))
     parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument(
+        "--seconds", type=float, help="train for this budget (as real.py does) instead"
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS / "calibration.json")
@@ -131,7 +146,8 @@ def main() -> None:
         parser.error(f"unknown variants {unknown}; known: {sorted(VARIANTS)}")
     result: dict[str, Any] = {
         "meta": {
-            "epochs": args.epochs,
+            "epochs": args.epochs if args.seconds is None else None,
+            "seconds": args.seconds,
             "seed": args.seed,
             "variants": variants,
             "python": platform.python_version(),
@@ -141,7 +157,7 @@ def main() -> None:
         "sets": {},
     }
     for name in args.sets.split(","):
-        result["sets"][name] = run_set(name, args.epochs, args.seed, variants)
+        result["sets"][name] = run_set(name, args.epochs, args.seed, variants, args.seconds)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
 

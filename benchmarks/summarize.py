@@ -554,7 +554,9 @@ def _calibration(r: dict) -> list[str]:
     lines = [
         "## Noise calibrations on the same weights (`benchmarks/calibration.py`)",
         "",
-        f"One fit per set ({meta.get('epochs')} epochs, seed {meta.get('seed')}, "
+        "One fit per set ("
+        + (f"{meta['seconds']:g} s" if meta.get("seconds") else f"{meta.get('epochs')} epochs")
+        + f", seed {meta.get('seed')}, "
         "`benchmarks/real.py`'s split and tasks), then each calibration from the same "
         "trained noise: only the calibration differs. CRPS (lower is better) / coverage "
         "of the 80 % interval, pooled and per feature. one_multiplier: one noise "

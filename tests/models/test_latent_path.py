@@ -3,7 +3,6 @@ what they compute, where they enter, and models saved before them."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -95,18 +94,15 @@ def test_latent_path_term_trains_the_latent_scale_and_the_decoder(periodic_df):
     )
 
 
-def test_models_saved_before_the_latent_path_load_and_predict_the_same(periodic_df, tmp_path):
+def test_models_saved_before_the_latent_path_load_and_predict_the_same(
+    periodic_df, tmp_path, saved_before
+):
     est = LatentODEForecaster(max_epochs=1, method="euler", random_state=0).fit(periodic_df)
     path = tmp_path / "model"
     est.save(path)
     before = est.predict(periodic_df, horizon=1.0, n_points=3)
     # as an older version wrote it: no latent-path scale and no latent_weight parameter
-    weights = torch.load(path / "weights.pt", weights_only=True)
-    del weights["observation.latent_log_std"]
-    torch.save(weights, path / "weights.pt")
-    config = json.loads((path / "latentode.json").read_text())
-    del config["params"]["latent_weight"]
-    (path / "latentode.json").write_text(json.dumps(config))
+    saved_before(path, ["observation.latent_log_std"], ["latent_weight"])
     loaded = latentode.load(path)
     after = loaded.predict(periodic_df, horizon=1.0, n_points=3)
     np.testing.assert_allclose(after["y"], before["y"], rtol=1e-6, atol=1e-7)

@@ -253,10 +253,12 @@ def calibrate_noise(
     split_concurrent: bool = True,
     batch_size: int = 256,
     n_samples: int = 16,
+    n_contexts: int = 1,
 ) -> dict[str, Any]:
     """Set ``module``'s per-feature noise scale from the series ``val``; returns a summary.
 
-    Contexts are drawn as in training (``context``), from the ``"calibration"`` stream;
+    Contexts are drawn as in training (``context``), from the ``"calibration"`` stream,
+    ``n_contexts`` per validation series;
     ``metric`` (one of :data:`METRICS`) is the score the scale optimises. With
     ``student_t``, each feature's noise family is chosen first (:func:`best_tails`: the
     Student-t degrees of freedom, or Gaussian, of the highest validation likelihood) and
@@ -274,8 +276,9 @@ def calibrate_noise(
     concurrent: list[list[np.ndarray]] = [[] for _ in range(n_features)]
     per_point = bool(module.observation.uses_anchors)
     module.eval()
+    passes = [batch for _ in range(n_contexts) for _, batch in val.chunks(batch_size)]
     with torch.no_grad():
-        for _, batch in val.chunks(batch_size):
+        for batch in passes:
             keep, seen = sample_seen(batch, context, gen)
             ctx = context_of(batch, keep, seen)
             means, std = module.sample_predictive(ctx, batch.times, n_samples)  # (S, B, K, D)
