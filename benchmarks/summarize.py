@@ -547,12 +547,12 @@ def _real_ablation(r: dict, title: str = "latent-path term") -> list[str]:
     return _variant_table(title, intro, "set", rows)
 
 
-def _calibration(r: dict) -> list[str]:
+def _calibration(r: dict, title: str = "Noise calibrations on the same weights") -> list[str]:
     """``benchmarks/calibration.py``: noise calibrations of the same trained weights."""
     meta = r.get("meta", {})
     variants = list(meta.get("variants", []))
     lines = [
-        "## Noise calibrations on the same weights (`benchmarks/calibration.py`)",
+        f"## {title} (`benchmarks/calibration.py`)",
         "",
         "One fit per set ("
         + (f"{meta['seconds']:g} s" if meta.get("seconds") else f"{meta.get('epochs')} epochs")
@@ -562,7 +562,8 @@ def _calibration(r: dict) -> list[str]:
         "of the 80 % interval, pooled and per feature. one_multiplier: one noise "
         "multiplier per feature; per_regime (the default): one for values hidden beside "
         "another feature observed at the same step, one for the rest; student_t: "
-        "per_regime with Student-t tails. Command: "
+        "per_regime with Student-t tails; per_regime_4_contexts: per_regime over four "
+        "random contexts per validation series. Command: "
         f"`{meta.get('command', '')}`.",
         "",
     ]
@@ -692,6 +693,10 @@ def main() -> None:
         ),
         ("real_noise", lambda r: _real_ablation(r, "Student-t observation noise")),
         ("calibration", _calibration),
+        (
+            "calibration_flights300",
+            lambda r: _calibration(r, "Noise calibrations on the same weights, flights, 300 s"),
+        ),
         ("real_covariates", lambda r: _real_ablation(r, "known covariates (remifentanil)")),
         ("real_static", lambda r: _real_ablation(r, "static covariates")),
         ("batch_predict", _batch_predict),

@@ -258,7 +258,8 @@ def calibrate_noise(
     """Set ``module``'s per-feature noise scale from the series ``val``; returns a summary.
 
     Contexts are drawn as in training (``context``), from the ``"calibration"`` stream,
-    ``n_contexts`` per validation series;
+    ``n_contexts`` per validation series (4 rather than 1 changed nothing beyond noise on
+    flights after 300 s: ``benchmarks/results/calibration_flights300.json``);
     ``metric`` (one of :data:`METRICS`) is the score the scale optimises. With
     ``student_t``, each feature's noise family is chosen first (:func:`best_tails`: the
     Student-t degrees of freedom, or Gaussian, of the highest validation likelihood) and
