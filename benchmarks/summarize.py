@@ -399,6 +399,8 @@ def _anomaly(r: dict) -> list[str]:
         "(average precision in brackets); higher scores mean more anomalous.",
         "",
     ]
+    if r.get("note"):
+        lines[-2] += f" {r['note']}"
     first = next(iter(r["sets"].values()))
     if "latent_ode_joint_obs" not in next(iter(first["types"].values())):
         lines[-2] += (
