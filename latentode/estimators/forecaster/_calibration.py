@@ -313,8 +313,8 @@ def calibrate_noise(
         if student_t:
             tails[d] = best_tails(r, unit, seed=seed + d)
         conc = np.concatenate(concurrent[d])
-        regimes = [conc] if per_point and split_concurrent else []
-        if regimes and min(int(conc.sum()), int((~conc).sum())) >= _MIN_REGIME_VALUES:
+        smaller = min(int(conc.sum()), int((~conc).sum()))
+        if per_point and split_concurrent and smaller >= _MIN_REGIME_VALUES:
             c, c_conc = (
                 best_noise_scale(
                     r[:, m], unit[:, m], metric=metric, seed=seed + d, df=float(tails[d])
