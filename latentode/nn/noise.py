@@ -1,8 +1,9 @@
 """Observation noise families: Gaussian, and Student-t with per-feature degrees of freedom.
 
-An observation head keeps its noise shape in a ``df`` buffer, one value per feature:
-``inf`` is the Gaussian ``N(m, σ²)`` (every head starts there, and models saved before the
-buffer existed load with it), a finite ``ν`` is the Student-t ``m + σ T_ν``, whose heavier
+An observation head keeps its noise shape per feature in an ``inv_df`` buffer (1 / degrees
+of freedom, finite so that saved weights stay finite) and reads it as ``df``: ``inf`` is
+the Gaussian ``N(m, σ²)`` (every head starts there, and models saved before the buffer
+existed load with it), a finite ``ν`` is the Student-t ``m + σ T_ν``, whose heavier
 tails keep a few values far from every prediction (flight delays, lab spikes) from
 widening every band. Training uses the buffer as it is; the forecaster's post-fit
 calibration (:mod:`latentode.estimators.forecaster._calibration`) chooses ``ν`` per

@@ -224,11 +224,7 @@ def _best_t_crps_scale(
     CRPS: a bounded search over ``log c`` between a quarter of and twice the Gaussian's
     best multiplier (the same spread with heavier tails needs a smaller scale)."""
     gaussian, _ = _best_crps_scale(residuals, base, seed)
-    if residuals.shape[1] > _T_CRPS_MAX_VALUES:
-        keep = np.random.default_rng(seed).choice(
-            residuals.shape[1], _T_CRPS_MAX_VALUES, replace=False
-        )
-        residuals, base = residuals[:, keep], base[:, keep]
+    residuals, base = _subsample(residuals, base, seed, _T_CRPS_MAX_VALUES)
 
     def crps(log_c: float) -> float:
         return student_t_mixture_crps(residuals, math.exp(log_c) * base, df, seed)
@@ -360,13 +356,13 @@ def calibrate_noise(
 
 
 def _subsample(
-    residuals: np.ndarray, scales: np.ndarray, seed: int
+    residuals: np.ndarray, scales: np.ndarray, seed: int, limit: int = _CRPS_MAX_VALUES
 ) -> tuple[np.ndarray, np.ndarray]:
-    """At most :data:`_CRPS_MAX_VALUES` columns of ``residuals`` and ``scales``, drawn with
-    ``seed`` (the same ones for the same shape and seed)."""
-    if residuals.shape[1] <= _CRPS_MAX_VALUES:
+    """At most ``limit`` columns of ``residuals`` and ``scales``, drawn with ``seed`` (the
+    same ones for the same shape and seed)."""
+    if residuals.shape[1] <= limit:
         return residuals, scales
-    keep = np.random.default_rng(seed).choice(residuals.shape[1], _CRPS_MAX_VALUES, replace=False)
+    keep = np.random.default_rng(seed).choice(residuals.shape[1], limit, replace=False)
     return residuals[:, keep], scales[:, keep]
 
 
