@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 
 from latentode.batch import IrregularBatch
+from latentode.nn._scan import is_low_memory
 from latentode.nn.anchored_observation import N_ANCHOR_FEATURES
 
 __all__ = ["BANDWIDTHS", "N_ANCHOR_FEATURES", "anchor_features"]
@@ -39,8 +40,11 @@ __all__ = ["BANDWIDTHS", "N_ANCHOR_FEATURES", "anchor_features"]
 #: ``time_span``, 5 by default): a few observations wide, a fifth and two thirds of a span.
 BANDWIDTHS = (0.2, 1.0, 3.0)
 
-#: Elements of one block of the kernel averages' ``(B, queries, K)`` kernel matrices.
+#: Elements of one block of the kernel averages' ``(B, queries, K)`` kernel matrices (a
+#: block's temporaries take about 30 bytes an element), and within a
+#: :func:`latentode.nn._scan.low_memory` block (``memory="low"``).
 KERNEL_BLOCK = 1 << 22
+KERNEL_BLOCK_LOW = 1 << 19
 
 #: Context steps farther than this many bandwidths from every query of a block are skipped.
 KERNEL_RADIUS = 8.0
@@ -133,7 +137,8 @@ def _kernel_averages(
     """
     n_series, n_queries = times.shape
     n_steps = t.shape[1]
-    block = max(1, KERNEL_BLOCK // max(1, n_series * n_steps))
+    budget = KERNEL_BLOCK_LOW if is_low_memory() else KERNEL_BLOCK
+    block = max(1, budget // max(1, n_series * n_steps))
     weighted = weight * values  # (B, K, D)
     # Written in place: small results kept between the large blocks made glibc's heap
     # grow by the blocks' size at each step (a 2,000-point batch: +1 GB per call).

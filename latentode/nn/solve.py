@@ -71,6 +71,7 @@ from latentode.nn._solver_errors import translate_solver_errors
 
 __all__ = [
     "ADAPTIVE_METHODS",
+    "DIRECT_METHODS",
     "FIXED_METHODS",
     "NFECounter",
     "SolverConfig",

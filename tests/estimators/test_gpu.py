@@ -78,6 +78,21 @@ def test_forecaster_trained_on_cpu_predicts_the_same_on_cuda(periodic_df, fast, 
 
 
 @pytest.mark.gpu
+def test_low_memory_training_on_cuda_matches_cpu(periodic_df, fast, monkeypatch):
+    """``memory="low"``: checkpointed encoder segments and reconstruction blocks (made
+    small here so these short series use them) train on CUDA as on the CPU."""
+    import latentode.models.latent_ode as latent_ode
+    from latentode.nn import _scan
+
+    monkeypatch.setitem(latent_ode.QUERY_CHUNK, "low", 4)
+    monkeypatch.setattr(_scan, "SEGMENT", 2)
+    settings = {**fast, "memory": "low", "max_epochs": 1, "random_state": 0}
+    gpu = LatentODEForecaster(**settings, device="cuda").fit(periodic_df)
+    cpu = LatentODEForecaster(**settings, device="cpu").fit(periodic_df)
+    assert gpu.history_[0]["train_loss"] == pytest.approx(cpu.history_[0]["train_loss"], rel=1e-3)
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("base", ["gmm", "normal"])
 def test_density_on_cuda_matches_cpu(base, tmp_path):
     rng = np.random.default_rng(0)

@@ -40,16 +40,38 @@ def test_long_loops_are_checkpointed_with_identical_values_and_gradients(make, m
     encoder = make()
     batch = _batch(3, 600)  # > 2 x SEGMENT steps: checkpointed
     checkpointed_bytes, h = _saved_bytes(lambda: encoder(batch))
-    grads = torch.autograd.grad(h.square().sum(), list(encoder.parameters()))
+    checkpointed_nodes = _graph_nodes(h)
+    grads = _grads(encoder, h)
 
     monkeypatch.setattr(_scan, "SEGMENT", 10_000)  # one plain loop
     plain_bytes, h_plain = _saved_bytes(lambda: encoder(batch))
-    grads_plain = torch.autograd.grad(h_plain.square().sum(), list(encoder.parameters()))
+    plain_nodes = _graph_nodes(h_plain)
+    grads_plain = _grads(encoder, h_plain)
 
     torch.testing.assert_close(h, h_plain, rtol=0, atol=0)
     for a, b in zip(grads, grads_plain):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     assert checkpointed_bytes < 0.1 * plain_bytes
+    # one node a segment, not one an operation (the nodes cost memory too)
+    assert checkpointed_nodes < 0.02 * plain_nodes
+
+
+def _grads(module: torch.nn.Module, h: torch.Tensor) -> list[torch.Tensor]:
+    module.zero_grad()
+    h.square().sum().backward()
+    return [p.grad.clone() for p in module.parameters()]
+
+
+def _graph_nodes(out: torch.Tensor) -> int:
+    """Autograd nodes reachable from ``out``."""
+    seen, todo = set(), [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        todo.extend(next_fn for next_fn, _ in node.next_functions)
+    return len(seen)
 
 
 def test_short_loops_and_inference_are_not_checkpointed(monkeypatch):
@@ -65,4 +87,21 @@ def test_short_loops_and_inference_are_not_checkpointed(monkeypatch):
     encoder(_batch(2, 400)).sum().backward()  # 800 series-steps: below the minimum
     assert calls == []
     encoder(_batch(2, 600)).sum().backward()
+    assert len(calls) == -(-600 // _scan.SEGMENT)
+
+
+def test_long_loops_of_few_rows_and_low_memory_blocks_are_checkpointed(monkeypatch):
+    calls = []
+    real = _scan.checkpoint
+    monkeypatch.setattr(_scan, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    encoder = ODERNNEncoder(2, 8)
+    encoder(_batch(1, 600)).sum().backward()  # 600 series-steps, 600 steps: plain
+    assert calls == []
+    with _scan.low_memory():
+        encoder(_batch(1, 600)).sum().backward()
+    assert len(calls) == -(-600 // _scan.SEGMENT)
+    assert not _scan.is_low_memory()  # the block restores the default
+    monkeypatch.setattr(_scan, "CHECKPOINT_MIN_STEPS", 500)  # the step count alone decides
+    calls.clear()
+    encoder(_batch(1, 600)).sum().backward()
     assert len(calls) == -(-600 // _scan.SEGMENT)

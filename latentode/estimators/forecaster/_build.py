@@ -32,7 +32,7 @@ from latentode.estimators._params import (
 from latentode.estimators.forecaster._calibration import METRICS as CALIBRATION_METRICS
 from latentode.estimators.forecaster._params_doc import PARAMETERS_DOC
 from latentode.exceptions import ParameterError
-from latentode.models.latent_ode import LatentODE
+from latentode.models.latent_ode import MEMORY_MODES, LatentODE
 from latentode.models.ode_rnn import ODERNN
 from latentode.nn.cnf import DIVERGENCES
 from latentode.nn.observation import GaussianObservation
@@ -106,6 +106,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "beta_nll": [Interval(float, 0, 1, closed="both")],
     "calibrate_noise": [Options(CALIBRATION_METRICS), BOOL],
     "noise": [Options(("gaussian", "student_t"))],
+    "memory": [Options(MEMORY_MODES)],
     "decoder_hidden_dim": [NONNEG_INT],
     "step_size": [POS_FLOAT, NONE],
     "encoder_method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
@@ -246,4 +247,5 @@ def build_latent_ode(
         solver,
         latent_weight=params.latent_weight,
         beta_nll=params.beta_nll,
+        memory=params.memory,
     )

@@ -176,6 +176,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         rtol: float = 1e-3,
         atol: float = 1e-4,
         adjoint: bool = False,
+        memory: str = "auto",
         max_num_steps: int = 10_000,
         n_substeps: int = 1,
         step_size: float | None = 0.1,
