@@ -133,7 +133,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark(
             "memory",
-            ("--lengths", "100", "1000", "--variants", "default", "no_checkpoint"),
+            ("--lengths", "100", "1000", "--variants", "default", "low", "--repeats", "1"),
             note="peak memory of an epoch against series length",
         ),
     )

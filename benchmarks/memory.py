@@ -5,9 +5,12 @@ trained on in one batch) at each length, each setting in its own child process, 
 peak resident memory (``ru_maxrss``) and seconds are reported, with the growth over the
 shortest length. Variants:
 
-* ``default``: what ships — the encoder's loop kept in checkpointed segments
-  (:mod:`latentode.nn._scan`) and the anchored head's kernel averages over blocks of
+* ``default``: what ships (``memory="auto"``) — the encoder's loop kept in checkpointed
+  segments above a size (:mod:`latentode.nn._scan`), the reconstruction in checkpointed
+  blocks of 4,096 query times, and the anchored head's kernel averages over blocks of
   queries (:func:`latentode.models._anchors.anchor_features`);
+* ``low``: ``memory="low"`` — every encoder loop above two segments checkpointed, the
+  reconstruction in blocks of 256 query times, smaller kernel blocks;
 * ``no_checkpoint``: the same with the encoder's whole graph kept (``SEGMENT`` huge): the
   checkpoint's time cost and what it saves;
 * ``adjoint``: ``adjoint=True`` (torchdiffeq's adjoint for the decoder; slow past 1,000
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +46,7 @@ df = make_periodic(n_series=36, n_points=length, random_state=0)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 est = LatentODEForecaster(batch_size=32, max_epochs=1, early_stopping=False,
                           calibrate_noise=False, adjoint=variant == "adjoint",
+                          memory="low" if variant == "low" else "auto",
                           n_threads=1, random_state=0)
 start = time.perf_counter()
 est.fit(df)
@@ -52,12 +57,30 @@ print(json.dumps({"n_points": length, "variant": variant, "rss_before_mb": befor
 """
 
 
+def _child(length: int, variant: str) -> dict:
+    """One setting's epoch in a fresh process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(length), variant],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"n_points": length, "variant": variant, "error": proc.stderr[-400:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[100, 1000, 10000])
-    parser.add_argument("--variants", nargs="+", default=["default", "no_checkpoint", "adjoint"])
+    parser.add_argument(
+        "--variants", nargs="+", default=["default", "low", "no_checkpoint", "adjoint"]
+    )
     parser.add_argument("--adjoint-max", type=int, default=1000)
     parser.add_argument("--no-checkpoint-max", type=int, default=10000)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per setting (medians; RSS varies ±30 MB)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "memory.json")
     args = parser.parse_args()
     limits = {"adjoint": args.adjoint_max, "no_checkpoint": args.no_checkpoint_max}
@@ -66,22 +89,36 @@ def main() -> None:
         for length in args.lengths:
             if length > limits.get(variant, length):
                 continue
-            proc = subprocess.run(
-                [sys.executable, "-c", CHILD, str(length), variant],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
-                rows.append({"n_points": length, "variant": variant, "error": proc.stderr[-400:]})
+            runs = [_child(length, variant) for _ in range(args.repeats)]
+            good = [r for r in runs if "error" not in r]
+            if len(good) < len(runs):
+                rows.append(next(r for r in runs if "error" in r))
             else:
-                rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                row = dict(good[0])
+                for key in ("peak_mb", "seconds", "rss_before_mb"):
+                    row[key] = statistics.median(r[key] for r in good)
+                row["peak_mb_runs"] = [r["peak_mb"] for r in good]
+                rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
     for row in rows:
         base = next((r for r in rows if r["variant"] == row["variant"] and "peak_mb" in r), None)
         if base is not None and "peak_mb" in row:
             row["growth_vs_shortest"] = row["peak_mb"] / base["peak_mb"] - 1
-    out = {"machine": platform.platform(), "n_series": 32, "rows": rows}
+        shorter = [
+            r
+            for r in rows
+            if r["variant"] == row["variant"] and "peak_mb" in r and r["n_points"] < row["n_points"]
+        ]
+        if shorter and "peak_mb" in row:
+            previous = max(shorter, key=lambda r: r["n_points"])
+            row["growth_vs_previous"] = row["peak_mb"] / previous["peak_mb"] - 1
+    out = {
+        "machine": platform.platform(),
+        "n_series": 32,
+        "repeats": args.repeats,
+        "command": "python benchmarks/memory.py " + " ".join(sys.argv[1:]),
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
 

@@ -487,19 +487,25 @@ def _memory(r: dict) -> list[str]:
     lines = [
         "## memory (`benchmarks/memory.py`)",
         f"Protocol: one training epoch, defaults but `batch_size=32`, {r['n_series']} periodic "
-        "series in one batch; peak RSS of a child process per setting (about 360 MB of it is "
-        "Python and torch before the fit). Issue 15's target: peak grows ≤ 10 % when the "
-        "length grows 10×." + (f" {r['note']}" if r.get("note") else ""),
+        "series in one batch; peak RSS of a child process per setting, the median of "
+        f"{r.get('repeats', 1)} runs (about 360 MB of it is Python and torch before the fit, "
+        "and 'input frame' is the process after building the periodic frame, before the "
+        "fit). Issue 15's target: peak grows ≤ 10 % when the length grows 10×."
+        + (f" {r['note']}" if r.get("note") else ""),
         "",
-        "| variant | points | peak RSS MB | growth vs shortest | epoch s |",
-        "|---|---|---|---|---|",
+        "| variant | points | peak RSS MB (median) | input frame MB | growth vs previous "
+        "length | growth vs shortest | epoch s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
         if "peak_mb" not in row:
-            lines.append(f"| {row['variant']} | {row['n_points']} | failed | — | — |")
+            lines.append(f"| {row['variant']} | {row['n_points']} | failed | — | — | — | — |")
             continue
+        previous = row.get("growth_vs_previous")
         lines.append(
             f"| {row['variant']} | {row['n_points']} | {row['peak_mb']:.0f} | "
+            f"{row['rss_before_mb']:.0f} | "
+            f"{'—' if previous is None else f'{100 * previous:+.0f} %'} | "
             f"{100 * row.get('growth_vs_shortest', 0.0):+.0f} % | {row['seconds']:.1f} |"
         )
     return [*lines, ""]
