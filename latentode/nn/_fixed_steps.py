@@ -25,6 +25,7 @@ from latentode.nn._solver_config import SolverConfig
 
 __all__ = [
     "DIRECT_METHODS",
+    "IntervalPlan",
     "check_step_budget",
     "direct_steps",
     "fixed_steps",
@@ -71,6 +72,61 @@ def check_step_budget(config: SolverConfig, steps: torch.Tensor, reach: torch.Te
 
 
 DIRECT_METHODS = ("euler", "midpoint", "rk4")
+
+
+class IntervalPlan:
+    """The fixed steps of a sequence of intervals, planned at once.
+
+    A step-by-step loop (the ODE-RNN encoder) advances its state over interval ``j`` at
+    each of its steps; :func:`latentode.nn.solve.solve_intervals` would count the steps,
+    check the budget and build the step grid there, a dozen small operations and two
+    device synchronisations per observation. Here they are done once for all intervals
+    ``(B, J)``, with the same operations element by element, so :meth:`advance` returns
+    what ``solve_intervals`` would, bit for bit. An Euler interval of one step (the usual
+    case: a gap shorter than ``step_size``) is a single ``z + h·f(t, z)``.
+
+    Parameters
+    ----------
+    config : SolverConfig
+        A direct fixed-step method (:data:`DIRECT_METHODS`, no adjoint).
+    start, delta : Tensor of shape (B, J)
+        Start time and signed length of every row's interval ``j``.
+    dtype : torch.dtype
+        The states' dtype.
+    """
+
+    def __init__(
+        self, config: SolverConfig, start: torch.Tensor, delta: torch.Tensor, dtype: torch.dtype
+    ) -> None:
+        if config.method not in DIRECT_METHODS or config.adjoint:
+            raise ValueError("IntervalPlan needs a direct fixed-step method without adjoint.")
+        self.method = config.method
+        self.start = start.to(torch.float64)
+        delta = delta.to(torch.float64)
+        self.counts = torch.where(delta != 0, step_counts(config, delta), 0.0)
+        check_step_budget(config, self.counts, self.start + delta)
+        self.h = delta / self.counts.clamp(min=1)
+        self.n_steps = [int(n) for n in self.counts.amax(0).tolist()] if delta.numel() else []
+        # one Euler step: size h where the row has a step, else 0 (a frozen row)
+        self.single = torch.where(self.counts > 0, self.h, 0.0).to(dtype).unsqueeze(-1)
+
+    def advance(
+        self, field: nn.Module, z: torch.Tensor, j: int, counter: NFECounter
+    ) -> torch.Tensor:
+        """``z`` ``(..., B, L)`` advanced over interval ``j``."""
+        n = self.n_steps[j]
+        if n == 0:
+            return z
+        if n == 1 and self.method == "euler":
+            z = z + self.single[:, j] * field(self.start[:, j], z)
+            counter.tick(1)
+            counter.forward += 1
+            return z
+        steps = torch.arange(n, dtype=torch.float64, device=self.h.device)
+        h = self.h[:, j : j + 1]
+        size = torch.where(steps < self.counts[:, j : j + 1], h, 0.0)
+        starts = self.start[:, j : j + 1] + steps * h
+        return fixed_steps(field, z, starts, size, self.method, counter)[-1]
 
 
 def direct_steps(

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from latentode.batch import IrregularBatch
+from latentode.nn._fixed_steps import DIRECT_METHODS, IntervalPlan
 from latentode.nn._reverse import reverse_padded
 from latentode.nn._scan import scan
 from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
@@ -58,17 +59,26 @@ class ODERNNEncoder(nn.Module):
         valid, (t_rev, x_rev, m_rev) = reverse_padded(lengths, times, values, mask)
         inputs = torch.cat([x_rev * m_rev, m_rev], dim=-1)
         h = values.new_zeros(values.shape[0], self.hidden_dim)
+        # The gap before step j runs from the previous real step's time: valid steps come
+        # first, and padding repeats the first time, so that is t_rev[:, j - 1] everywhere.
+        start = t_rev[:, :-1]
+        gaps = torch.where(valid[:, 1:], t_rev[:, 1:] - start, torch.zeros_like(start))
+        plan = None
+        if self.solver.method in DIRECT_METHODS and not self.solver.adjoint:
+            plan = IntervalPlan(self.solver, start, gaps, h.dtype)
 
         def step(j: int, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-            h, t_prev = state
-            ok = valid[:, j]
+            (h,) = state
             if j > 0:
-                delta = torch.where(ok, t_rev[:, j] - t_prev, torch.zeros_like(t_prev))
-                h = solve_intervals(self.field, h, t_prev, delta, self.solver, self.counter)
-                t_prev = torch.where(ok, t_rev[:, j], t_prev)
-            h = torch.where(ok.unsqueeze(-1), self.cell(inputs[:, j], h), h)
-            return h, t_prev
+                if plan is not None:
+                    h = plan.advance(self.field, h, j - 1, self.counter)
+                else:
+                    h = solve_intervals(
+                        self.field, h, start[:, j - 1], gaps[:, j - 1], self.solver, self.counter
+                    )
+            h = torch.where(valid[:, j].unsqueeze(-1), self.cell(inputs[:, j], h), h)
+            return (h,)
 
         # Long batches keep their graph in checkpointed segments (see latentode.nn._scan).
-        h, _ = scan(step, (h, t_rev[:, 0]), times.shape[1])
+        (h,) = scan(step, (h,), times.shape[1])
         return h
