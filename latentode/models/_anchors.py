@@ -140,6 +140,9 @@ def _kernel_averages(
     budget = KERNEL_BLOCK_LOW if is_low_memory() else KERNEL_BLOCK
     block = max(1, budget // max(1, n_series * n_steps))
     weighted = weight * values  # (B, K, D)
+    # Distances from finite times: padding (inf) at 0 instead, whose weight is 0 anyway, so
+    # no (B, q, K) pass replaces infinities (the same sums: a 0 weight times any kernel).
+    t_finite = torch.where(torch.isfinite(t), t, torch.zeros_like(t))
     # Written in place: small results kept between the large blocks made glibc's heap
     # grow by the blocks' size at each step (a 2,000-point batch: +1 GB per call).
     out = values.new_empty(2 * len(BANDWIDTHS), n_series, n_queries, values.shape[-1])
@@ -158,12 +161,12 @@ def _kernel_averages(
                 index = window.clamp(max=max(n_steps - 1, 0))
                 inside = (window < hi).unsqueeze(-1).to(values.dtype)
                 gather = index.unsqueeze(-1).expand(-1, -1, values.shape[-1])
-                sq = _squared_distances(q, torch.gather(t, 1, index), values.dtype)
+                sq = _squared_distances(q, torch.gather(t_finite, 1, index), values.dtype)
                 w_w = torch.gather(weight, 1, gather) * inside
                 wv_w = torch.gather(weighted, 1, gather) * inside
             else:
                 if full_sq is None:
-                    full_sq = _squared_distances(q, t, values.dtype)
+                    full_sq = _squared_distances(q, t_finite, values.dtype)
                 sq, w_w, wv_w = full_sq, weight, weighted
             kernel = torch.exp(sq * (-0.5 / h**2))  # padding: weight 0 whatever its kernel
             # Sums over the context's steps, one feature at a time, as products reduced
@@ -178,10 +181,8 @@ def _kernel_averages(
 
 
 def _squared_distances(q: torch.Tensor, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``(q_i - t_k)²`` ``(B, q, K)`` in ``dtype``; 0 where ``t`` is ``inf`` (padding, whose
-    weight is 0 anyway)."""
-    diff = q.unsqueeze(-1) - t.unsqueeze(1)
-    return torch.nan_to_num(diff, posinf=0.0, neginf=0.0).to(dtype).square()
+    """``(q_i - t_k)²`` ``(B, q, K)`` in ``dtype`` from finite times."""
+    return (q.unsqueeze(-1) - t.unsqueeze(1)).to(dtype).square()
 
 
 def _gather_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
