@@ -172,3 +172,61 @@ def test_values_seen_beside_another_feature_get_their_own_noise_multiplier(
     assert cal["val_crps_calibrated"] <= single["val_crps_calibrated"] * (1 + 1e-3)
     loaded = load(est.save(tmp_path / "model"))
     torch.testing.assert_close(loaded.module_.observation.log_concurrent, head.log_concurrent)
+
+
+def test_regimes_get_their_own_multiplier_only_with_enough_values_on_both_sides():
+    from latentode.estimators.forecaster._calibration import _MIN_REGIME_VALUES, _regimes
+
+    n = 4 * _MIN_REGIME_VALUES
+    conc = np.zeros(n, dtype=bool)
+    conc[:_MIN_REGIME_VALUES] = True
+    inside = np.zeros(n, dtype=bool)
+    inside[_MIN_REGIME_VALUES : 3 * _MIN_REGIME_VALUES] = True
+    assert set(_regimes(conc, inside)) == {"concurrent", "inside"}
+    assert set(_regimes(conc, None)) == {"concurrent"}
+    few = conc.copy()
+    few[1] = False  # one value short of a regime of its own
+    assert set(_regimes(few, inside)) == {"inside"}
+    # the base (beyond the span, alone) must keep enough values too
+    assert set(_regimes(conc, ~conc)) == {"concurrent"}
+
+
+def test_values_inside_their_span_get_their_own_noise_multiplier(fast, tmp_path, monkeypatch):
+    # Irregular series with values hidden inside and beyond the context: the inside regime
+    # has its own multiplier, written to the head's log_inside and saved with the model.
+    data = make_lotka_volterra(n_series=80, n_points=20, random_state=1)
+    fast = {**fast, "validation_fraction": 0.5}
+    est = LatentODEForecaster(**fast).fit(data)
+    cal = est.noise_calibration_
+    ratio = np.asarray(cal["inside_ratio"])
+    assert ratio.shape == (2,) and not np.allclose(ratio, 1.0)
+    head = est.module_.observation
+    np.testing.assert_allclose(head.log_inside.numpy(), np.log(ratio), rtol=1e-5)
+    monkeypatch.setattr(
+        _estimator, "calibrate_noise", functools.partial(calibrate_noise, split_inside=False)
+    )
+    without = LatentODEForecaster(**fast).fit(data).noise_calibration_
+    assert without["inside_ratio"] == [1.0, 1.0]
+    assert cal["val_crps_calibrated"] <= without["val_crps_calibrated"] * (1 + 1e-3)
+    loaded = load(est.save(tmp_path / "model"))
+    torch.testing.assert_close(loaded.module_.observation.log_inside, head.log_inside)
+
+
+def test_models_saved_before_the_inside_regime_load_without_it(
+    periodic_df, fast, tmp_path, saved_before
+):
+    est = LatentODEForecaster(**fast).fit(periodic_df)
+    with torch.no_grad():  # as a calibration with enough inside values would leave it
+        est.module_.observation.log_inside.fill_(0.4)
+    path = est.save(tmp_path / "model")
+    saved_before(path, ["observation.log_inside"], ["memory"])
+    loaded = load(path)
+    assert not loaded.module_.observation.log_inside.any()
+    assert loaded.memory == "auto"
+    with torch.no_grad():
+        est.module_.observation.log_inside.zero_()  # what the older model was
+    np.testing.assert_allclose(
+        loaded.predict_interval(periodic_df, horizon=1.0, n_points=3)["y_upper"],
+        est.predict_interval(periodic_df, horizon=1.0, n_points=3)["y_upper"],
+        rtol=1e-6,
+    )
