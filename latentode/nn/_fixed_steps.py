@@ -201,7 +201,10 @@ def solve_on_step_grid(
         if euler:
             # the side's queries lie before each series' last state, so index + 1 exists
             nxt = states_at(zs, torch.where(side, full + 1, full), rows)
-            r = ((dist - h * full) / h).to(zs.dtype).unsqueeze(-1)  # (B, Q, 1) in [0, 1)
+            r = ((dist - h * full) / h).to(zs.dtype)  # (B, Q) in [0, 1)
+            # (B, Q, L) laid out in memory: broadcast over the samples only, the product is
+            # vectorised along L (6x faster on CPU than broadcasting a (B, Q, 1) factor)
+            r = r.unsqueeze(-1).expand(*r.shape, zs.shape[-1]).contiguous()
             # base + r · (nxt - base), in place on the fresh nxt (the same operations)
             interpolated = nxt.sub_(base).mul_(r).add_(base)
             # a forecast's queries all lie after t0: no selection needed on that side
