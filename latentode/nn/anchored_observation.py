@@ -63,6 +63,11 @@ def _sample_blocks(shared: torch.Tensor) -> int:
     return max(1, _BLOCK_VALUES // max(1, shared.numel()))
 
 
+def _with_zero_row(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with a row (or element) of zeros in front."""
+    return torch.cat([x.new_zeros((1, *x.shape[1:])), x])
+
+
 class _Mixture(NamedTuple):
     """The anchored head's terms at a set of queries."""
 
@@ -242,14 +247,19 @@ class AnchoredObservation(nn.Module):
         # The last layer writes component-major (K + 2, s, B, Q, D): the softmax then runs
         # over a leading dimension of 7 rather than a trailing one (24x faster on CPU), and
         # every later product is a contiguous, broadcast one.
+        # A zero first row of the layer writes the mixture's fixed zero logit (exactly 0:
+        # a sum of zero products) in front of the others, so the logits are a view of the
+        # output rather than a concatenation.
         lead = hidden.shape[:-1]
         out = torch.addmm(
-            last.bias.unsqueeze(1), last.weight, hidden.reshape(-1, hidden.shape[-1]).T
+            _with_zero_row(last.bias).unsqueeze(1),
+            _with_zero_row(last.weight),
+            hidden.reshape(-1, hidden.shape[-1]).T,
         )
         out = out.reshape(-1, *lead)
         k = len(_COMPONENTS) + 1
-        logits = torch.cat([torch.zeros_like(out[:1]), out[:k]])
-        weights = torch.softmax(logits.masked_fill(blocked, float("-inf")), dim=0)
+        weights = torch.softmax(out[: k + 1].masked_fill(blocked, float("-inf")), dim=0)
+        out = out[1:]
         latent = self.decoder(z)  # (s, B, Q, D)
         mean = weights[0] * latent + (weights[1:] * fixed_parts).sum(0) + out[k]
         adjust = out[k + 1]
