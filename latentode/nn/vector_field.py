@@ -85,7 +85,24 @@ class MLPVectorField(nn.Module):
                     f"(time-varying covariates); got {got}."
                 )
             parts.append(u.to(z.dtype).expand(*z.shape[:-1], self.n_controls))
-        return self.net(torch.cat(parts, dim=-1) if len(parts) > 1 else z)
+        x = torch.cat(parts, dim=-1) if len(parts) > 1 else z
+        if torch.is_grad_enabled():
+            return self.net(x)
+        return _forward_no_grad(self.net, x)
+
+
+def _forward_no_grad(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``net(x)`` without gradients, a tanh applied in place to the fresh output of the
+    layer before it (the same values, one temporary less per hidden layer: the decoder's
+    solve evaluates the field on every posterior sample of every series at every step)."""
+    fresh = False
+    for layer in net:
+        if fresh and isinstance(layer, nn.Tanh):
+            x = x.tanh_()
+        else:
+            x = layer(x)
+            fresh = isinstance(layer, nn.Linear)
+    return x
 
 
 def piecewise_constant(times: torch.Tensor, values: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

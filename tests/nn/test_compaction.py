@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from latentode.nn._fixed_steps import fixed_steps, fixed_trajectory, states_at
+from latentode.nn._fixed_steps import fixed_steps, fixed_trajectory, sorted_trajectory, states_at
 from latentode.nn.solve import NFECounter, SolverConfig, solve_on_grids
 
 
@@ -77,6 +77,46 @@ def test_fixed_trajectory_equals_fixed_steps_on_random_step_patterns() -> None:
             expected = torch.stack(fixed_steps(field, z0, start, size, method, NFECounter()), -2)
             got = fixed_trajectory(field, z0, start, size, method, NFECounter())
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6, msg=f"trial {trial}")
+
+
+@pytest.mark.parametrize("lead", [(), (2,)])
+def test_the_no_grad_trajectory_is_the_one_with_gradients(lead) -> None:
+    # Without gradients the states are written into one tensor (no segments to join); the
+    # values, the row order and the rows' positions are the same.
+    gen = torch.Generator().manual_seed(1)
+    for trial in range(10):
+        n_rows = int(torch.randint(2, 12, (1,), generator=gen))
+        n_steps = int(torch.randint(1, 30, (1,), generator=gen))
+        own = torch.randint(0, n_steps + 1, (n_rows,), generator=gen)
+        j = torch.arange(n_steps)
+        size = torch.where(j < own.unsqueeze(1), 0.1, 0.0).to(torch.float64)
+        start = (j * 0.1).to(torch.float64).expand(n_rows, n_steps).clone()
+        z0 = torch.randn(*lead, n_rows, 3, generator=gen)
+        field = RowCounting()
+        for method in ("euler", "rk4"):
+            with_grad = sorted_trajectory(field, z0, start, size, method, NFECounter())
+            with torch.no_grad():
+                without = sorted_trajectory(field, z0, start, size, method, NFECounter())
+                full = fixed_trajectory(field, z0, start, size, method, NFECounter())
+            torch.testing.assert_close(without[0], with_grad[0], rtol=0, atol=0)
+            assert (without[1] is None) == (with_grad[1] is None), trial
+            if without[1] is not None:
+                assert torch.equal(without[1], with_grad[1])
+                torch.testing.assert_close(
+                    full, without[0].index_select(-3, without[1]), rtol=0, atol=0
+                )
+
+
+def test_states_at_reads_the_rows_of_a_sorted_trajectory() -> None:
+    g = torch.Generator().manual_seed(0)
+    zs = torch.randn(3, 5, 7, 4, generator=g)
+    index = torch.randint(0, 7, (5, 9), generator=g)
+    rows = torch.randperm(5, generator=g)
+    in_order = torch.empty_like(zs)
+    in_order[:, torch.arange(5)] = zs[:, rows]
+    torch.testing.assert_close(
+        states_at(zs, index, rows), states_at(in_order, index), rtol=0, atol=0
+    )
 
 
 def test_gradients_flow_through_the_dropped_rows() -> None:

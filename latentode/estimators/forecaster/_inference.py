@@ -42,7 +42,7 @@ class Predictive:
     """Per series, in original units at its query times: ``means[i]`` ``(S, Q_i, D)`` are
     the posterior samples' observation means (for a feature with a value transform, ``T⁻¹``
     of the mean in transformed units: the median of ``p(x | z)``), ``draws[i]`` add
-    observation noise."""
+    observation noise (empty when sampled with ``draws=False``: a view of the means only)."""
 
     means: list[np.ndarray]
     draws: list[np.ndarray]
@@ -121,8 +121,11 @@ def predictive_samples(
     latent_dim: int,
     seed: int,
     batch_size: int = 256,
+    draws: bool = True,
 ) -> Predictive:
-    """Sample each series' predictive distribution at its (normalised) query times."""
+    """Sample each series' predictive distribution at its (normalised) query times;
+    ``draws=False`` keeps the means only (what ``predict`` reads), without adding
+    observation noise."""
     device = padded.times.device
     eps, _ = common_noise(seed, "predict", n_samples, latent_dim, device)
     df = getattr(module.observation, "df", None)  # Student-t tails where finite
@@ -139,13 +142,15 @@ def predictive_samples(
             # afresh for every chunk, query position by query position, so a series' draws
             # depend neither on its batch-mates, nor on its chunk, nor on how many queries
             # the other series of its chunk have.
-            z = observation_noise(seed, n_samples, means.shape[2], means.shape[3], device)
-            z = standardised_noise(z, df, stream_seed(seed, "predict_tails"))
-            draws = means + z * std
             m = data.inverse_values(means.cpu().numpy())
-            d = data.inverse_values(draws.cpu().numpy())
             for b, count in enumerate(counts):
                 means_out.append(m[:, b, :count])
+            if not draws:
+                continue
+            z = observation_noise(seed, n_samples, means.shape[2], means.shape[3], device)
+            z = standardised_noise(z, df, stream_seed(seed, "predict_tails"))
+            d = data.inverse_values((means + z * std).cpu().numpy())
+            for b, count in enumerate(counts):
                 draws_out.append(d[:, b, :count])
     return Predictive(means_out, draws_out, data.transforms_ if data.has_transforms else None)
 

@@ -51,9 +51,17 @@ class ForecastQueries:
 
     @threaded
     def _columns(
-        self, X: Any, at: Any, horizon: Any, n_points: int | None, n_samples: int | None, view: Any
+        self,
+        X: Any,
+        at: Any,
+        horizon: Any,
+        n_points: int | None,
+        n_samples: int | None,
+        view: Any,
+        draws: bool = True,
     ) -> Any:
-        """One predictive pass at the queries, and the long frame of ``view(pred)``'s columns."""
+        """One predictive pass at the queries, and the long frame of ``view(pred)``'s columns
+        (``draws=False``: a view of the means alone, no predictive draws made)."""
         dataset, padded, library = self._history(X)
         times, order = self.data_.queries(dataset, at, horizon, n_points)
         pred = predictive_samples(
@@ -66,6 +74,7 @@ class ForecastQueries:
             latent_dim=self.latent_dim,
             seed=self.seed_,
             batch_size=max(self.batch_size, 256),
+            draws=draws,
         )
         frame = partial(self.data_.answer_frame, dataset.ids, times, order)
         return view(pred, frame, library)
@@ -186,7 +195,8 @@ class ForecastQueries:
                 parts.append(pred.interval_columns(self.feature_cols_, bands))
             return frame(merge_columns(*parts), library)
 
-        return self._columns(X, at, horizon, n_points, n_samples, view)
+        needs_draws = bool(levels or bands)
+        return self._columns(X, at, horizon, n_points, n_samples, view, draws=needs_draws)
 
     def sample(
         self,
