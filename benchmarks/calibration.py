@@ -8,10 +8,8 @@ Training noise is out of the comparison: only the calibration differs. Variants:
 
 * ``one_multiplier``: one noise multiplier per feature (the calibration before the
   regimes);
-* ``concurrent_only``: one multiplier for values hidden beside another feature observed
-  at the same step, one for the rest (the default before the inside regime);
-* ``per_regime`` (the default): ``concurrent_only`` with the rest split into values inside
-  their feature's observed span (interpolation) and beyond it;
+* ``per_regime`` (the default): one multiplier for values hidden beside another feature
+  observed at the same step, one for the rest;
 * ``student_t``: ``per_regime`` with Student-t tails (``noise="student_t"``);
 * ``per_regime_4_contexts``: ``per_regime`` over four random contexts per validation
   series instead of one.
@@ -46,8 +44,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 #: Variant → keyword arguments of ``calibrate_noise``.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "one_multiplier": {"split_concurrent": False, "split_inside": False},
-    "concurrent_only": {"split_inside": False},
+    "one_multiplier": {"split_concurrent": False},
     "per_regime": {},
     "student_t": {"student_t": True},
     "per_regime_4_contexts": {"n_contexts": 4},
@@ -89,9 +86,8 @@ def _reset(est: LatentODEForecaster, trained: np.ndarray) -> None:
     with torch.no_grad():
         head.log_std.copy_(torch.as_tensor(np.log(trained), dtype=head.log_std.dtype))
         head.inv_df.zero_()
-        for name in ("log_concurrent", "log_inside"):
-            if hasattr(head, name):
-                getattr(head, name).zero_()
+        if hasattr(head, "log_concurrent"):
+            head.log_concurrent.zero_()
 
 
 def run_set(
@@ -113,7 +109,6 @@ def run_set(
         row: dict[str, Any] = {
             "df": summary["df"],
             "concurrent_ratio": summary["concurrent_ratio"],
-            "inside_ratio": summary["inside_ratio"],
             "multiplier": (np.asarray(summary["calibrated_std"]) / trained).tolist(),
         }
         for task, (history, target) in tasks.items():

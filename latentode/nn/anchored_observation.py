@@ -132,9 +132,6 @@ class AnchoredObservation(nn.Module):
         # calibration measures it (see :func:`~latentode.estimators.forecaster.
         # _calibration.calibrate_noise`).
         self.register_buffer("log_concurrent", torch.zeros(n_features))
-        # The same for the other values inside the context's span of their feature (an
-        # observation of it before and after: interpolation rather than extrapolation).
-        self.register_buffer("log_inside", torch.zeros(n_features))
         # The noise scale of the latent path alone, ``x_d ~ N(g(z)_d, τ_d²)``: used only by
         # the training objective's latent-path term (:meth:`latent_log_prob`).
         self.latent_log_std = nn.Parameter(torch.zeros(n_features))
@@ -217,15 +214,10 @@ class AnchoredObservation(nn.Module):
         blocked = torch.stack([torch.zeros_like(absent), *([absent] * (k - 1)), alone]).unsqueeze(
             1
         )  # (K + 1, 1, B, Q, D)
-        # The noise regimes (calibrated factors): another feature observed at the query time;
-        # else inside the feature's observed span; else beyond it.
-        inside = alone & (anchors[..., 1] > 0) & (anchors[..., 2] > 0)
-        regime = (~alone).to(shared.dtype) * self.log_concurrent
-        regime = regime + inside.to(shared.dtype) * self.log_inside  # (B, Q, D)
         cross = (others * self.cross_weight).sum(-1) + self.cross_bias  # (B, Q, D)
         fixed_parts = torch.stack([*(anchors[..., i] for i in _COMPONENTS), cross]).unsqueeze(1)
         blocks = [
-            self._mixture(block, w_z, shared, blocked, fixed_parts, regime)
+            self._mixture(block, w_z, shared, blocked, fixed_parts)
             for block in z.split(_sample_blocks(shared))
         ]
         if len(blocks) == 1:
@@ -239,12 +231,11 @@ class AnchoredObservation(nn.Module):
         shared: torch.Tensor,
         blocked: torch.Tensor,
         fixed_parts: torch.Tensor,
-        regime: torch.Tensor,
     ) -> _Mixture:
         """:meth:`_parts` for a block of posterior samples ``z`` ``(s, B, Q, L)``, given
         the first layer's latent weights ``w_z`` and anchors' part ``shared``
-        ``(B, Q, D, H)``, the blocked components ``(K + 1, 1, B, Q, D)``, the fixed
-        ones ``(K, 1, B, Q, D)`` and the regimes' log noise factors ``(B, Q, D)``."""
+        ``(B, Q, D, H)``, the blocked components ``(K + 1, 1, B, Q, D)`` and the fixed
+        ones ``(K, 1, B, Q, D)``."""
         last = cast("nn.Linear", self.net[2])
         hidden = (z @ w_z.T).unsqueeze(-2)  # (s, B, Q, 1, H)
         # (s, B, Q, D, H): one pass; with one feature in place on the fresh product (the
@@ -275,6 +266,8 @@ class AnchoredObservation(nn.Module):
         if self.fixed:
             adjust = torch.zeros_like(adjust)
         adjust = _MAX_LOG_ADJUST * torch.tanh(adjust / _MAX_LOG_ADJUST)
+        alone = blocked[-1, 0]  # (B, Q, D): no other feature observed at the query time
+        regime = (~alone).to(adjust.dtype) * self.log_concurrent
         return _Mixture(mean, self.log_std.clamp(min=-7.0) + adjust + regime, latent)
 
     def training_terms(

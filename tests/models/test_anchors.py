@@ -136,26 +136,6 @@ def test_concurrent_noise_factor_scales_only_values_with_another_feature_seen_th
     torch.testing.assert_close(after[..., 1, :], before[..., 1, :])
 
 
-def test_inside_noise_factor_scales_only_values_within_their_features_span_alone():
-    head = AnchoredObservation(latent_dim=3, n_features=2, hidden_dim=8)
-    # t = 1: feature 1 concurrent (feature 0 observed then), feature 0 at a context time;
-    # t = 2: both inside their spans (0..3), nothing observed then; t = 5: both beyond.
-    queries = torch.tensor([[1.0, 2.0, 5.0]], dtype=torch.float64)
-    anchors = anchor_features(_context(), queries)
-    z = torch.randn(4, 1, 3, 3)
-    _, before = head.distribution(z, anchors)
-    with torch.no_grad():
-        head.log_inside.copy_(torch.tensor([0.3, -0.2]))
-    _, after = head.distribution(z, anchors)
-    change = after - before
-    torch.testing.assert_close(change[..., 1, :], torch.tensor([0.3, -0.2]).expand(4, 1, 2))
-    torch.testing.assert_close(change[..., 2, :], torch.zeros(4, 1, 2))  # beyond
-    torch.testing.assert_close(change[..., 0, 1], torch.zeros(4, 1))  # concurrent
-    # feature 0 at t = 1 is at a context time, so inside (an observation at or before and
-    # at or after): the head reads it as interpolation
-    torch.testing.assert_close(change[..., 0, 0], torch.full((4, 1), 0.3))
-
-
 def test_cross_regression_starts_at_the_least_squares_fit_of_the_training_rows():
     rng = np.random.default_rng(0)
     x0 = torch.tensor(rng.normal(size=400), dtype=torch.float32)

@@ -29,12 +29,10 @@ the scale varies between points, and scores only the points the encoder did not 
 anchored model reproduces the ones it saw almost exactly, so they would shrink the bands
 of the predictions that matter).
 
-It picks up to three, in fact: one for values hidden at a step where another feature was
-shown (the head's cross-feature regime, as when one lab value of a visit is missing: the
-head's ``log_concurrent``), one for the other values inside their feature's observed span
-(interpolation: ``log_inside``) and one for those beyond it (extrapolation, the base
-scale), when each regime has at least :data:`_MIN_REGIME_VALUES` validation values (a
-smaller one shares the base multiplier). The learned ``h`` does not tell the two apart
+It picks two, in fact: one for values hidden at a step where another feature was shown
+(the head's cross-feature regime, as when one lab value of a visit is missing) and one for
+the rest (the head's ``log_concurrent``), when each regime has at least
+:data:`_MIN_REGIME_VALUES` validation values. The learned ``h`` does not tell the two apart
 well: on flights (``benchmarks/real.py``, 100 epochs) the delays hidden beside their
 flight's other values were covered by 0.52-0.54 of the 80 % bands, the same delays
 forecast beyond the history by 0.83-0.84. With a multiplier per regime (the delays'
@@ -149,9 +147,8 @@ def _best_crps_scale(
     return c, best
 
 
-#: The fewest validation values of a regime (another feature observed at the same time;
-#: inside the feature's span; beyond it) that get their own noise multiplier; a smaller
-#: regime shares the base one.
+#: The fewest validation values of a regime (another feature observed at the same time, or
+#: not) that get their own noise multiplier; with fewer, one multiplier serves both.
 _MIN_REGIME_VALUES = 50
 
 #: The degrees of freedom ``student_t`` calibration chooses among (inf: Gaussian). Two is
@@ -250,7 +247,6 @@ def calibrate_noise(
     metric: str = "crps",
     student_t: bool = False,
     split_concurrent: bool = True,
-    split_inside: bool = True,
     batch_size: int = 256,
     n_samples: int = 16,
     n_contexts: int = 1,
@@ -275,7 +271,6 @@ def calibrate_noise(
     residuals: list[list[np.ndarray]] = [[] for _ in range(n_features)]
     scales: list[list[np.ndarray]] = [[] for _ in range(n_features)]
     concurrent: list[list[np.ndarray]] = [[] for _ in range(n_features)]
-    within: list[list[np.ndarray]] = [[] for _ in range(n_features)]
     per_point = bool(module.observation.uses_anchors)
     module.eval()
     passes = [batch for _ in range(n_contexts) for _, batch in val.chunks(batch_size)]
@@ -292,23 +287,16 @@ def calibrate_noise(
             observed = scored.cpu().numpy()
             # Another feature shown at the same step: the anchored head's concurrent regime
             # (a scored value was not shown, so any value shown at its step is another's).
-            visible = (seen & batch.mask.bool()).cpu().numpy()  # (B, K, D)
-            shown = visible.any(axis=-1)  # (B, K)
-            # Inside the feature's observed span: shown before and after the step (the
-            # head's has_prev and has_next, for a value the context does not show).
-            count = np.cumsum(visible, axis=1)
-            inside = (count - visible > 0) & (count[:, -1:] - count > 0)  # (B, K, D)
+            shown = (seen & batch.mask.bool()).any(dim=-1).cpu().numpy()  # (B, K)
             for d in range(r.shape[-1]):
                 residuals[d].append(r[..., d][:, observed[..., d]])
                 scales[d].append(s[..., d][:, observed[..., d]])
                 concurrent[d].append(shown[observed[..., d]])
-                within[d].append(inside[..., d][observed[..., d]])
     trained = module.observation.std.detach().cpu().numpy().astype(np.float64)
     calibrated = trained.copy()
     trained_df = module.observation.df.detach().cpu().numpy().astype(np.float64)
     tails = trained_df.copy()
-    ratio = np.ones(n_features)  # concurrent regime's scale / the base regime's
-    inside_ratio = np.ones(n_features)  # inside regime's scale / the base regime's
+    ratio = np.ones(n_features)  # concurrent regime's scale / the other's
     before: dict[str, list[float]] = {"nll": [], "crps": []}
     after: dict[str, list[float]] = {"nll": [], "crps": []}
     for d, parts in enumerate(residuals):
@@ -321,30 +309,19 @@ def calibrate_noise(
         if student_t:
             tails[d] = best_tails(r, unit, seed=seed + d)
         conc = np.concatenate(concurrent[d])
-        inside = np.concatenate(within[d]) & ~conc
-        regimes = _regimes(
-            conc if per_point and split_concurrent else None,
-            inside if per_point and split_inside else None,
-        )
-
-        def fit(m: np.ndarray, d: int = d, r: np.ndarray = r, unit: np.ndarray = unit) -> float:
-            return best_noise_scale(
-                r[:, m], unit[:, m], metric=metric, seed=seed + d, df=float(tails[d])
-            )[0]
-
-        base = np.ones(r.shape[1], dtype=bool)
-        for m in regimes.values():
-            base &= ~m
-        c = fit(base)
-        factor = np.full(r.shape[1], c)
-        for name, m in regimes.items():
-            c_r = fit(m)
-            factor[m] = c_r
-            if name == "concurrent":
-                ratio[d] = c_r / c
-            else:
-                inside_ratio[d] = c_r / c
+        smaller = min(int(conc.sum()), int((~conc).sum()))
+        if per_point and split_concurrent and smaller >= _MIN_REGIME_VALUES:
+            c, c_conc = (
+                best_noise_scale(
+                    r[:, m], unit[:, m], metric=metric, seed=seed + d, df=float(tails[d])
+                )[0]
+                for m in (~conc, conc)
+            )
+            ratio[d] = c_conc / c
+        else:
+            c, _ = best_noise_scale(r, unit, metric=metric, seed=seed + d, df=float(tails[d]))
         calibrated[d] = trained[d] * c
+        factor = np.where(conc, c * ratio[d], c) if per_point else np.full(r.shape[1], c)
         for summary, f, df in (
             (before, np.ones_like(factor), trained_df[d]),
             (after, factor, tails[d]),
@@ -361,12 +338,9 @@ def calibrate_noise(
         )
         inv_df = module.observation.inv_df
         inv_df.copy_(torch.as_tensor(1.0 / tails, dtype=inv_df.dtype, device=inv_df.device))
-        for name, value in (("log_concurrent", ratio), ("log_inside", inside_ratio)):
-            regime = getattr(module.observation, name, None)
-            if regime is not None:
-                regime.add_(
-                    torch.as_tensor(np.log(value), dtype=regime.dtype, device=regime.device)
-                )
+        regime = getattr(module.observation, "log_concurrent", None)
+        if regime is not None:
+            regime.add_(torch.as_tensor(np.log(ratio), dtype=regime.dtype, device=regime.device))
     return {
         "metric": metric,
         "trained_std": trained.tolist(),
@@ -377,26 +351,8 @@ def calibrate_noise(
         "val_crps_calibrated": _mean_or_none(after["crps"]),
         "df": [float(v) if math.isfinite(v) else None for v in tails],
         "concurrent_ratio": ratio.tolist(),
-        "inside_ratio": inside_ratio.tolist(),
         "n_samples": n_samples,
     }
-
-
-def _regimes(concurrent: np.ndarray | None, inside: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The noise regimes calibrated apart from the base one (values beyond the feature's
-    observed span with no other feature observed at their time), each a boolean mask over
-    the validation values: those with at least :data:`_MIN_REGIME_VALUES` values, while
-    the base keeps as many (a smaller regime stays in the base, with factor 1)."""
-    out: dict[str, np.ndarray] = {}
-    for name, m in (("concurrent", concurrent), ("inside", inside)):
-        if m is None or int(m.sum()) < _MIN_REGIME_VALUES:
-            continue
-        rest = np.ones_like(m)
-        for other in (*out.values(), m):
-            rest &= ~other
-        if int(rest.sum()) >= _MIN_REGIME_VALUES:
-            out[name] = m
-    return out
 
 
 def _subsample(

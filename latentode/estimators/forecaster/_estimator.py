@@ -122,7 +122,6 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         "observation.latent_log_std",
         "observation.inv_df",
         "observation.log_concurrent",
-        "observation.log_inside",
     )
     #: Parameters that shape the module: bounded by the saved weights at load time.
     _architecture: ClassVar[tuple[str, ...]] = (
