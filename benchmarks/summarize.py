@@ -572,7 +572,7 @@ def _calibration(r: dict, title: str = "Noise calibrations on the same weights")
         "another feature observed at the same step, one for the rest; student_t: "
         "per_regime with Student-t tails; per_regime_4_contexts: per_regime over four "
         "random contexts per validation series. Command: "
-        f"`{meta.get('command', '')}`.",
+        f"`{meta.get('command', '')}`." + (f" {meta['note']}" if meta.get("note") else ""),
         "",
     ]
     for name, res in r.get("sets", {}).items():
@@ -704,6 +704,10 @@ def main() -> None:
         (
             "calibration_flights300",
             lambda r: _calibration(r, "Noise calibrations on the same weights, flights, 300 s"),
+        ),
+        (
+            "calibration_inside",
+            lambda r: _calibration(r, "Noise calibrations: an inside-the-span regime (not kept)"),
         ),
         ("real_covariates", lambda r: _real_ablation(r, "known covariates (remifentanil)")),
         ("real_static", lambda r: _real_ablation(r, "static covariates")),

@@ -113,3 +113,20 @@ def test_a_low_memory_fit_trains_as_the_default_does(periodic_df, monkeypatch):
         rtol=1e-3,
         atol=1e-4,
     )
+
+
+def test_models_saved_before_the_memory_parameter_load_with_the_default(
+    periodic_df, tmp_path, saved_before
+):
+    from latentode import load
+
+    est = LatentODEForecaster(max_epochs=1, batch_size=16, random_state=0).fit(periodic_df)
+    path = est.save(tmp_path / "model")
+    saved_before(path, [], ["memory"])
+    loaded = load(path)
+    assert loaded.memory == "auto" and loaded.module_.memory == "auto"
+    np.testing.assert_allclose(
+        loaded.predict(periodic_df, horizon=1.0, n_points=3)["y"],
+        est.predict(periodic_df, horizon=1.0, n_points=3)["y"],
+        rtol=1e-6,
+    )
