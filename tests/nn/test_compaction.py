@@ -62,15 +62,24 @@ def test_a_long_series_costs_its_own_steps_and_results_match_each_series_alone(
     assert rows_together <= 1.5 * own_rows, (rows_together, own_rows)
 
 
+def _step_pattern(
+    gen: torch.Generator, min_rows: int, min_steps: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Random step grids: each of 1-11 rows takes a random number of its steps of 0.1 (the
+    rest of size 0); returns ``start``, ``size`` ``(rows, steps)`` and the rows."""
+    n_rows = int(torch.randint(min_rows, 12, (1,), generator=gen))
+    n_steps = int(torch.randint(min_steps, 30, (1,), generator=gen))
+    own = torch.randint(0, n_steps + 1, (n_rows,), generator=gen)
+    j = torch.arange(n_steps)
+    size = torch.where(j < own.unsqueeze(1), 0.1, 0.0).to(torch.float64)
+    start = (j * 0.1).to(torch.float64).expand(n_rows, n_steps).clone()
+    return start, size, n_rows
+
+
 def test_fixed_trajectory_equals_fixed_steps_on_random_step_patterns() -> None:
     gen = torch.Generator().manual_seed(0)
     for trial in range(20):
-        n_rows = int(torch.randint(1, 12, (1,), generator=gen))
-        n_steps = int(torch.randint(0, 30, (1,), generator=gen))
-        own = torch.randint(0, n_steps + 1, (n_rows,), generator=gen)
-        j = torch.arange(n_steps)
-        size = torch.where(j < own.unsqueeze(1), 0.1, 0.0).to(torch.float64)
-        start = (j * 0.1).to(torch.float64).expand(n_rows, n_steps).clone()
+        start, size, n_rows = _step_pattern(gen, min_rows=1, min_steps=0)
         z0 = torch.randn(n_rows, 3, generator=gen)
         field = RowCounting()
         for method in ("euler", "rk4"):
@@ -85,12 +94,7 @@ def test_the_no_grad_trajectory_is_the_one_with_gradients(lead) -> None:
     # values, the row order and the rows' positions are the same.
     gen = torch.Generator().manual_seed(1)
     for trial in range(10):
-        n_rows = int(torch.randint(2, 12, (1,), generator=gen))
-        n_steps = int(torch.randint(1, 30, (1,), generator=gen))
-        own = torch.randint(0, n_steps + 1, (n_rows,), generator=gen)
-        j = torch.arange(n_steps)
-        size = torch.where(j < own.unsqueeze(1), 0.1, 0.0).to(torch.float64)
-        start = (j * 0.1).to(torch.float64).expand(n_rows, n_steps).clone()
+        start, size, n_rows = _step_pattern(gen, min_rows=2, min_steps=1)
         z0 = torch.randn(*lead, n_rows, 3, generator=gen)
         field = RowCounting()
         for method in ("euler", "rk4"):
