@@ -15,6 +15,7 @@ so one long series among short ones costs its own steps, not its steps times the
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -206,12 +207,21 @@ def states_at(
     return picked.view(*zs.shape[:-3], *index.shape, zs.shape[-1])
 
 
+#: ``trajectory(field, z0, start, size, method, counter) -> (states, rows)`` as
+#: :func:`sorted_trajectory`: how :func:`solve_on_step_grid` takes its grid's steps.
+Trajectory = Callable[
+    [nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, str, NFECounter],
+    tuple[torch.Tensor, torch.Tensor | None],
+]
+
+
 def solve_on_step_grid(
     field: nn.Module,
     z0: torch.Tensor,
     grid: torch.Tensor,
     config: SolverConfig,
     counter: NFECounter,
+    trajectory: Trajectory | None = None,
 ) -> torch.Tensor:
     """Fixed steps of exactly ``step_size`` from each series' start, whatever the queries.
 
@@ -227,6 +237,10 @@ def solve_on_step_grid(
     ``f(t_k, z_k)``. So Euler takes one more grid step per series instead of a partial
     step per query — one field evaluation of the batch rather than one of every
     (series, query) row (with 100 query times and 32 samples, 3,200 rows per series).
+
+    ``trajectory`` takes the grid's steps (default :func:`sorted_trajectory`, direct
+    back-propagation); :mod:`latentode.nn.solve` passes torchdiffeq's adjoint for
+    ``adjoint=True``. The partial steps of the other methods stay direct.
     """
     t0, times = grid[:, 0], grid[:, 1:]
     n_series, n_times = times.shape
@@ -252,7 +266,8 @@ def solve_on_step_grid(
         j = torch.arange(n_steps, dtype=grid.dtype, device=grid.device)
         size = torch.where(j < counts.unsqueeze(1), sign * h, 0.0).expand(n_series, n_steps)
         start = t0.unsqueeze(1) + sign * h * j
-        zs, rows = sorted_trajectory(field, z0, start, size, config.method, counter)
+        take = sorted_trajectory if trajectory is None else trajectory
+        zs, rows = take(field, z0, start, size, config.method, counter)
         base = states_at(zs, full, rows)
         if euler:
             # the side's queries lie before each series' last state, so index + 1 exists

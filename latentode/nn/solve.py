@@ -208,6 +208,75 @@ def _options(config: SolverConfig, totals: torch.Tensor | None) -> dict:
     return {"grid_constructor": constructor, "perturb": True}
 
 
+class _StepGridField(nn.Module):
+    """The fixed steps of a step grid as an ODE in pseudo-time ``s`` (for the adjoint).
+
+    Step ``k`` of row ``i`` runs from ``start[i, k]`` over ``size[i, k]`` (0: the row has
+    finished and stays as it is): on ``s ∈ [k, k + 1]``, ``t = start + (s - k)·size`` and
+    ``dz/ds = size · f(t, z)``. One step of the same method per unit of ``s`` is then the
+    direct solve's step: Euler's ``z + size·f(start, z)``, rk4's stages at thirds of it.
+    """
+
+    def __init__(
+        self, field: nn.Module, start: torch.Tensor, size: torch.Tensor, counter: NFECounter
+    ) -> None:
+        super().__init__()
+        self.field = field
+        self.counter = counter
+        self.start: torch.Tensor
+        self.size: torch.Tensor
+        self.register_buffer("start", start.to(torch.float64), persistent=False)  # (B, N)
+        self.register_buffer("size", size.to(torch.float64), persistent=False)
+        self.n_steps = start.shape[1]
+
+    def forward(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        self.counter.tick(1)
+        s = s.to(torch.float64)
+        # torchdiffeq's perturb keeps an evaluation at a step's end inside that step
+        k = torch.nan_to_num(torch.floor(s), nan=0.0).clamp(0, self.n_steps - 1)
+        index = k.long().reshape(1)
+        size = self.size.index_select(1, index).squeeze(1)  # (B,)
+        t = self.start.index_select(1, index).squeeze(1) + (s - k) * size
+        return self.field(t, z) * size.to(z.dtype).unsqueeze(-1)
+
+
+def _adjoint_trajectory(config: SolverConfig) -> Callable[..., tuple[torch.Tensor, None]]:
+    """A :func:`~latentode.nn._fixed_steps.solve_on_step_grid` trajectory through
+    torchdiffeq's adjoint: the grid's steps as one unit of pseudo-time each
+    (:class:`_StepGridField`), so the adjoint keeps the direct solve's steps (memory: the
+    grid's states, not a graph) instead of stepping between the queries."""
+
+    def trajectory(
+        field: nn.Module,
+        z0: torch.Tensor,
+        start: torch.Tensor,
+        size: torch.Tensor,
+        method: str,
+        counter: NFECounter,
+    ) -> tuple[torch.Tensor, None]:
+        n_steps = size.shape[1]
+        if n_steps == 0:
+            return z0.unsqueeze(-2), None
+        func = _StepGridField(field, start, size, counter)
+        s = torch.arange(n_steps + 1, dtype=torch.float64, device=z0.device)
+        options = {"step_size": 1.0, "perturb": True}
+        before = counter.calls
+        with translate_solver_errors():
+            zs = torchdiffeq.odeint_adjoint(
+                func,
+                z0,
+                s,
+                method=method,
+                options=options,
+                adjoint_options=options,
+                adjoint_params=tuple(func.parameters()),
+            )
+        counter.forward += counter.calls - before
+        return zs.movedim(0, -2), None
+
+    return trajectory
+
+
 def _odeint(
     func: nn.Module,
     z0: torch.Tensor,
@@ -291,9 +360,10 @@ def solve_on_grids(
         counter.forward += counter.calls - before
         return out
     grid = torch.cat([t0.unsqueeze(1), times], dim=1).to(torch.float64)
+    if config.method in DIRECT_METHODS and config.step_size is not None:
+        trajectory = _adjoint_trajectory(config) if config.adjoint else None
+        return solve_on_step_grid(field, z0, grid, config, counter, trajectory)
     if config.method in DIRECT_METHODS and not config.adjoint:
-        if config.step_size is not None:
-            return solve_on_step_grid(field, z0, grid, config, counter)
         return solve_fixed_direct(field, z0, grid, config, counter)
     grid, positions = _balanced_knots(grid)
     s = torch.arange(grid.shape[1], dtype=torch.float64, device=z0.device)
