@@ -172,8 +172,9 @@ PARAMETERS_DOC = """\
         states and anchor features), so an epoch's peak memory hardly grows with the
         length. ``benchmarks/memory.py`` (one epoch, 32 series in one batch, peak RSS,
         medians of 3 runs): at 100 / 1,000 / 10,000 points ``"low"`` peaked at 477 / 501 /
-        543 MB (+5 % and +8 % per 10× length; 35 MB of it is the input frame) for 0.9× /
-        0.9× / 1.5× the epoch time of ``"auto"``, which peaked at 476 / 721 / 826 MB. The
+        543 MB (+5 % and +8 % per 10× length; 35 MB of it is the input frame) for 1.4× /
+        2.1× the epoch time of ``"auto"`` at 1,000 / 10,000 points, which peaked at 480 /
+        580 / 763 MB in 1.2 / 2.5 / 53 s. The
         choice changes where the graph is kept, not the bound: losses agree to float
         rounding.
     encoder_method : str, default="euler"
