@@ -20,9 +20,9 @@ from latentode.nn.vector_field import ControlledField, piecewise_constant
 __all__ = ["MEMORY_MODES", "QUERY_CHUNK", "BoundTerms", "LatentODE"]
 
 #: Training reconstructs the targets in checkpointed blocks of this many query times when a
-#: batch has more (``memory`` mode → block): the decoded states, anchor features and the
-#: head's activations of a block at a time, not of the whole series (each block's solve
-#: starts again from ``z0`` on the same step grid, so the states are those of one solve).
+#: batch has more (``memory`` mode → block): the head's activations of a block at a time,
+#: not of the whole series, and with ``"low"`` its decoded states and anchor features too
+#: (see :meth:`LatentODE._reconstruct_in_blocks`).
 QUERY_CHUNK = {"auto": 4096, "low": 256}
 
 #: The ``memory`` modes: ``"low"`` also checkpoints every encoder loop (see
@@ -298,11 +298,11 @@ class LatentODE(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """:meth:`_reconstruct` summed over blocks of ``chunk`` query times.
 
-        The latent states are solved once for every query (``(S, B, Q, L)``, small beside
-        the head's activations); each block's observation head is checkpointed
-        (recomputed in the backward pass). With ``memory="auto"`` the anchor features are
-        computed once for every query too; with ``"low"`` each block computes its own, in
-        the checkpoint (twice: about 1.5x the epoch time at 1,000 points). The β-NLL
+        Each block's observation head is checkpointed (recomputed in the backward pass).
+        With ``memory="auto"`` the latent states ``(S, B, Q, L)`` and the anchor features
+        are computed once for every query. With ``"low"`` each block computes its own
+        anchors and, on the step grid, solves its own states from ``z0``, in the checkpoint
+        (so twice: 1.4x / 2.1x the default's epoch time at 1,000 / 10,000 points). The β-NLL
         weights are the whole batch's: each block's log-density is summed with unscaled
         weights, and the sum is scaled by the whole batch's factor (:func:`_beta_scale`).
         """
