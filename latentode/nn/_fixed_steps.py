@@ -108,7 +108,8 @@ class IntervalPlan:
         self.counts = torch.where(delta != 0, step_counts(config, delta), 0.0)
         check_step_budget(config, self.counts, self.start + delta)
         self.h = delta / self.counts.clamp(min=1)
-        self.n_steps = [int(n) for n in self.counts.amax(0).tolist()] if delta.numel() else []
+        n_steps = self.counts.amax(0).tolist() if delta.numel() else [0] * delta.shape[1]
+        self.n_steps = [int(n) for n in n_steps]
         # one Euler step: size h where the row has a step, else 0 (a frozen row)
         self.single = torch.where(self.counts > 0, self.h, 0.0).to(dtype).unsqueeze(-1)
 

@@ -59,8 +59,8 @@ from torchdiffeq._impl.odeint import SOLVERS
 from latentode.nn._adaptive import Tableau, solve_rows_adaptive
 from latentode.nn._fixed_steps import (
     DIRECT_METHODS,
+    IntervalPlan,
     check_step_budget,
-    fixed_steps,
     solve_fixed_direct,
     solve_on_step_grid,
     step_counts,
@@ -467,15 +467,8 @@ def solve_intervals(
     """
     if config.method in DIRECT_METHODS and not config.adjoint:
         counter = counter if counter is not None else NFECounter()
-        delta = delta.to(torch.float64)
-        counts = torch.where(delta != 0, step_counts(config, delta), 0.0)
-        check_step_budget(config, counts, start.to(torch.float64) + delta)
-        n_steps = int(counts.max().item()) if counts.numel() else 0
-        j = torch.arange(n_steps, dtype=torch.float64, device=delta.device)
-        h = (delta / counts.clamp(min=1)).unsqueeze(1)  # (n, 1)
-        size = torch.where(j < counts.unsqueeze(1), h, 0.0)
-        steps_start = start.to(torch.float64).unsqueeze(1) + j * h
-        return fixed_steps(field, z, steps_start, size, config.method, counter)[-1]
+        plan = IntervalPlan(config, start.unsqueeze(1), delta.unsqueeze(1), z.dtype)
+        return plan.advance(field, z, 0, counter)
     times = (start.to(torch.float64) + delta.to(torch.float64)).unsqueeze(1)
     out = solve_on_grids(field, z, start.to(torch.float64), times, config, counter)
     return out[..., 0, :]
