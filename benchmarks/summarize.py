@@ -47,17 +47,21 @@ def _periodic_defaults(_: dict) -> list[str]:
         "`random_state=1` and the data of seed 1). The `_batch100` files are the current "
         "defaults (batch 100, patience='auto' counting 1,000 optimiser steps); `_batch200` "
         "and `_steps1000` (batch 50) the same rule at other batch sizes; these ran beside "
-        "other benchmarks (fewer epochs in 240 s than alone). The others counted 400 steps. The "
+        "other benchmarks (fewer epochs in 240 s than alone). The others counted 400 steps. "
+        "`_encoder_step05` / `_encoder_step01`: the defaults with `encoder_step_size` 0.5 (the "
+        "default now) and 0.1 (the step the encoder took before), run side by side. The "
         "dopri5 file ran beside an euler run of the "
         "code before Euler read its queries off the grid (171 epochs, 0.0007 / 0.028), and "
         "with `max_epochs=200` the current code stopped at 200 epochs in 174 s "
         "(0.0007 / 0.024).",
         "",
-        "| file | method | batch | patience (auto: steps) | epochs (best) | fit s "
-        "| interpolation MSE | extrapolation MSE |",
-        "|---|---|---|---|---|---|---|---|",
+        "| file | method | batch | encoder step | patience (auto: steps) | epochs (best) "
+        "| fit s | interpolation MSE | extrapolation MSE |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in (
+        "periodic_defaults_encoder_step05",
+        "periodic_defaults_encoder_step01",
         "periodic_defaults_euler_batch100",
         "periodic_defaults_euler_batch200",
         "periodic_defaults_euler_seed1_batch100",
@@ -73,9 +77,11 @@ def _periodic_defaults(_: dict) -> list[str]:
             patience = r["params"]["patience"]
             if patience == "auto":  # files from before the key: the 400-step rule
                 patience = f"auto: {r.get('auto_patience_steps', 400)}"
+            # files from before the parameter: the encoder stepped with step_size
+            encoder_step = r["params"].get("encoder_step_size", r["params"]["step_size"])
             lines.append(
                 f"| {name}.json | {r['params']['method']} | {r['params']['batch_size']} "
-                f"| {patience} "
+                f"| {encoder_step} | {patience} "
                 f"| {r['epochs']} ({r['best_epoch']}) "
                 f"| {r['fit_seconds']:.0f} | {r['interpolation_mse']:.4f} "
                 f"| {r['extrapolation_mse']:.4f} |"
@@ -711,6 +717,10 @@ def main() -> None:
         ),
         ("real_covariates", lambda r: _real_ablation(r, "known covariates (remifentanil)")),
         ("real_static", lambda r: _real_ablation(r, "static covariates")),
+        (
+            "real_encoder_step",
+            lambda r: _real_ablation(r, "the ODE-RNN encoder's step, 0.5 (default) and 0.1"),
+        ),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),

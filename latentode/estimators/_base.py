@@ -96,15 +96,22 @@ COMMON_FITTED: dict[str, Fitted] = {
 }
 
 
-def _restore_tuples(cls: type[BaseTorchEstimator], params: dict[str, Any]) -> dict[str, Any]:
-    """JSON turns tuples into lists: give back tuples where the default is a tuple."""
+def _restore_params(cls: type[BaseTorchEstimator], params: dict[str, Any]) -> dict[str, Any]:
+    """A saved model's parameters as the constructor takes them: tuples where the default
+    is a tuple (JSON turns them into lists), and the parameters added since the file was
+    written (:attr:`BaseTorchEstimator._params_added_later`) at the values that reproduce
+    what the model did then."""
     defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
-    return {
+    restored = {
         name: tuple(value)
         if isinstance(value, list) and isinstance(defaults.get(name), tuple)
         else value
         for name, value in params.items()
     }
+    for name, old_value in cls._params_added_later.items():
+        if name not in restored:
+            restored[name] = old_value(restored)
+    return restored
 
 
 @contextlib.contextmanager
@@ -163,6 +170,10 @@ class BaseTorchEstimator(BaseEstimator):
     #: reproduce what those models did: ``load`` starts them there (see
     #: :meth:`_completed_state`).
     _state_added_later: ClassVar[tuple[str, ...]] = ()
+    #: Parameters added after models were saved without them, whose default would change
+    #: what such a model does: name -> the value that reproduces it, from the saved
+    #: parameters (``load`` and unpickling use it).
+    _params_added_later: ClassVar[dict[str, Callable[[dict[str, Any]], Any]]] = {}
     _fitted: ClassVar[dict[str, Fitted]] = {}
     #: Set by :func:`~latentode.estimators._registry.register`.
     _task: ClassVar[str]
@@ -384,6 +395,9 @@ class BaseTorchEstimator(BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         module_state = state.pop("_module_state", None)
+        for name, old_value in self._params_added_later.items():
+            if name not in state:
+                state[name] = old_value(state)
         super().__setstate__(state)
         if module_state is not None:
             self._load_module(module_state, None)

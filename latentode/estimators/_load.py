@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from latentode._persist import read_model_dir
-from latentode.estimators._base import _restore_tuples
+from latentode.estimators._base import _restore_params
 from latentode.estimators._params import validate_params
 from latentode.estimators._registry import ESTIMATORS
 from latentode.exceptions import LatentODEError, ModelFileError
@@ -57,7 +57,7 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> Any:
     cls = ESTIMATORS[name]
     check_saved(cls, config, state, path)
     try:
-        est = cls(**_restore_tuples(cls, config["params"]))
+        est = cls(**_restore_params(cls, config["params"]))
         est._restore_fitted(config["fitted"])
         check_shapes(est, state, path)
         est._load_module(state, device)
@@ -94,7 +94,7 @@ def check_saved(cls: Any, config: Mapping[str, Any], state: Any, path: Any) -> N
                     "model may have; the config was not written by latentode."
                 )
     try:
-        est = cls(**_restore_tuples(cls, params))
+        est = cls(**_restore_params(cls, params))
         validate_params(est, cls._parameter_constraints)
     except (LatentODEError, TypeError, ValueError) as exc:
         raise ModelFileError(f"'{path}': invalid parameters: {exc}") from exc

@@ -40,10 +40,10 @@ def test_auto_patience_is_resolved_from_the_training_series(periodic_df, fast, t
 def test_early_stopping_waits_the_resolved_patience(periodic_df, fast):
     # With patience 1 a fit stops one epoch after its best; "auto" (200 epochs here) does
     # not stop within 6 epochs.
-    short = LatentODEForecaster(**{**fast, "patience": 1, "max_epochs": 6, "lr": 0.5})
+    short = LatentODEForecaster(**{**fast, "patience": 1, "max_epochs": 6, "lr": 0.2})
     short.fit(periodic_df)
     assert short.n_epochs_ == short.best_epoch_ + 1 < 6
-    auto = LatentODEForecaster(**{**fast, "patience": "auto", "max_epochs": 6, "lr": 0.5})
+    auto = LatentODEForecaster(**{**fast, "patience": "auto", "max_epochs": 6, "lr": 0.2})
     assert auto.fit(periodic_df).n_epochs_ == 6
 
 

@@ -110,6 +110,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "decoder_hidden_dim": [NONNEG_INT],
     "step_size": [POS_FLOAT, NONE],
     "encoder_method": [Options(ADAPTIVE_METHODS + FIXED_METHODS)],
+    "encoder_step_size": [POS_FLOAT, NONE],
     "n_train_samples": [POS_INT],
     "bound": [Options(("elbo", "iwae"))],
     "kl_warmup_epochs": [NONNEG_INT],
@@ -209,7 +210,7 @@ def build_latent_ode(
         method=params.encoder_method,
         rtol=params.rtol,
         atol=params.atol,
-        step_size=params.step_size,
+        step_size=params.encoder_step_size,
     )
     # known covariates are inputs of the encoder too (observed at every step)
     encoder = ENCODERS[params.encoder](

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -146,6 +146,10 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         ),
         "patience_": Fitted(int, int, optional=True),
     }
+    # before encoder_step_size, the encoder stepped with the decoder's step_size
+    _params_added_later: ClassVar[dict[str, Callable[[dict[str, Any]], Any]]] = {
+        "encoder_step_size": lambda saved: saved.get("step_size", 0.1)
+    }
 
     def __init__(
         self,
@@ -181,6 +185,7 @@ class LatentODEForecaster(ForecastQueries, BaseTorchEstimator):
         n_substeps: int = 1,
         step_size: float | None = 0.1,
         encoder_method: str = "euler",
+        encoder_step_size: float | None = 0.5,
         lr: float = 1e-2,
         lr_decay: float = 0.995,
         lr_schedule: str = "exponential",
