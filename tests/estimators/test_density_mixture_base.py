@@ -93,3 +93,34 @@ def test_save_load_and_pickle_keep_the_base(fitted: FFJORDDensity, tmp_path) -> 
     assert loaded.base == "gmm" and loaded.n_base_components_ == 3
     np.testing.assert_array_equal(loaded.score_samples(x), expected)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).score_samples(x), expected)
+
+
+def _spirals(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    theta = np.sqrt(rng.uniform(size=n)) * 3 * np.pi
+    arm = np.stack([-np.cos(theta) * theta, np.sin(theta) * theta], axis=1)
+    sign = np.where(rng.uniform(size=n) < 0.5, 1.0, -1.0)[:, None]
+    return arm * sign + rng.normal(scale=0.3, size=(n, 2))
+
+
+def test_the_base_size_is_the_one_the_validation_rows_like_best() -> None:
+    from latentode.estimators.density._estimator import BASE_COMPONENTS, _base_mixture
+
+    x = _spirals(1000, 0)
+    x = (x - x.mean(0)) / x.std(0)
+    train, val = x[:900], x[900:]
+    sizes = [k for k in BASE_COMPONENTS if 20 * k <= 1000]
+    held_out = [
+        GaussianMixture(k, covariance_type="full", random_state=0, reg_covar=1e-4)
+        .fit(train)
+        .score(val)
+        for k in sizes
+    ]
+    best = sizes[int(np.argmax(held_out))]
+    chosen = _base_mixture(train, val, 0)
+    assert chosen.n_components == best
+    # fitted on every row, validation rows too
+    refit = GaussianMixture(best, covariance_type="full", random_state=0, reg_covar=1e-4).fit(x)
+    np.testing.assert_allclose(chosen.means_, refit.means_)
+    # BIC, the rule without validation rows, picks fewer components on this curve
+    assert _base_mixture(x, None, 0).n_components < best
