@@ -89,12 +89,12 @@ def _periodic_defaults(_: dict) -> list[str]:
     return [*lines, "", "Targets: ≤ 0.004 / ≤ 0.010 with the defaults.", ""]
 
 
-def _reference(r: dict) -> list[str]:
+def _reference(r: dict, title: str = "side by side with the reference code") -> list[str]:
     """Side by side with the reference code (``benchmarks/reference.py``)."""
     ref, ours = r["reference"], r["ours"]
     ratio = r.get("epoch_ratio")
     return [
-        "## side by side with the reference code (`benchmarks/reference.py`)",
+        f"## {title} (`benchmarks/reference.py`)",
         f"Protocol: {r['protocol']}. Issue 15's target: our epoch ≥ "
         f"{r.get('target_ratio', 10):g}× faster than the reference's, with the defaults. "
         "Command: `python benchmarks/reference.py --reference PATH` (a clone of "
@@ -688,6 +688,10 @@ def main() -> None:
         ("periodic", _periodic),
         ("periodic_defaults_euler", _periodic_defaults),
         ("reference", _reference),
+        (
+            "reference_run2",
+            lambda r: _reference(r, "side by side with the reference code, a second run"),
+        ),
         ("scaling", _scaling),
         ("density", _density),
         ("density_ablation", _density_ablation),
