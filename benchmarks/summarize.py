@@ -736,6 +736,7 @@ def main() -> None:
         ),
         ("real_covariates", lambda r: _real_ablation(r, "known covariates (remifentanil)")),
         ("real_static", lambda r: _real_ablation(r, "static covariates")),
+        ("real_600s", lambda r: _real_ablation(r, "600 s of training (nafld, flights)")),
         (
             "real_encoder_step",
             lambda r: _real_ablation(r, "the ODE-RNN encoder's step, 0.5 (default) and 0.1"),
