@@ -104,7 +104,7 @@ def _spirals(n: int, seed: int) -> np.ndarray:
 
 
 def test_the_base_size_is_the_one_the_validation_rows_like_best() -> None:
-    from latentode.estimators.density._estimator import BASE_COMPONENTS, _base_mixture
+    from latentode.estimators.density._mixture import BASE_COMPONENTS, base_mixture
 
     x = _spirals(1000, 0)
     x = (x - x.mean(0)) / x.std(0)
@@ -117,10 +117,10 @@ def test_the_base_size_is_the_one_the_validation_rows_like_best() -> None:
         for k in sizes
     ]
     best = sizes[int(np.argmax(held_out))]
-    chosen = _base_mixture(train, val, 0)
+    chosen = base_mixture(train, val, 0)
     assert chosen.n_components == best
     # fitted on every row, validation rows too
     refit = GaussianMixture(best, covariance_type="full", random_state=0, reg_covar=1e-4).fit(x)
     np.testing.assert_allclose(chosen.means_, refit.means_)
     # BIC, the rule without validation rows, picks fewer components on this curve
-    assert _base_mixture(x, None, 0).n_components < best
+    assert base_mixture(x, None, 0).n_components < best

@@ -18,6 +18,7 @@ from latentode.estimators._params import NONE, POS_FLOAT, Interval, Options, Pos
 from latentode.estimators._registry import register
 from latentode.estimators._seeds import seed_from
 from latentode.estimators.density._flow import evaluation, score_rows
+from latentode.estimators.density._mixture import base_mixture
 from latentode.estimators.density._training import CHUNK, FlowTraining, training_parts
 from latentode.exceptions import ParameterError
 from latentode.nn.cnf import ACTIVATIONS, CNF, NOISES
@@ -33,11 +34,6 @@ logger = logging.getLogger(__name__)
 
 LR_SCHEDULES = ("constant", "cosine")
 BASES = ("normal", "gmm")
-
-#: ``base="gmm"`` chooses the mixture's number of components (full covariances) among
-#: these (at most one component per 20 rows): by the validation rows' likelihood under
-#: early stopping, else by BIC.
-BASE_COMPONENTS = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 
 #: ``divergence="auto"`` trains with the exact trace up to this many features.
 EXACT_TRACE_MAX_FEATURES = 8
@@ -307,7 +303,7 @@ class FFJORDDensity(DensityMixin, BaseTorchEstimator):
             # (benchmarks/density_defaults.py), more than the flow's training added.
             val = None if rows.val is None else rows.val.double().cpu().numpy()
             train = rows.train.double().cpu().numpy()
-            mixture = _base_mixture(train, val, self.seed_)
+            mixture = base_mixture(train, val, self.seed_)
             self.n_base_components_ = int(mixture.n_components)
             self._pending_base = mixture
         return rows
@@ -487,23 +483,3 @@ def budget_epochs(
     epochs = max(100, -(-AUTO_STEPS // steps)) if max_epochs == "auto" else int(max_epochs)
     wait = max(10, -(-AUTO_PATIENCE_STEPS // steps)) if patience == "auto" else int(patience)
     return epochs, wait
-
-
-def _base_mixture(train: np.ndarray, val: np.ndarray | None, seed: int) -> Any:
-    """The full-covariance :class:`~sklearn.mixture.GaussianMixture` of the base: its
-    number of components among :data:`BASE_COMPONENTS` (at most one per 20 rows) the one
-    whose mixture of ``train`` gives ``val`` the highest likelihood — or, without ``val``,
-    the lowest BIC — fitted on every row."""
-    from sklearn.mixture import GaussianMixture
-
-    rows = train if val is None else np.concatenate([train, val])
-    sizes = [k for k in BASE_COMPONENTS if k == 1 or 20 * k <= len(rows)]
-
-    def mixture(k: int, x: np.ndarray) -> Any:
-        return GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-4).fit(x)
-
-    if val is None:
-        fits = [mixture(k, rows) for k in sizes]
-        return min(fits, key=lambda gm: gm.bic(rows))
-    held_out = [mixture(k, train).score(val) for k in sizes if k <= len(train)]
-    return mixture(sizes[int(np.argmax(held_out))], rows)
