@@ -108,10 +108,18 @@ def _restore_params(cls: type[BaseTorchEstimator], params: dict[str, Any]) -> di
         else value
         for name, value in params.items()
     }
+    return _with_params_added_later(cls, restored)
+
+
+def _with_params_added_later(
+    cls: type[BaseTorchEstimator], params: dict[str, Any]
+) -> dict[str, Any]:
+    """``params`` (a saved config's, or a pickled estimator's attributes) completed, in
+    place, with each of :attr:`BaseTorchEstimator._params_added_later` that it lacks."""
     for name, old_value in cls._params_added_later.items():
-        if name not in restored:
-            restored[name] = old_value(restored)
-    return restored
+        if name not in params:
+            params[name] = old_value(params)
+    return params
 
 
 @contextlib.contextmanager
@@ -395,9 +403,6 @@ class BaseTorchEstimator(BaseEstimator):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         module_state = state.pop("_module_state", None)
-        for name, old_value in self._params_added_later.items():
-            if name not in state:
-                state[name] = old_value(state)
-        super().__setstate__(state)
+        super().__setstate__(_with_params_added_later(type(self), state))
         if module_state is not None:
             self._load_module(module_state, None)
