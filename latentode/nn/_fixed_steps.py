@@ -198,13 +198,21 @@ def states_at(
     :func:`sorted_trajectory` returns it).
 
     One ``index_select`` of whole state rows (a gather with the index expanded over the
-    leading and latent dimensions took 3x as long on CPU)."""
+    leading and latent dimensions took 3x as long on CPU). ``zs`` may be laid out step by
+    step in memory (``(..., N, B, L)`` transposed, as :func:`sorted_trajectory` writes it
+    without gradients): its rows are then read where they lie, without a copy."""
     n_series, n = zs.shape[-3], zs.shape[-2]
-    flat = zs.reshape(*zs.shape[:-3], n_series * n, zs.shape[-1])
     if rows is None:
         rows = torch.arange(n_series, device=index.device)
-    offsets = n * rows.to(index.device).unsqueeze(1)
-    picked = flat.index_select(-2, (index.long() + offsets).reshape(-1))
+    rows = rows.to(index.device).unsqueeze(1)
+    by_step = zs.transpose(-2, -3)
+    if by_step.is_contiguous():  # row (k, b) of the flat view is step k of series b
+        flat = by_step.reshape(*zs.shape[:-3], n * n_series, zs.shape[-1])
+        flat_index = index.long() * n_series + rows
+    else:
+        flat = zs.reshape(*zs.shape[:-3], n_series * n, zs.shape[-1])
+        flat_index = index.long() + n * rows
+    picked = flat.index_select(-2, flat_index.reshape(-1))
     return picked.view(*zs.shape[:-3], *index.shape, zs.shape[-1])
 
 
@@ -389,7 +397,9 @@ def sorted_trajectory(
     order = torch.argsort(own, descending=True, stable=True)
     own_sorted = own[order].tolist()
     if n_rows <= 1 or n_steps == 0 or own_sorted[-1] >= n_steps:  # nobody finishes early
-        return torch.stack(fixed_steps(field, z0, start, size, method, counter), dim=-2), None
+        # stacked step by step (contiguous blocks; :func:`states_at` reads either layout)
+        states = fixed_steps(field, z0, start, size, method, counter)
+        return torch.stack(states, dim=-3).transpose(-2, -3), None
     negated = [-o for o in own_sorted]  # ascending, for bisect
 
     def unfinished_after(step: int) -> int:  # rows whose own steps go beyond ``step``
@@ -436,10 +446,14 @@ def _trajectory_into(
 ) -> torch.Tensor:
     """:func:`sorted_trajectory`'s loop without gradients, on rows sorted by their own
     number of steps ``own`` (descending): each state is written once into the trajectory
-    ``(..., B, N + 1, L)``, a finished row's later states are its final one."""
+    ``(..., B, N + 1, L)``, a finished row's later states are its final one.
+
+    The trajectory is stored step by step (``(..., N + 1, B, L)`` in memory, returned
+    transposed): each step's states are one contiguous block instead of ``B`` rows strided
+    ``N + 1`` states apart."""
     n_rows, n_steps = size.shape
-    zs = z.new_empty((*z.shape[:-1], n_steps + 1, z.shape[-1]))
-    zs[..., 0, :] = z
+    zs = z.new_empty((*z.shape[:-2], n_steps + 1, n_rows, z.shape[-1]))
+    zs[..., 0, :, :] = z
     negated = [-o for o in own]
     active, j0 = n_rows, 0
     while active:
@@ -447,9 +461,9 @@ def _trajectory_into(
         j1 = min(max(j0 + 1, own[keep]), n_steps)
         seg = fixed_steps(field, z, start[:active, j0:j1], size[:active, j0:j1], method, counter)
         for k, state in enumerate(seg[1:], start=j0 + 1):
-            zs[..., :active, k, :] = state
+            zs[..., k, :active, :] = state
         still = bisect.bisect_left(negated, -j1) if j1 < n_steps else 0
         if j1 < n_steps:  # the finished rows stay at their last state
-            zs[..., still:active, j1 + 1 :, :] = seg[-1][..., still:active, :].unsqueeze(-2)
+            zs[..., j1 + 1 :, still:active, :] = seg[-1][..., still:active, :].unsqueeze(-3)
         z, active, j0 = seg[-1][..., :still, :], still, j1
-    return zs
+    return zs.transpose(-2, -3)

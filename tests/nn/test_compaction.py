@@ -146,3 +146,19 @@ def test_states_at_picks_each_series_own_steps_as_a_gather_would(lead) -> None:
     index = torch.randint(0, 7, (5, 9), generator=g)
     expanded = index.view(*([1] * len(lead)), 5, 9, 1).expand(*lead, 5, 9, 4)
     torch.testing.assert_close(states_at(zs, index), torch.gather(zs, -2, expanded), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("lead", [(), (3,), (2, 3)])
+def test_states_at_reads_a_trajectory_stored_step_by_step(lead) -> None:
+    # sorted_trajectory without gradients stores (..., N, B, L) and returns it transposed
+    g = torch.Generator().manual_seed(0)
+    by_step = torch.randn(*lead, 7, 5, 4, generator=g)
+    zs = by_step.transpose(-2, -3)
+    assert not zs.is_contiguous()
+    index = torch.randint(0, 7, (5, 9), generator=g)
+    rows = torch.randperm(5, generator=g)
+    copied = zs.contiguous()
+    torch.testing.assert_close(states_at(zs, index), states_at(copied, index), rtol=0, atol=0)
+    torch.testing.assert_close(
+        states_at(zs, index, rows), states_at(copied, index, rows), rtol=0, atol=0
+    )
