@@ -132,6 +132,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             note="CPU side of the device table (CUDA: bash benchmarks/run_gpu.sh)",
         ),
         Benchmark(
+            "compile",
+            ("--epochs", "4", "--repeats", "5"),
+            note="torch.compile against eager (encoder loop, default fit)",
+        ),
+        Benchmark(
             "memory",
             ("--lengths", "100", "1000", "--variants", "default", "low", "--repeats", "1"),
             note="peak memory of an epoch against series length",

@@ -2,8 +2,9 @@
 # The CUDA checks, in one go, on a machine with a GPU (run from the repository root):
 #   1. the `gpu` tests (all three estimators on CUDA, CPU-vs-CUDA agreement, save/load);
 #   2. data-parallel training under torchrun with NCCL (one process per GPU);
-#   3. benchmarks/gpu.py --device cuda (training, forecasting, density, dynamics, memory).
-# Usage: bash benchmarks/run_gpu.sh [OUTDIR]   (default benchmarks/results; about 6 minutes)
+#   3. benchmarks/gpu.py --device cuda (training, forecasting, density, dynamics, memory);
+#   4. benchmarks/compile.py --device cuda (torch.compile against eager), if time is left.
+# Usage: bash benchmarks/run_gpu.sh [OUTDIR]   (default benchmarks/results; about 8 minutes)
 # Works from a source tree (no install): it puts the checkout on PYTHONPATH.
 set -u
 out=${1:-benchmarks/results}
@@ -34,3 +35,6 @@ make_periodic(n_series=256, n_points=50, random_state=0).to_csv('$ddp/d.csv', in
 
 timeout 270 "$py" benchmarks/gpu.py --device cuda --batch-sizes 256 1024 4096 \
     --seconds 180 --out "$out/gpu_cuda.json" 2>&1 | tee "$out/gpu_bench.log"
+
+timeout 150 "$py" benchmarks/compile.py --device cuda --epochs 6 --repeats 10 \
+    --out "$out/compile_cuda.json" 2>&1 | tee "$out/gpu_compile.log"
