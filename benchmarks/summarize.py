@@ -49,17 +49,22 @@ def _periodic_defaults(_: dict) -> list[str]:
         "and `_steps1000` (batch 50) the same rule at other batch sizes; these ran beside "
         "other benchmarks (fewer epochs in 240 s than alone). The others counted 400 steps. "
         "`_encoder_step05` / `_encoder_step01`: the defaults with `encoder_step_size` 0.5 (the "
-        "default now) and 0.1 (the step the encoder took before), run side by side. The "
+        "default now) and 0.1 (the step the encoder took before), run side by side; "
+        "`_encoder_odernn` / `_encoder_gru`: the defaults against `encoder='gru'` (20 % "
+        "faster epochs, the same scores on the four real sets: `real_encoder.json`), run side "
+        "by side. The "
         "dopri5 file ran beside an euler run of the "
         "code before Euler read its queries off the grid (171 epochs, 0.0007 / 0.028), and "
         "with `max_epochs=200` the current code stopped at 200 epochs in 174 s "
         "(0.0007 / 0.024).",
         "",
-        "| file | method | batch | encoder step | patience (auto: steps) | epochs (best) "
-        "| fit s | interpolation MSE | extrapolation MSE |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| file | encoder | method | batch | encoder step | patience (auto: steps) "
+        "| epochs (best) | fit s | interpolation MSE | extrapolation MSE |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in (
+        "periodic_defaults_encoder_odernn",
+        "periodic_defaults_encoder_gru",
         "periodic_defaults_encoder_step05",
         "periodic_defaults_encoder_step01",
         "periodic_defaults_euler_batch100",
@@ -80,7 +85,8 @@ def _periodic_defaults(_: dict) -> list[str]:
             # files from before the parameter: the encoder stepped with step_size
             encoder_step = r["params"].get("encoder_step_size", r["params"]["step_size"])
             lines.append(
-                f"| {name}.json | {r['params']['method']} | {r['params']['batch_size']} "
+                f"| {name}.json | {r['params']['encoder']} | {r['params']['method']} "
+                f"| {r['params']['batch_size']} "
                 f"| {encoder_step} | {patience} "
                 f"| {r['epochs']} ({r['best_epoch']}) "
                 f"| {r['fit_seconds']:.0f} | {r['interpolation_mse']:.4f} "
@@ -635,6 +641,32 @@ def _real_splits(r: dict, title: str) -> list[str]:
     return _variant_table(title, intro, "split", rows, digits=4)
 
 
+def _compile(r: dict) -> list[str]:
+    step, fit = r["step_loop"], r["fit"]
+    lines = [
+        f"## torch.compile (`benchmarks/compile.py`, {r['device']})",
+        "Protocol: the ODE-RNN encoder's loop body (Euler step of the 32-wide hidden field, "
+        "GRU cell, mask) at batch 100, 50 steps forward and backward, eager against the whole "
+        "step compiled; and the default fit on the periodic protocol (800 series), eager "
+        "against the vector fields' and the GRU cell's forward compiled (dynamic shapes); "
+        "each variant in its own process, one thread." + (f" {r['note']}" if r.get("note") else ""),
+        "",
+        "| measure | eager | compiled | compiled / eager |",
+        "|---|---|---|---|",
+        f"| encoder loop, ms (median of {r['repeats']}) | {step['eager']['ms_per_loop']:.1f} | "
+        f"{step['compiled']['ms_per_loop']:.1f} | "
+        f"{step['compiled']['ms_per_loop'] / step['eager']['ms_per_loop']:.2f} |",
+        f"| its first loop, s | {step['eager']['first_loop_s']:.2f} | "
+        f"{step['compiled']['first_loop_s']:.2f} | — |",
+        f"| fit, s per epoch (median after the first two of {r['epochs']}) | "
+        f"{fit['eager']['s_per_epoch']:.3f} | {fit['compiled']['s_per_epoch']:.3f} | "
+        f"{fit['compiled']['s_per_epoch'] / fit['eager']['s_per_epoch']:.2f} |",
+        f"| fit, first epoch s | {fit['eager']['first_epoch_s']:.2f} | "
+        f"{fit['compiled']['first_epoch_s']:.2f} | — |",
+    ]
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -741,6 +773,7 @@ def main() -> None:
             "real_encoder_step",
             lambda r: _real_ablation(r, "the ODE-RNN encoder's step, 0.5 (default) and 0.1"),
         ),
+        ("real_encoder", lambda r: _real_ablation(r, "the encoder: ODE-RNN (default), GRU, GRU-D")),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),
@@ -751,6 +784,7 @@ def main() -> None:
         ("anomaly_latent_weight0", _anomaly),
         ("gpu", _gpu),
         ("memory", _memory),
+        ("compile", _compile),
     )
     for name, render in renderers:
         r = _load(name)
