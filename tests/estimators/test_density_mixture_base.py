@@ -103,24 +103,55 @@ def _spirals(n: int, seed: int) -> np.ndarray:
     return arm * sign + rng.normal(scale=0.3, size=(n, 2))
 
 
-def test_the_base_size_is_the_one_the_validation_rows_like_best() -> None:
-    from latentode.estimators.density._mixture import BASE_COMPONENTS, base_mixture
+def test_the_base_size_is_the_one_of_best_cross_validated_likelihood() -> None:
+    from sklearn.model_selection import KFold
 
-    x = _spirals(1000, 0)
+    from latentode.estimators.density._mixture import BASE_COMPONENTS, CV_FOLDS, base_mixture
+
+    x = _spirals(1000, 1)
     x = (x - x.mean(0)) / x.std(0)
     train, val = x[:900], x[900:]
     sizes = [k for k in BASE_COMPONENTS if 20 * k <= 1000]
+    # the rule before, the validation rows' likelihood alone, picks another size here
     held_out = [
         GaussianMixture(k, covariance_type="full", random_state=0, reg_covar=1e-4)
         .fit(train)
         .score(val)
         for k in sizes
     ]
-    best = sizes[int(np.argmax(held_out))]
+    folds = list(KFold(CV_FOLDS, shuffle=True, random_state=0).split(x))
+
+    def cv_score(k: int) -> float:
+        return np.mean(
+            [
+                GaussianMixture(k, covariance_type="full", random_state=0, reg_covar=1e-4)
+                .fit(x[a])
+                .score(x[b])
+                for a, b in folds
+            ]
+        )
+
+    best = sizes[int(np.argmax([cv_score(k) for k in sizes]))]
     chosen = base_mixture(train, val, 0)
-    assert chosen.n_components == best
+    assert chosen.n_components == best != sizes[int(np.argmax(held_out))]
     # fitted on every row, validation rows too
     refit = GaussianMixture(best, covariance_type="full", random_state=0, reg_covar=1e-4).fit(x)
     np.testing.assert_allclose(chosen.means_, refit.means_)
-    # BIC, the rule without validation rows, picks fewer components on this curve
-    assert base_mixture(x, None, 0).n_components < best
+    # BIC, which picks fewer components on this curve, is not what chose
+    bic = min(
+        (GaussianMixture(k, covariance_type="full", random_state=0).fit(x) for k in sizes),
+        key=lambda gm: gm.bic(x),
+    )
+    assert bic.n_components < best
+
+
+def test_few_rows_choose_the_base_size_by_bic() -> None:
+    from latentode.estimators.density._mixture import CV_FOLDS, base_mixture
+
+    x = _three_blobs(20 * CV_FOLDS - 1, 0)
+    chosen = base_mixture(x, None, 0)
+    bics = {
+        k: GaussianMixture(k, covariance_type="full", random_state=0, reg_covar=1e-4).fit(x).bic(x)
+        for k in (1, 2, 3, 4)
+    }
+    assert chosen.n_components == min(bics, key=bics.get) == 3
