@@ -498,6 +498,14 @@ def _gpu(r: dict) -> list[str]:
         g = src.get("epoch_s") if isinstance(src, dict) else None
         if a is not None or g is not None:
             lines.append(row(f"{name} epoch", a, g, "s"))
+    paired = [(k, v) for k, v in r.items() if k.startswith("predict_ab_") and isinstance(v, dict)]
+    if paired:
+        lines += ["", "Paired forecast measurements (ms per series; processes alternating):", ""]
+        for key, v in paired:
+            runs = {k[len("ms_per_series_") :]: x for k, x in v.items() if k.startswith("ms_per_")}
+            cells = "; ".join(f"{k}: {', '.join(f'{x:.3f}' for x in xs)}" for k, xs in runs.items())
+            commit = f" ({v['commit']})" if v.get("commit") else ""
+            lines.append(f"- `{key}`{commit}: {cells}. {v.get('protocol', '')}")
     memory = (cuda or {}).get("memory")
     if isinstance(memory, list):
         lines += ["", "| adjoint | points | peak GPU MB | epoch s |", "|---|---|---|---|"]
