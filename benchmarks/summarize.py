@@ -732,6 +732,10 @@ def main() -> None:
             "reference_run2",
             lambda r: _reference(r, "side by side with the reference code, a second run"),
         ),
+        (
+            "reference_run3",
+            lambda r: _reference(r, "side by side with the reference code, a third run"),
+        ),
         ("scaling", _scaling),
         ("density", _density),
         ("density_ablation", _density_ablation),
