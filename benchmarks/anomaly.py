@@ -30,6 +30,10 @@ Methods (higher score = more anomalous):
   anchored head reads each value's neighbours, which an altered series also carries);
 * ``ffjord_z0``: minus ``FFJORDDensity.score_samples`` of the posterior means
   ``transform(df)``, the density fitted on the training series' means;
+* ``combined``: the larger of ``latent_ode_obs`` and ``ffjord_z0``, each in robust
+  standard units of the training series' own scores (``robust_z``): the predictive score
+  sees values unlike their neighbours' prediction, the posterior's density dynamics unlike
+  the training series' (swapped features, time reversed);
 * ``iforest``, ``gmm``: ``IsolationForest`` and a BIC-chosen ``GaussianMixture`` on
   per-series summary features (per feature: mean, std, min, max, first, last, least-squares
   slope; and the number of observations).
@@ -177,10 +181,16 @@ def fit_methods(train: pd.DataFrame, seconds: float, seed: int, params: dict | N
         for k in range(1, 6)
     ]
     gmm = min(gmms, key=lambda m: m.bic(s_train))
+    # The training series' own scores: the scale on which ``combined`` puts each score
+    reference = {
+        "latent_ode_obs": -est.score_samples(train, per="observation"),
+        "ffjord_z0": -flow.score_samples(z_train),
+    }
     return {
         "est": est,
         "gaussian": gaussian,
         "flow": flow,
+        "reference": reference,
         "fill": fill,
         "scaler": scaler,
         "forest": forest,
@@ -189,9 +199,18 @@ def fit_methods(train: pd.DataFrame, seconds: float, seed: int, params: dict | N
     }
 
 
+def robust_z(score: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``score`` in robust standard units of the training series' scores ``reference``:
+    ``(score - median) / (1.4826 MAD)`` (a score one series at a time can be given)."""
+    ref = reference[np.isfinite(reference)]
+    med = float(np.median(ref))
+    mad = 1.4826 * float(np.median(np.abs(ref - med))) or float(np.std(ref)) or 1.0
+    return (score - med) / mad
+
+
 def scores_of(m: dict, test: pd.DataFrame) -> dict[str, np.ndarray]:
     s_test = m["scaler"].transform(summary_features(test, m["fill"]))
-    return {
+    out = {
         "latent_ode_obs": -m["est"].score_samples(test, per="observation"),
         "latent_ode_series": -m["est"].score_samples(test, per="series"),
         "latent_ode_joint_obs": -m["est"].score_samples(test, per="observation", kind="joint"),
@@ -200,6 +219,10 @@ def scores_of(m: dict, test: pd.DataFrame) -> dict[str, np.ndarray]:
         "iforest": -m["forest"].score_samples(s_test),
         "gmm": -m["gmm"].score_samples(s_test),
     }
+    out["combined"] = np.maximum(
+        *(robust_z(out[k], m["reference"][k]) for k in ("latent_ode_obs", "ffjord_z0"))
+    )
+    return out
 
 
 def run_set(name: str, seconds: float, seed: int, params: dict | None = None) -> dict:
