@@ -3,6 +3,7 @@ steps it orchestrates; every estimator registers itself in :mod:`._registry`."""
 
 from latentode.estimators._load import load
 from latentode.estimators._registry import ESTIMATORS, estimator_task
+from latentode.estimators.anomaly import SeriesAnomalyDetector
 from latentode.estimators.density import FFJORDDensity
 from latentode.estimators.dynamics import NeuralODEDynamics
 from latentode.estimators.forecaster import LatentODEForecaster
@@ -12,6 +13,7 @@ __all__ = [
     "FFJORDDensity",
     "LatentODEForecaster",
     "NeuralODEDynamics",
+    "SeriesAnomalyDetector",
     "estimator_task",
     "load",
 ]
