@@ -30,9 +30,10 @@ Methods (higher score = more anomalous):
   anchored head reads each value's neighbours, which an altered series also carries);
 * ``ffjord_z0``: minus ``FFJORDDensity.score_samples`` of the posterior means
   ``transform(df)``, the density fitted on the training series' means;
-* ``combined``: the larger of ``latent_ode_obs`` and ``ffjord_z0``, each in robust
-  standard units of the training series' own scores (``robust_z``; the flow's cross-fitted
-  on halves of the training series): the predictive score
+* ``combined``: minus :class:`~latentode.SeriesAnomalyDetector` ``.score_samples`` on the
+  same model and flow: the larger of ``latent_ode_obs`` and ``ffjord_z0``, each in robust
+  standard units of the training series' own scores (the flow's cross-fitted on halves of
+  the training series): the predictive score
   sees values unlike their neighbours' prediction, the posterior's density dynamics unlike
   the training series' (swapped features, time reversed);
 * ``iforest``, ``gmm``: ``IsolationForest`` and a BIC-chosen ``GaussianMixture`` on
@@ -60,7 +61,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
-from latentode import FFJORDDensity, LatentODEForecaster
+from latentode import FFJORDDensity, LatentODEForecaster, SeriesAnomalyDetector
 from latentode.datasets import load_pbcseq, make_lotka_volterra, make_periodic
 from latentode.evaluation import series_split
 
@@ -169,8 +170,15 @@ def fit_methods(train: pd.DataFrame, seconds: float, seed: int, params: dict | N
     gaussian = LatentODEForecaster(
         observation="gaussian", max_time=seconds, random_state=seed, n_threads=1
     ).fit(train)
-    z_train = est.transform(train)
-    flow = FFJORDDensity(max_time=seconds / 4, random_state=seed, n_threads=1).fit(z_train)
+    # combined: the library's fusion of latent_ode_obs and ffjord_z0 on this model; its
+    # density of the training series' posterior means is ffjord_z0's
+    detector = SeriesAnomalyDetector(
+        est,
+        FFJORDDensity(max_time=seconds / 4, random_state=seed, n_threads=1),
+        prefit=True,
+        random_state=seed,
+    ).fit(train)
+    flow = detector.density_
     summ = summary_features(train)
     fill = np.nanmean(summ, axis=0)
     summ = np.where(np.isfinite(summ), summ, fill)
@@ -182,38 +190,17 @@ def fit_methods(train: pd.DataFrame, seconds: float, seed: int, params: dict | N
         for k in range(1, 6)
     ]
     gmm = min(gmms, key=lambda m: m.bic(s_train))
-    # The training series' own scores: the scale on which ``combined`` puts each score.
-    # The flow's are cross-fitted (each half of the series scored by a flow fitted on the
-    # other half), as a new series' are: in-sample scores are too low a reference.
-    halves = np.array_split(np.random.default_rng(seed).permutation(len(z_train)), 2)
-    z0_ref = np.empty(len(z_train))
-    for held, fit_on in (halves, halves[::-1]):
-        half_flow = FFJORDDensity(max_time=seconds / 8, random_state=seed, n_threads=1)
-        z0_ref[held] = -half_flow.fit(z_train[fit_on]).score_samples(z_train[held])
-    reference = {
-        "latent_ode_obs": -est.score_samples(train, per="observation"),
-        "ffjord_z0": z0_ref,
-    }
     return {
         "est": est,
         "gaussian": gaussian,
         "flow": flow,
-        "reference": reference,
+        "detector": detector,
         "fill": fill,
         "scaler": scaler,
         "forest": forest,
         "gmm": gmm,
         "fit_s": fit_s,
     }
-
-
-def robust_z(score: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``score`` in robust standard units of the training series' scores ``reference``:
-    ``(score - median) / (1.4826 MAD)`` (a score one series at a time can be given)."""
-    ref = reference[np.isfinite(reference)]
-    med = float(np.median(ref))
-    mad = 1.4826 * float(np.median(np.abs(ref - med))) or float(np.std(ref)) or 1.0
-    return (score - med) / mad
 
 
 def scores_of(m: dict, test: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -227,9 +214,7 @@ def scores_of(m: dict, test: pd.DataFrame) -> dict[str, np.ndarray]:
         "iforest": -m["forest"].score_samples(s_test),
         "gmm": -m["gmm"].score_samples(s_test),
     }
-    out["combined"] = np.maximum(
-        *(robust_z(out[k], m["reference"][k]) for k in ("latent_ode_obs", "ffjord_z0"))
-    )
+    out["combined"] = -m["detector"].score_samples(test)
     return out
 
 
