@@ -104,6 +104,12 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
         """Fit the forecaster (unless ``prefit``), the density of the training series'
         posterior means and the scales of both scores on the series of ``X`` (a long
         frame, as :meth:`LatentODEForecaster.fit` takes)."""
+        for name, cls in (("forecaster", LatentODEForecaster), ("density", FFJORDDensity)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, cls):
+                raise ParameterError(
+                    f"'{name}' must be a {cls.__name__} (or None). Got {type(value).__name__}."
+                )
         if not 0.0 < float(self.contamination) < 0.5:
             raise ParameterError(
                 f"'contamination' must be in (0, 0.5). Got {self.contamination!r} instead."

@@ -82,6 +82,10 @@ def test_fit_clones_an_unfitted_forecaster(data) -> None:
 def test_bad_settings_and_too_few_series_are_refused(data, forecaster) -> None:
     with pytest.raises(ParameterError, match="contamination"):
         SeriesAnomalyDetector(forecaster, prefit=True, contamination=0.7).fit(data[0])
+    with pytest.raises(ParameterError, match="'density' must be a FFJORDDensity"):
+        SeriesAnomalyDetector(forecaster, "gmm", prefit=True).fit(data[0])
+    with pytest.raises(ParameterError, match="'forecaster' must be a LatentODEForecaster"):
+        SeriesAnomalyDetector(_density()).fit(data[0])
     with pytest.raises(ParameterError, match="prefit=True needs"):
         SeriesAnomalyDetector(prefit=True).fit(data[0])
     few = data[0][data[0]["unique_id"].isin(data[0]["unique_id"].unique()[: MIN_SERIES - 1])]
