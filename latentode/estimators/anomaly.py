@@ -144,7 +144,7 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
             "latent": _centre_spread(latent_ref),
         }
         fused = self._fuse(predictive_ref, latent_ref)
-        self.offset_ = -float(np.quantile(fused, 1.0 - float(self.contamination)))
+        self.offset_ = -float(np.nanquantile(fused, 1.0 - float(self.contamination)))
         self.n_series_ = len(z)
         return self
 
