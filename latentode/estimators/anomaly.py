@@ -143,7 +143,8 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
             "predictive": _centre_spread(predictive_ref),
             "latent": _centre_spread(latent_ref),
         }
-        fused = self._fuse(predictive_ref, latent_ref)
+        # a score that cannot be computed (NaN) does not hide the other one: fmax
+        fused = np.fmax.reduce(self._in_units(predictive_ref, latent_ref), axis=1)
         self.offset_ = -float(np.nanquantile(fused, 1.0 - float(self.contamination)))
         self.n_series_ = len(z)
         return self
@@ -153,11 +154,15 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
             return FFJORDDensity(random_state=self.random_state)
         return clone(self.density)
 
-    def _fuse(self, predictive: np.ndarray, latent: np.ndarray) -> np.ndarray:
-        p = robust_units(predictive, *self.scales_["predictive"])
-        q = robust_units(latent, *self.scales_["latent"])
-        # a score that cannot be computed (NaN) does not hide the other one
-        return np.fmax(p, q)
+    def _in_units(self, predictive: np.ndarray, latent: np.ndarray) -> np.ndarray:
+        """Both raw scores in robust units of the training series': ``(n_series, 2)``."""
+        return np.stack(
+            [
+                robust_units(predictive, *self.scales_["predictive"]),
+                robust_units(latent, *self.scales_["latent"]),
+            ],
+            axis=1,
+        )
 
     def score_components(self, X: Any) -> np.ndarray:
         """Both scores of each series of ``X`` in robust units of the training series'
@@ -169,13 +174,7 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
         latent = -self.density_.score_samples(
             np.asarray(self.forecaster_.transform(X), dtype=np.float64)
         )
-        return np.stack(
-            [
-                robust_units(predictive, *self.scales_["predictive"]),
-                robust_units(latent, *self.scales_["latent"]),
-            ],
-            axis=1,
-        )
+        return self._in_units(predictive, latent)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus the larger of the two scores, per series (scikit-learn's convention:
