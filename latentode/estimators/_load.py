@@ -49,10 +49,16 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> Any:
     """
     config, state = read_model_dir(path)
     name = config.get("class")
+    if name == "SeriesAnomalyDetector":  # a composite: its models are sub-directories
+        from latentode.estimators.anomaly import SeriesAnomalyDetector
+
+        if state:
+            raise ModelFileError(f"'{path}': a SeriesAnomalyDetector keeps no weights of its own.")
+        return SeriesAnomalyDetector._from_saved(path, config, device)
     if not isinstance(name, str) or name not in ESTIMATORS:
         raise ModelFileError(
             f"'{path}' holds a {name!r}, which this version of latentode does not know "
-            f"(known: {sorted(ESTIMATORS)})."
+            f"(known: {sorted([*ESTIMATORS, 'SeriesAnomalyDetector'])})."
         )
     cls = ESTIMATORS[name]
     check_saved(cls, config, state, path)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from latentode._persist import atomic_write_dir, write_model_dir
 from latentode.estimators.density import FFJORDDensity
 from latentode.estimators.forecaster import LatentODEForecaster
-from latentode.exceptions import ParameterError
+from latentode.exceptions import ModelFileError, ParameterError
 
 __all__ = ["SeriesAnomalyDetector"]
 
@@ -19,6 +23,9 @@ MIN_SERIES = 10
 
 #: The component scores, in the columns of :meth:`SeriesAnomalyDetector.score_components`.
 COMPONENTS = ("predictive", "latent")
+
+#: The sub-directories of a saved detector that hold its models.
+FORECASTER_DIR, DENSITY_DIR = "forecaster", "density"
 
 
 def robust_units(score: np.ndarray, centre: float, spread: float) -> np.ndarray:
@@ -76,6 +83,10 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
         Share of training series the threshold of :meth:`predict` calls anomalous.
     random_state : int, optional
 
+    A fitted detector saves to a directory (:meth:`save`; ``latentode.load`` reads it
+    back): its own config beside the forecaster's and the density's model directories,
+    written atomically as one.
+
     Attributes
     ----------
     forecaster_, density_ : the fitted models.
@@ -104,16 +115,7 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
         """Fit the forecaster (unless ``prefit``), the density of the training series'
         posterior means and the scales of both scores on the series of ``X`` (a long
         frame, as :meth:`LatentODEForecaster.fit` takes)."""
-        for name, cls in (("forecaster", LatentODEForecaster), ("density", FFJORDDensity)):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, cls):
-                raise ParameterError(
-                    f"'{name}' must be a {cls.__name__} (or None). Got {type(value).__name__}."
-                )
-        if not 0.0 < float(self.contamination) < 0.5:
-            raise ParameterError(
-                f"'contamination' must be in (0, 0.5). Got {self.contamination!r} instead."
-            )
+        self._check_settings()
         if self.prefit:
             if self.forecaster is None:
                 raise ParameterError("prefit=True needs a fitted 'forecaster'.")
@@ -148,6 +150,18 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
         self.offset_ = -float(np.nanquantile(fused, 1.0 - float(self.contamination)))
         self.n_series_ = len(z)
         return self
+
+    def _check_settings(self) -> None:
+        for name, cls in (("forecaster", LatentODEForecaster), ("density", FFJORDDensity)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, cls):
+                raise ParameterError(
+                    f"'{name}' must be a {cls.__name__} (or None). Got {type(value).__name__}."
+                )
+        if not 0.0 < float(self.contamination) < 0.5:
+            raise ParameterError(
+                f"'contamination' must be in (0, 0.5). Got {self.contamination!r} instead."
+            )
 
     def _density(self) -> FFJORDDensity:
         if self.density is None:
@@ -189,3 +203,80 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """-1 for anomalous series, 1 for the others."""
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the fitted detector to directory ``path`` (see ``latentode.load``).
+
+        The directory holds the detector's config (``latentode.json``: its settings,
+        scales and threshold) and the model directories ``forecaster/`` and ``density/``;
+        all of it is written to a temporary sibling and renamed into place, so a failed
+        save leaves the previous model at ``path`` whole.
+        """
+        check_is_fitted(self, "offset_")
+        params = {
+            "prefit": bool(self.prefit),
+            "contamination": float(self.contamination),
+            "random_state": self.random_state if isinstance(self.random_state, int) else None,
+        }
+        fitted = {
+            "scales": {k: [float(c), float(s)] for k, (c, s) in self.scales_.items()},
+            "offset": float(self.offset_),
+            "n_series": int(self.n_series_),
+        }
+
+        def write(tmp: Path) -> None:
+            self.forecaster_.save(tmp / FORECASTER_DIR)
+            self.density_.save(tmp / DENSITY_DIR)
+            write_model_dir(tmp, type(self).__name__, params, fitted, {})
+
+        return atomic_write_dir(path, write)
+
+    @classmethod
+    def _from_saved(
+        cls, path: str | os.PathLike, config: dict[str, Any], device: str | None
+    ) -> SeriesAnomalyDetector:
+        """The detector of model directory ``path`` whose config ``config`` was read
+        (``latentode.load`` calls this); a malformed one raises :class:`ModelFileError`."""
+        from latentode.estimators._load import load  # the generic loader imports this module
+
+        params: Any = config.get("params")
+        fitted: Any = config.get("fitted")
+        try:
+            if set(params) != {"prefit", "contamination", "random_state"}:
+                raise ValueError(f"unexpected parameters {sorted(params)}")
+            scales = {
+                k: (float(fitted["scales"][k][0]), float(fitted["scales"][k][1]))
+                for k in COMPONENTS
+            }
+            offset, n_series = float(fitted["offset"]), int(fitted["n_series"])
+            numbers = [offset, *(x for pair in scales.values() for x in pair)]
+            if not all(math.isfinite(x) for x in numbers):
+                raise ValueError("non-finite scales or offset")
+            if min(s for _, s in scales.values()) <= 0 or n_series < MIN_SERIES:
+                raise ValueError("a scale's spread <= 0 or too few series")
+            det = cls(
+                prefit=bool(params["prefit"]),
+                contamination=float(params["contamination"]),
+                random_state=params["random_state"],
+            )
+            det._check_settings()
+        except (TypeError, ValueError, KeyError, IndexError, ParameterError) as exc:
+            raise ModelFileError(
+                f"'{path}' does not hold a loadable {cls.__name__}: {exc}"
+            ) from exc
+        parts = {}
+        for name, kind in ((FORECASTER_DIR, LatentODEForecaster), (DENSITY_DIR, FFJORDDensity)):
+            part = load(Path(path) / name, device=device)
+            if not isinstance(part, kind):
+                raise ModelFileError(
+                    f"'{path}/{name}' holds a {type(part).__name__}; expected a {kind.__name__}."
+                )
+            parts[name] = part
+        forecaster, density = parts[FORECASTER_DIR], parts[DENSITY_DIR]
+        # the settings a refit uses: the fitted models' own (unfitted copies, unless prefit)
+        det.forecaster = forecaster if det.prefit else clone(forecaster)
+        det.density = clone(density)
+        det.forecaster_, det.density_ = forecaster, density
+        det.scales_, det.offset_, det.n_series_ = scales, offset, n_series
+        return det

@@ -98,3 +98,86 @@ def test_clone_and_pickle(data, detector) -> None:
     assert params["prefit"] is True and params["contamination"] == 0.05
     again = pickle.loads(pickle.dumps(detector))
     np.testing.assert_array_equal(again.score_samples(data[1]), detector.score_samples(data[1]))
+
+
+def test_save_and_load_round_trip(tmp_path, data, detector) -> None:
+    import latentode
+
+    path = detector.save(tmp_path / "detector")
+    assert sorted(p.name for p in path.iterdir()) == [
+        "density",
+        "forecaster",
+        "latentode.json",
+        "weights.pt",
+    ]
+    again = latentode.load(path)
+    assert isinstance(again, SeriesAnomalyDetector)
+    np.testing.assert_allclose(
+        again.score_components(data[1]), detector.score_components(data[1]), rtol=1e-6
+    )
+    np.testing.assert_array_equal(again.predict(data[1]), detector.predict(data[1]))
+    assert again.offset_ == detector.offset_ and again.scales_ == detector.scales_
+    # a refit uses the saved models' settings; prefit keeps the fitted forecaster itself
+    assert again.prefit and again.forecaster is again.forecaster_
+    assert again.density.get_params() == detector.density_.get_params()
+    assert not hasattr(again.density, "module_")
+
+
+def test_a_failed_save_keeps_the_old_detector(tmp_path, data, detector, monkeypatch) -> None:
+    import latentode
+
+    path = detector.save(tmp_path / "detector")
+    before = latentode.load(path).offset_
+    inode = (path / "forecaster").stat().st_ino  # the old model's, not a rewritten one
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(FFJORDDensity, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        detector.save(path)
+    assert latentode.load(path).offset_ == before
+    assert (path / "forecaster").stat().st_ino == inode
+    assert [p.name for p in tmp_path.iterdir()] == ["detector"]
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda c: c["fitted"].update(offset=float("nan")), "non-finite"),
+        (lambda c: c["fitted"]["scales"].update(latent=[0.0, 0.0]), "spread"),
+        (lambda c: c["fitted"].pop("scales"), "scales"),
+        (lambda c: c["params"].update(contamination=0.9), "contamination"),
+        (lambda c: c["params"].update(bogus=1), "unexpected parameters"),
+    ],
+)
+def test_a_tampered_detector_is_refused(tmp_path, detector, edit, match) -> None:
+    import json
+
+    import latentode
+    from latentode.exceptions import ModelFileError
+
+    path = detector.save(tmp_path / "detector")
+    config = json.loads((path / "latentode.json").read_text())
+    edit(config)
+    (path / "latentode.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=match):
+        latentode.load(path)
+
+
+def test_a_detector_whose_model_is_missing_or_of_another_kind_is_refused(
+    tmp_path, detector
+) -> None:
+    import shutil
+
+    import latentode
+    from latentode.exceptions import ModelFileError
+
+    path = detector.save(tmp_path / "detector")
+    shutil.rmtree(path / "density")
+    shutil.copytree(path / "forecaster", path / "density")
+    with pytest.raises(ModelFileError, match="expected a FFJORDDensity"):
+        latentode.load(path)
+    shutil.rmtree(path / "forecaster")
+    with pytest.raises(ModelFileError, match="missing"):
+        latentode.load(path)
