@@ -637,6 +637,43 @@ def _calibration(r: dict, title: str = "Noise calibrations on the same weights")
     return lines
 
 
+def _real_blend(r: dict) -> list[str]:
+    """``benchmarks/real_blend.py``: the model, the GP, gradient boosting and their blends."""
+    lines = [
+        "## Real data: blends of the Latent ODE with the best baselines "
+        "(`benchmarks/real_blend.py`)",
+        "",
+        "Protocol: `benchmarks/real.py`'s split and tasks (seed 0); the Latent ODE (defaults, "
+        "200 s), the GP and gradient boosting (gb) fitted once; `lode+B@w`: a mixture of "
+        "the model's draws and a share w of the baseline's, mean the w-weighted mean; "
+        "`lode_shiftB@w`: the model's draws shifted to that mean. MSE / CRPS / coverage of "
+        "the 80 % interval, pooled, lower is better. A blend that beat the model clearly "
+        "would make a hybrid the lever to build."
+        + (f" {r['meta']['note']}" if r.get("meta", {}).get("note") else "")
+        + f" Command: `{r.get('meta', {}).get('command', '')}`.",
+        "",
+    ]
+    for name, res in r.get("sets", {}).items():
+        tasks = res["tasks"]
+        methods = list(tasks["extrapolation"])
+        lines += [
+            f"### {name}",
+            "",
+            "| method | extrap. mse | extrap. crps | extrap. cov. | interp. mse | interp. crps "
+            "| interp. cov. |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for m in methods:
+            cells = [
+                f"{tasks[t][m][k]:.4f}" if k != "coverage" else f"{tasks[t][m][k]:.3f}"
+                for t in ("extrapolation", "interpolation")
+                for k in ("mse", "crps", "coverage")
+            ]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
 def _real_splits(r: dict, title: str) -> list[str]:
     """Latent ODE variants of ``benchmarks/real.py`` on one set over several splits."""
     meta = r.get("meta", {})
@@ -786,6 +823,7 @@ def main() -> None:
             lambda r: _real_ablation(r, "the ODE-RNN encoder's step, 0.5 (default) and 0.1"),
         ),
         ("real_encoder", lambda r: _real_ablation(r, "the encoder: ODE-RNN (default), GRU, GRU-D")),
+        ("real_blend", _real_blend),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),
