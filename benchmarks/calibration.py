@@ -14,6 +14,9 @@ Training noise is out of the comparison: only the calibration differs. Variants:
 * ``per_regime_4_contexts``: ``per_regime`` over four random contexts per validation
   series instead of one.
 
+Each row also records the validation values' 80 % coverage after the calibration
+(``val_coverage``).
+
 The posterior samples of the calibration are random, so two calibrations of the same
 weights differ slightly even where they pick the same rule (CRPS within about 0.001).
 
@@ -110,6 +113,7 @@ def run_set(
             "df": summary["df"],
             "concurrent_ratio": summary["concurrent_ratio"],
             "multiplier": (np.asarray(summary["calibrated_std"]) / trained).tolist(),
+            "val_coverage": summary["val_coverage_calibrated"],
         }
         for task, (history, target) in tasks.items():
             features = [c for c in target.columns if c not in ("unique_id", "ds")]
@@ -121,7 +125,7 @@ def run_set(
             pooled = scores["all"]
             print(
                 f"{name:13s} {task:13s} {variant:15s} crps={pooled['crps']:.4f} "
-                f"coverage={pooled['coverage']:.3f}",
+                f"coverage={pooled['coverage']:.3f} val_coverage={row['val_coverage']:.3f}",
                 flush=True,
             )
         out[variant] = row

@@ -815,6 +815,10 @@ def main() -> None:
             "calibration_inside",
             lambda r: _calibration(r, "Noise calibrations: an inside-the-span regime (not kept)"),
         ),
+        (
+            "calibration_floor",
+            lambda r: _calibration(r, "Noise calibrations: a validation coverage floor (not kept)"),
+        ),
         ("real_covariates", lambda r: _real_ablation(r, "known covariates (remifentanil)")),
         ("real_static", lambda r: _real_ablation(r, "static covariates")),
         ("real_600s", lambda r: _real_ablation(r, "600 s of training (nafld, flights)")),

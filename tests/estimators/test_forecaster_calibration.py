@@ -16,6 +16,8 @@ from latentode.estimators.forecaster._calibration import (
     _mean_log_lik,
     best_noise_scale,
     calibrate_noise,
+    interval_cover,
+    mixture_cdf,
     mixture_crps,
 )
 from latentode.exceptions import ParameterError
@@ -172,3 +174,19 @@ def test_values_seen_beside_another_feature_get_their_own_noise_multiplier(
     assert cal["val_crps_calibrated"] <= single["val_crps_calibrated"] * (1 + 1e-3)
     loaded = load(est.save(tmp_path / "model"))
     torch.testing.assert_close(loaded.module_.observation.log_concurrent, head.log_concurrent)
+
+
+def test_interval_cover_of_one_gaussian_is_the_share_within_1_28_scales(rng):
+    r, s = rng.normal(size=(1, 500)), rng.uniform(0.5, 2.0, size=(1, 500))
+    want = np.mean(np.abs(r / s) <= 1.2815516)
+    assert interval_cover(r, s) == pytest.approx(want, abs=1e-12)
+    # a two-component mixture: the PIT is the mean of the components' CDFs
+    r2 = np.stack([r[0], r[0] + 1.0])
+    from scipy.stats import norm
+
+    np.testing.assert_allclose(mixture_cdf(r2, np.ones_like(r2)), norm.cdf(r2).mean(axis=0))
+
+
+def test_the_summary_reports_the_validation_coverage(fitted):
+    cal = fitted.noise_calibration_
+    assert 0.0 < cal["val_coverage_calibrated"] <= 1.0

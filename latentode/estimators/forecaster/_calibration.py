@@ -238,6 +238,24 @@ def _best_t_crps_scale(
     return math.exp(float(found.x)), float(found.fun)
 
 
+def mixture_cdf(residuals: np.ndarray, scales: np.ndarray, df: float = math.inf) -> np.ndarray:
+    """The predictive mixture's CDF at each observation, ``mean_s F((y - m_s) / scale_s)``
+    with ``F`` the standard Gaussian (or Student-t with ``df``), from ``residuals``
+    ``y - m_s`` ``(S, N)``: ``(N,)`` probability integral transforms."""
+    z = residuals.astype(np.float64) / scales.astype(np.float64)
+    cdf = special.ndtr(z) if math.isinf(df) else special.stdtr(df, z)
+    return np.asarray(cdf.mean(axis=0))
+
+
+def interval_cover(
+    residuals: np.ndarray, scales: np.ndarray, level: float = 0.8, df: float = math.inf
+) -> float:
+    """Share of observations inside the predictive mixture's central ``level`` interval."""
+    pit = mixture_cdf(residuals, scales, df)
+    tail = 0.5 * (1.0 - level)
+    return float(np.mean((pit >= tail) & (pit <= 1.0 - tail)))
+
+
 def calibrate_noise(
     module: Any,
     val: PaddedSeries,
@@ -261,7 +279,11 @@ def calibrate_noise(
     Student-t degrees of freedom, or Gaussian, of the highest validation likelihood) and
     set in the head's ``df``. The summary has both scales and, with each, the validation
     values' predictive NLL and CRPS (means per value over features, in standardised
-    units), and the degrees of freedom.
+    units), the degrees of freedom, and the share of validation values inside their
+    calibrated mixture's central 80 % interval (``val_coverage_calibrated``: 0.82-0.86
+    on the four real sets after 100 epochs, where the test series' interpolation covered
+    0.77-0.93; widening each multiplier until validation coverage reached 0.80 thus
+    changed nothing: ``benchmarks/results/calibration_floor.json``).
     """
     if metric not in METRICS:
         raise ValueError(f"'metric' must be one of {METRICS}. Got {metric!r} instead.")
@@ -297,8 +319,8 @@ def calibrate_noise(
     trained_df = module.observation.df.detach().cpu().numpy().astype(np.float64)
     tails = trained_df.copy()
     ratio = np.ones(n_features)  # concurrent regime's scale / the other's
-    before: dict[str, list[float]] = {"nll": [], "crps": []}
-    after: dict[str, list[float]] = {"nll": [], "crps": []}
+    before: dict[str, list[float]] = {"nll": [], "crps": [], "coverage": []}
+    after: dict[str, list[float]] = {"nll": [], "crps": [], "coverage": []}
     for d, parts in enumerate(residuals):
         r = np.concatenate(parts, axis=1)
         if r.shape[1] == 0:  # never observed in the validation series: keep the trained σ
@@ -328,6 +350,7 @@ def calibrate_noise(
         ):
             summary["nll"].append(-_mean_log_lik(r, 1.0, f * unit, float(df)))
             summary["crps"].append(_crps_sample(r, f * unit, seed + d, float(df)))
+            summary["coverage"].append(interval_cover(r, f * unit, df=float(df)))
     with torch.no_grad():
         module.observation.log_std.copy_(
             torch.as_tensor(
@@ -351,6 +374,7 @@ def calibrate_noise(
         "val_crps_calibrated": _mean_or_none(after["crps"]),
         "df": [float(v) if math.isfinite(v) else None for v in tails],
         "concurrent_ratio": ratio.tolist(),
+        "val_coverage_calibrated": _mean_or_none(after["coverage"]),
         "n_samples": n_samples,
     }
 
