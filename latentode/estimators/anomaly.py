@@ -69,6 +69,10 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
     and 4); on the clinical pbcseq set neither score separates the altered series well
     (0.49–0.82).
 
+    A fitted detector saves to a directory (:meth:`save`; ``latentode.load`` reads it
+    back): its own config beside the forecaster's and the density's model directories,
+    written atomically as one.
+
     Parameters
     ----------
     forecaster : LatentODEForecaster, optional
@@ -82,10 +86,6 @@ class SeriesAnomalyDetector(OutlierMixin, BaseEstimator):
     contamination : float, default=0.05
         Share of training series the threshold of :meth:`predict` calls anomalous.
     random_state : int, optional
-
-    A fitted detector saves to a directory (:meth:`save`; ``latentode.load`` reads it
-    back): its own config beside the forecaster's and the density's model directories,
-    written atomically as one.
 
     Attributes
     ----------
