@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from latentode.exceptions import MaxStepsExceededError
+from latentode.nn._fused_euler import fusable_field, fused_euler
 from latentode.nn._nfe import NFECounter
 from latentode.nn._solver_config import SolverConfig
 
@@ -37,6 +38,11 @@ __all__ = [
     "states_at",
     "step_counts",
 ]
+
+
+#: Euler steps of an autonomous tanh MLP field, with gradients, run fused
+#: (:mod:`latentode.nn._fused_euler`; ``benchmarks/fused.py`` sets this to compare).
+FUSED = True
 
 
 def step_counts(config: SolverConfig, gaps: torch.Tensor) -> torch.Tensor:
@@ -112,6 +118,21 @@ class IntervalPlan:
         self.n_steps = [int(n) for n in n_steps]
         # one Euler step: size h where the row has a step, else 0 (a frozen row)
         self.single = torch.where(self.counts > 0, self.h, 0.0).to(dtype).unsqueeze(-1)
+
+    def euler_sizes(self) -> tuple[torch.Tensor, list[int]]:
+        """Every Euler step of every interval in order: sizes ``(E, B, 1)`` (0 where a row
+        has fewer steps in that interval) and, per interval end ``j`` (``J + 1`` entries,
+        from 0), the number of steps before it: :meth:`advance`'s steps, all at once."""
+        n = torch.tensor(self.n_steps, dtype=torch.long, device=self.h.device)
+        interval = torch.repeat_interleave(torch.arange(len(self.n_steps), device=n.device), n)
+        first = torch.cumsum(n, 0) - n  # index of each interval's first step
+        within = torch.arange(len(interval), device=n.device) - first[interval]
+        counts, h = self.counts[:, interval].t(), self.h[:, interval].t()  # (E, B)
+        sizes = torch.where(within.unsqueeze(-1).to(counts.dtype) < counts, h, 0.0)
+        before = [0]
+        for k in self.n_steps:
+            before.append(before[-1] + k)
+        return sizes.to(self.single.dtype).unsqueeze(-1), before
 
     def advance(
         self, field: nn.Module, z: torch.Tensor, j: int, counter: NFECounter
@@ -314,11 +335,16 @@ def fixed_steps(
 
     Returns the states before the first and after every step (``N + 1`` tensors).
     """
+    no_grad = not torch.is_grad_enabled()
+    if method == "euler" and not no_grad and FUSED and fusable_field(field):
+        n = size.shape[1]
+        counter.tick(n)
+        counter.forward += n
+        return list(fused_euler(field, z0, size).unbind(0))
     h_all = size.to(z0.dtype).unsqueeze(-1)  # (B, N, 1)
     states = [z0]
     z = z0
     before = counter.calls
-    no_grad = not torch.is_grad_enabled()
     for j in range(size.shape[1]):
         t, h = start[:, j], h_all[:, j]
         if method == "euler":

@@ -38,6 +38,7 @@ __all__ = [
     "CHECKPOINT_MIN_STEPS",
     "SEGMENT",
     "checkpoint_call",
+    "checkpoints",
     "is_low_memory",
     "low_memory",
     "scan",
@@ -95,6 +96,16 @@ def checkpoint_call(fn: Callable[..., Any], *args: Any) -> Any:
     )
 
 
+def checkpoints(n_rows: int, n_steps: int, segment: int | None = None) -> bool:
+    """Whether :func:`scan` would checkpoint a loop of ``n_steps`` over ``n_rows`` rows
+    (with gradients enabled, in the current memory mode)."""
+    segment = SEGMENT if segment is None else segment
+    large = (
+        _LOW_MEMORY.get() or n_rows * n_steps >= CHECKPOINT_MIN or n_steps >= CHECKPOINT_MIN_STEPS
+    )
+    return torch.is_grad_enabled() and n_steps > 2 * segment and large
+
+
 def scan(
     step: Callable[[int, State], State], state: State, n_steps: int, segment: int | None = None
 ) -> State:
@@ -105,10 +116,7 @@ def scan(
     """
     segment = SEGMENT if segment is None else segment
     n_rows = state[0].shape[0] if state else 0
-    large = (
-        _LOW_MEMORY.get() or n_rows * n_steps >= CHECKPOINT_MIN or n_steps >= CHECKPOINT_MIN_STEPS
-    )
-    if not torch.is_grad_enabled() or n_steps <= 2 * segment or not large:
+    if not checkpoints(n_rows, n_steps, segment):
         for j in range(n_steps):
             state = step(j, state)
         return state

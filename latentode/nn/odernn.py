@@ -7,12 +7,17 @@ from torch import nn
 
 from latentode.batch import IrregularBatch
 from latentode.nn._fixed_steps import DIRECT_METHODS, IntervalPlan
+from latentode.nn._fused_odernn import fusable, fused_odernn
 from latentode.nn._reverse import reverse_padded
-from latentode.nn._scan import scan
+from latentode.nn._scan import checkpoints, scan
 from latentode.nn.solve import NFECounter, SolverConfig, solve_intervals
 from latentode.nn.vector_field import MLPVectorField
 
 __all__ = ["ODERNNEncoder"]
+
+#: New encoders train through the fused loop where it applies (``benchmarks/fused.py``
+#: sets this to compare the two).
+FUSED = True
 
 
 class ODERNNEncoder(nn.Module):
@@ -49,6 +54,9 @@ class ODERNNEncoder(nn.Module):
         self.cell = nn.GRUCell(2 * n_features, hidden_dim)
         self.solver = solver or SolverConfig(method="euler")
         self.counter = NFECounter()
+        #: Train through :func:`~latentode.nn._fused_odernn.fused_odernn` where it applies
+        #: (Euler, a tanh MLP field, no checkpointing): the same function and gradients.
+        self.fused = FUSED
 
     def forward(self, batch: IrregularBatch) -> torch.Tensor:
         """Encode a batch (``(B, K)`` times, ``(B, K, D)`` values and mask) → ``(B, hidden_dim)``.
@@ -66,6 +74,19 @@ class ODERNNEncoder(nn.Module):
         plan = None
         if self.solver.method in DIRECT_METHODS and not self.solver.adjoint:
             plan = IntervalPlan(self.solver, start, gaps, h.dtype)
+        n_steps = times.shape[1]
+        if (
+            self.fused
+            and plan is not None
+            and plan.method == "euler"
+            and torch.is_grad_enabled()
+            and not checkpoints(h.shape[0], n_steps)
+            and fusable(self.field, self.cell)
+        ):
+            sizes, before = plan.euler_sizes()
+            self.counter.tick(len(sizes))
+            self.counter.forward += len(sizes)
+            return fused_odernn(self.field, self.cell, h, inputs, valid, sizes, before)
 
         def step(j: int, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
             (h,) = state
@@ -80,5 +101,5 @@ class ODERNNEncoder(nn.Module):
             return (h,)
 
         # Long batches keep their graph in checkpointed segments (see latentode.nn._scan).
-        (h,) = scan(step, (h,), times.shape[1])
+        (h,) = scan(step, (h,), n_steps)
         return h

@@ -54,6 +54,7 @@ def test_the_encoder_states_and_gradients_are_those_of_per_interval_solves(monke
     batch = IrregularBatch(t, values, mask, torch.tensor([30, 21, 9, 1]))
     torch.manual_seed(0)
     encoder = odernn.ODERNNEncoder(2, 8, solver=SolverConfig(method="euler", step_size=0.1))
+    encoder.fused = False  # the step-by-step loop (the fused one: tests/nn/test_fused_odernn.py)
 
     def run():
         encoder.zero_grad()

@@ -38,6 +38,7 @@ def test_long_loops_are_checkpointed_with_identical_values_and_gradients(make, m
     monkeypatch.setattr(_scan, "CHECKPOINT_MIN", 1000)
     torch.manual_seed(0)
     encoder = make()
+    encoder.fused = False  # the plain loop step by step (the fused one: test_fused_odernn.py)
     batch = _batch(3, 600)  # > 2 x SEGMENT steps: checkpointed
     checkpointed_bytes, h = _saved_bytes(lambda: encoder(batch))
     checkpointed_nodes = _graph_nodes(h)
