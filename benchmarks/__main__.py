@@ -137,6 +137,11 @@ BENCHMARKS: dict[str, Benchmark] = {
             note="torch.compile against eager (encoder loop, default fit)",
         ),
         Benchmark(
+            "fused",
+            ("--epochs", "4", "--repeats", "5", "--rounds", "1"),
+            note="the fused training loops against step by step (encoder pass, default fit)",
+        ),
+        Benchmark(
             "memory",
             ("--lengths", "100", "1000", "--variants", "default", "low", "--repeats", "1"),
             note="peak memory of an epoch against series length",

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The CUDA checks, in one go, on a machine with a GPU (run from the repository root):
-#   1. the `gpu` tests (all three estimators on CUDA, CPU-vs-CUDA agreement, save/load);
+#   1. the `gpu` tests (all three estimators on CUDA, CPU-vs-CUDA agreement, save/load,
+#      the fused training loops against the step-by-step ones);
 #   2. data-parallel training under torchrun with NCCL (one process per GPU);
 #   3. benchmarks/gpu.py --device cuda (training, forecasting, density, dynamics, memory);
-#   4. benchmarks/compile.py --device cuda (torch.compile against eager), if time is left.
+#   4. benchmarks/compile.py --device cuda (torch.compile against eager), if time is left;
+#   5. benchmarks/fused.py --device cuda (the fused training loops against step by step).
 # Usage: bash benchmarks/run_gpu.sh [OUTDIR]   (default benchmarks/results; about 8 minutes)
 # Works from a source tree (no install): it puts the checkout on PYTHONPATH.
 set -u
@@ -21,7 +23,7 @@ py=${PYTHON:-python3}
 
 # -W default: a warning from another torch version must not fail a check that works.
 timeout 150 "$py" -m pytest -q -p no:cacheprovider -m gpu -W default \
-    tests/estimators/test_gpu.py 2>&1 | tee "$out/gpu_tests.log"
+    tests/estimators/test_gpu.py tests/nn/test_fused_odernn.py 2>&1 | tee "$out/gpu_tests.log"
 
 ddp=$(mktemp -d)
 {
@@ -38,3 +40,6 @@ timeout 270 "$py" benchmarks/gpu.py --device cuda --batch-sizes 256 1024 4096 \
 
 timeout 150 "$py" benchmarks/compile.py --device cuda --epochs 6 --repeats 10 \
     --out "$out/compile_cuda.json" 2>&1 | tee "$out/gpu_compile.log"
+
+timeout 150 "$py" benchmarks/fused.py --device cuda --epochs 6 --repeats 10 --rounds 2 \
+    --out "$out/fused_cuda.json" 2>&1 | tee "$out/gpu_fused.log"

@@ -44,8 +44,12 @@ def _periodic_defaults(_: dict) -> list[str]:
     lines = [
         "## periodic with the defaults (`benchmarks/periodic.py --defaults`)",
         "Protocol: as above, `LatentODEForecaster(max_time=240, random_state=0)` (seed 1: "
-        "`random_state=1` and the data of seed 1). The `_batch100` files are the current "
-        "defaults (batch 100, patience='auto' counting 1,000 optimiser steps); `_batch200` "
+        "`random_state=1` and the data of seed 1). `_fused_seed1` is this release's defaults "
+        "with the fused training loops (`benchmarks/fused.py`: 1.5× the epoch rate), alone "
+        "on the machine; seed 0 of the same code ran beside the reference code "
+        "(`reference_run4.json`: 604 epochs, interpolation 0.0003, extrapolation 0.0083). "
+        "The `_batch100` files are the defaults before it "
+        "(batch 100, patience='auto' counting 1,000 optimiser steps); `_batch200` "
         "and `_steps1000` (batch 50) the same rule at other batch sizes; these ran beside "
         "other benchmarks (fewer epochs in 240 s than alone). The others counted 400 steps. "
         "`_encoder_step05` / `_encoder_step01`: the defaults with `encoder_step_size` 0.5 (the "
@@ -63,6 +67,7 @@ def _periodic_defaults(_: dict) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in (
+        "periodic_defaults_fused_seed1",
         "periodic_defaults_encoder_odernn",
         "periodic_defaults_encoder_gru",
         "periodic_defaults_encoder_step05",
@@ -712,6 +717,39 @@ def _compile(r: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _fused(r: dict) -> list[str]:
+    enc, fit = r["encoder"], r["fit"]
+    losses = {v: [f"{run['train_loss']:.4f}" for run in fit[v]["runs"]] for v in fit}
+    lines = [
+        f"## The ODE-RNN encoder's fused loop (`benchmarks/fused.py`, {r['device']})",
+        "Protocol: the encoder alone (hidden 32, field 32 → 32 → 32, batch 100 × 50 "
+        "observations, forward and backward; both loops in one process, alternating, "
+        f"{r['rounds']} rounds of {r['repeats']} passes, the median of the rounds' medians); "
+        "the default fit on the periodic protocol (800 series × 50 observed points; the "
+        "encoder's loop fused, or it and the decoder's Euler steps, against neither; "
+        f"{r['epochs']} epochs, median s per epoch after the first two), each run in its own "
+        f"process, {r['rounds']} alternating rounds; one thread."
+        + (f" {r['note']}" if r.get("note") else ""),
+        "",
+        "| measure | step by step | fused | ratio |",
+        "|---|---|---|---|",
+        f"| encoder pass, ms | {enc['loop']['ms_per_pass']:.1f} | "
+        f"{enc['fused']['ms_per_pass']:.1f} | "
+        f"{enc['loop']['ms_per_pass'] / enc['fused']['ms_per_pass']:.2f} |",
+    ]
+    for v, label in (("encoder", "the encoder's loop fused"), ("fused", "both loops fused")):
+        lines.append(
+            f"| fit, s per epoch: {label} | {fit['loop']['s_per_epoch']:.3f} | "
+            f"{fit[v]['s_per_epoch']:.3f} | "
+            f"{fit['loop']['s_per_epoch'] / fit[v]['s_per_epoch']:.2f} |"
+        )
+    lines.append(
+        f"| fit, last epoch's training loss per run | {', '.join(losses['loop'])} | "
+        f"{', '.join(losses['fused'])} | — |"
+    )
+    return [*lines, ""]
+
+
 def _generic(name: str, r: dict) -> list[str]:
     if name == "dynamics":
         return _dynamics(r)
@@ -768,6 +806,12 @@ def main() -> None:
         (
             "reference_run2",
             lambda r: _reference(r, "side by side with the reference code, a second run"),
+        ),
+        (
+            "reference_run4",
+            lambda r: _reference(
+                r, "side by side with the reference code, the fused training loops"
+            ),
         ),
         (
             "reference_run3",
@@ -839,6 +883,7 @@ def main() -> None:
         ("gpu", _gpu),
         ("memory", _memory),
         ("compile", _compile),
+        ("fused", _fused),
     )
     for name, render in renderers:
         r = _load(name)

@@ -96,3 +96,30 @@ def test_the_fused_loop_is_used_only_where_it_computes_the_same(monkeypatch):
     assert not fusable(MLPVectorField(8, 8, 1, activation="softplus"), encoder.cell)
     assert not fusable(MLPVectorField(8, 8, 1, time_dependent=True), encoder.cell)
     assert fusable(encoder.field, encoder.cell)
+
+
+@pytest.mark.gpu
+def test_the_fused_loops_on_cuda_equal_the_step_loops_there():
+    from latentode.nn._fused_euler import fused_euler
+
+    torch.manual_seed(0)
+    encoder = ODERNNEncoder(2, 8, solver=SolverConfig(method="euler", step_size=0.05)).cuda()
+    b = _batch(torch.float32)
+    batch = IrregularBatch(b.times.cuda(), b.values.cuda(), b.mask.cuda(), b.lengths.cuda())
+    h_loop, g_loop, _ = _run(encoder, batch, fused=False)
+    h_fused, g_fused, _ = _run(encoder, batch, fused=True)
+    torch.testing.assert_close(h_fused, h_loop, rtol=1e-5, atol=1e-6)
+    for name in g_loop:
+        torch.testing.assert_close(g_fused[name], g_loop[name], rtol=1e-4, atol=1e-5)
+    field = MLPVectorField(4, 8, 2).cuda()
+    z0 = torch.randn(3, 5, 4, device="cuda", requires_grad=True)
+    size = torch.full((5, 6), 0.1, dtype=torch.float64, device="cuda")
+    states = fused_euler(field, z0, size)
+    (g,) = torch.autograd.grad(states.square().sum(), z0)
+    z, loop = z0, [z0]
+    for _ in range(6):
+        z = z + 0.1 * field(None, z)
+        loop.append(z)
+    (g_ref,) = torch.autograd.grad(torch.stack(loop).square().sum(), z0)
+    torch.testing.assert_close(states, torch.stack(loop), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-5)
