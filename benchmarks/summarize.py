@@ -872,6 +872,7 @@ def main() -> None:
         ),
         ("real_encoder", lambda r: _real_ablation(r, "the encoder: ODE-RNN (default), GRU, GRU-D")),
         ("real_blend", _real_blend),
+        ("real_fused", lambda r: _real_ablation(r, "the fused training loops")),
         ("batch_predict", _batch_predict),
         ("spans", _spans),
         ("threads", _threads),
