@@ -11,10 +11,16 @@ estimator                   request (one pandas frame)                 response
 ``NeuralODEDynamics``       long frame: history + query rows /         state columns
                             ``horizon``
 ``FFJORDDensity``           one row per point, feature columns         ``log_density``
+``SeriesAnomalyDetector``   long frame of whole series                 one row per series:
+                                                                       ``score``,
+                                                                       ``decision``,
+                                                                       ``is_anomaly``, the
+                                                                       two components
 ==========================  =========================================  ======================
 
 Adapters are looked up by the estimator's registered task (see
-:func:`latentode.estimators.estimator_task`); MLflow types are imported inside
+:func:`latentode.estimators.estimator_task`; a :class:`~latentode.SeriesAnomalyDetector`,
+which wraps two registered estimators, is the ``"anomaly"`` task); MLflow types are imported inside
 :meth:`signature`, so importing this module does not import MLflow.
 """
 
@@ -29,6 +35,7 @@ import pandas as pd
 
 from latentode.data import intervals, to_pandas
 from latentode.estimators import ESTIMATORS, estimator_task
+from latentode.estimators.anomaly import COMPONENTS, SeriesAnomalyDetector
 from latentode.exceptions import LongFrameError, ParameterError
 from latentode.tracking._payload import (
     DEFAULT_QUANTILES,
@@ -45,6 +52,7 @@ from latentode.tracking._payload import (
 __all__ = [
     "ADAPTERS",
     "Adapter",
+    "AnomalyAdapter",
     "DensityAdapter",
     "LongFrameAdapter",
     "adapter_for",
@@ -54,6 +62,10 @@ __all__ = [
 #: ``output_columns`` kinds: the id column, the time column, or a float column.
 ID, TIME, FLOAT = "id", "time", "float"
 LOG_DENSITY_COL = "log_density"
+#: An anomaly detector's response columns after the id: ``score_samples`` (lower: more
+#: anomalous), ``decision_function``, 1.0 where ``predict`` says anomalous (else 0.0), and
+#: the two components in robust units (``score_components``).
+ANOMALY_COLS = ("score", "decision", "is_anomaly", *COMPONENTS)
 
 
 class Adapter(Protocol):
@@ -276,6 +288,78 @@ class DensityAdapter:
         return to_pandas(data)[cols].head(5).reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class AnomalyAdapter:
+    """Series anomaly detectors: a long frame of whole series → one row per series
+    (:data:`ANOMALY_COLS` after the id), in the order in which the series first appear."""
+
+    task: str = "anomaly"
+
+    def metadata(self, est: Any) -> dict[str, Any]:
+        forecaster = est.forecaster_
+        return {
+            "class": type(est).__name__,
+            "task": self.task,
+            "id_col": forecaster.id_col,
+            "time_col": forecaster.time_col,
+            "feature_cols": list(forecaster.feature_cols_),
+            "time_kind": forecaster.data_.time_.kind,
+            "static_cols": list(forecaster.static_cols or ()),
+            "covariate_cols": list(getattr(forecaster, "covariate_cols", None) or ()),
+            "contamination": float(est.contamination),
+        }
+
+    def predict(
+        self,
+        est: Any,
+        frame: Any,
+        params: Mapping[str, Any] | None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        frame = to_pandas(frame)
+        extra = sorted(k for k, v in dict(params or {}).items() if v is not None)
+        if extra:
+            raise ParameterError(
+                f"Unknown inference parameter(s) {extra}; an anomaly detector accepts none."
+            )
+        id_col, time_col = est.forecaster_.id_col, est.forecaster_.time_col
+        _check_columns(frame, [id_col, time_col], "request")
+        parts = est.score_components(frame)  # rows in order of first appearance
+        score = -np.fmax.reduce(parts, axis=1)
+        decision = score - est.offset_
+        out = {
+            id_col: pd.unique(frame[id_col]),
+            "score": score,
+            "decision": decision,
+            "is_anomaly": (decision < 0).astype(np.float64),
+        }
+        out.update({name: parts[:, k] for k, name in enumerate(COMPONENTS)})
+        return pd.DataFrame(out)
+
+    def signature(self, est: Any, example: pd.DataFrame | None) -> Any:
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, Schema
+
+        meta = self.metadata(est)
+        id_spec = ColSpec(_id_type(example, meta["id_col"]), meta["id_col"])
+        time_type = "datetime" if meta["time_kind"] == "datetime" else "double"
+        columns = [*meta["feature_cols"], *meta["static_cols"], *meta["covariate_cols"]]
+        inputs = Schema(
+            [id_spec, ColSpec(time_type, meta["time_col"])]
+            + [ColSpec("double", c) for c in columns]
+        )
+        outputs = Schema([id_spec, *(ColSpec("double", c) for c in ANOMALY_COLS)])
+        return ModelSignature(inputs=inputs, outputs=outputs)
+
+    def example(self, est: Any, data: Any) -> pd.DataFrame:
+        """Two series of ``data``."""
+        frame = to_pandas(data)
+        id_col = est.forecaster_.id_col
+        _check_columns(frame, [id_col, est.forecaster_.time_col], "input_example")
+        ids = pd.unique(frame[id_col])[:2]
+        return frame[frame[id_col].isin(ids)].reset_index(drop=True)
+
+
 #: Estimator task → adapter.
 ADAPTERS: dict[str, Adapter] = {
     "forecast": LongFrameAdapter(
@@ -284,6 +368,7 @@ ADAPTERS: dict[str, Adapter] = {
     ),
     "dynamics": LongFrameAdapter("dynamics", ("horizon", "n_points")),
     "density": DensityAdapter(),
+    "anomaly": AnomalyAdapter(),
 }
 
 
@@ -295,11 +380,11 @@ def adapter_for(est: Any) -> Adapter:
     ParameterError
         If the class has none.
     """
-    task = estimator_task(est)
+    task = "anomaly" if isinstance(est, SeriesAnomalyDetector) else estimator_task(est)
     if task is None:
         raise ParameterError(
             f"Cannot log a {type(est).__name__} as an MLflow model; expected one of "
-            f"{sorted(ESTIMATORS)}."
+            f"{sorted([*ESTIMATORS, SeriesAnomalyDetector.__name__])}."
         )
     return ADAPTERS[task]
 
@@ -311,6 +396,8 @@ def output_columns(meta: Mapping[str, Any], params: Mapping[str, Any]) -> list[t
     """
     if meta["task"] == "density":
         return [(LOG_DENSITY_COL, FLOAT)]
+    if meta["task"] == "anomaly":
+        return [(meta["id_col"], ID), *((c, FLOAT) for c in ANOMALY_COLS)]
     features = list(meta["feature_cols"])
     cols = [(meta["id_col"], ID), (meta["time_col"], TIME)]
     cols += [(f, FLOAT) for f in features]

@@ -68,7 +68,7 @@ def log_model(
 
     Parameters
     ----------
-    estimator : LatentODEForecaster, NeuralODEDynamics or FFJORDDensity
+    estimator : LatentODEForecaster, NeuralODEDynamics, FFJORDDensity or SeriesAnomalyDetector
         A fitted estimator.
     name : str, default="model"
         Name of the logged model within its run.
@@ -100,7 +100,8 @@ def log_model(
     Request and response formats are in the README's MLflow section: forecasting
     models take one long frame of history rows plus ``role="query"`` rows (or a
     ``horizon`` parameter) and return mean, quantile (``quantiles``) and interval
-    (``coverage``) columns; density models return ``log_density`` per row.
+    (``coverage``) columns; density models return ``log_density`` per row; anomaly
+    detectors take whole series and return one row of scores per series.
     """
     import mlflow
 

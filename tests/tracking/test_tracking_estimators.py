@@ -104,3 +104,38 @@ def test_density_from_an_array(experiment: str) -> None:
     np.testing.assert_array_equal(
         model.predict(frame)["log_density"].to_numpy(), est.score_samples(X[:5])
     )
+
+
+def test_anomaly_detector_logged_and_served(
+    experiment: str, series: pd.DataFrame, forecaster: Any
+) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from latentode import SeriesAnomalyDetector
+
+    model_est = forecaster().fit(series)
+    density = FFJORDDensity(hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu")
+    est = SeriesAnomalyDetector(model_est, density, prefit=True, random_state=0).fit(series)
+    info = log_model(est, input_example=series)
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    inputs = [c["name"] for c in model.metadata.signature.inputs.to_dict()]
+    assert inputs == ["unique_id", "ds", "y"]
+    out = model.predict(series)
+    assert list(out.columns) == [
+        "unique_id",
+        "score",
+        "decision",
+        "is_anomaly",
+        "predictive",
+        "latent",
+    ]
+    assert list(out["unique_id"]) == list(pd.unique(series["unique_id"]))
+    np.testing.assert_allclose(out["score"].to_numpy(), est.score_samples(series), rtol=1e-6)
+    np.testing.assert_allclose(
+        out[["predictive", "latent"]].to_numpy(), est.score_components(series), rtol=1e-6
+    )
+    np.testing.assert_array_equal(out["is_anomaly"].to_numpy() == 1.0, est.predict(series) == -1)
+    assert out["is_anomaly"].sum() >= 1  # the threshold calls the top 5 % of training series
+    with pytest.raises(MlflowException, match="missing inputs"):
+        model.predict(series.drop(columns="ds"))

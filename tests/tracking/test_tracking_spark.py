@@ -77,3 +77,29 @@ def test_spark_rejects_a_frame_without_the_model_columns(spark: Any, registered:
     sdf = spark.createDataFrame(pd.DataFrame({"series": ["a"], "t": [0.0], "y": [1.0]}))
     with pytest.raises(LongFrameError, match=r"missing column\(s\) \['unique_id', 'ds'\]"):
         score_spark(sdf, model_uri(registered["name"], "champion"))
+
+
+def test_spark_scores_series_with_an_anomaly_detector(
+    spark: Any, experiment: str, series: pd.DataFrame, forecaster: Any
+) -> None:
+    from latentode import FFJORDDensity, SeriesAnomalyDetector
+    from latentode.tracking import log_model
+
+    density = FFJORDDensity(hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu")
+    est = SeriesAnomalyDetector(forecaster(), density, random_state=0).fit(series)
+    info = log_model(est, input_example=series)
+    scored = score_spark(spark.createDataFrame(series), info.model_uri)
+    assert scored.columns == [
+        "unique_id",
+        "score",
+        "decision",
+        "is_anomaly",
+        "predictive",
+        "latent",
+    ]
+    got = scored.toPandas().set_index("unique_id").loc[pd.unique(series["unique_id"])]
+    # each series scored alone on its group: as the estimator scores it among the others,
+    # to float32 rounding (the batches are padded to other lengths)
+    np.testing.assert_allclose(
+        got["score"].to_numpy(), est.score_samples(series), rtol=1e-4, atol=1e-5
+    )
