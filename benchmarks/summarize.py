@@ -814,6 +814,12 @@ def main() -> None:
             ),
         ),
         (
+            "reference_run5",
+            lambda r: _reference(
+                r, "side by side with the reference code, the fused training loops, a second run"
+            ),
+        ),
+        (
             "reference_run3",
             lambda r: _reference(r, "side by side with the reference code, a third run"),
         ),
