@@ -28,6 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compile import periodic_fit  # the default fit on the periodic protocol
+
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Fit variants: neither loop fused, the encoder's only, both (the default).
 VARIANTS = ("loop", "encoder", "fused")
@@ -74,23 +77,11 @@ def encoder(device: str, repeats: int, rounds: int) -> dict:
 
 
 def fit(device: str, variant: str, epochs: int) -> dict:
-    import numpy as np
-
-    from latentode import LatentODEForecaster
-    from latentode.datasets import make_periodic
     from latentode.nn import _fixed_steps, odernn
 
     odernn.FUSED = variant in ("encoder", "fused")
     _fixed_steps.FUSED = variant == "fused"
-    df = make_periodic(n_series=800, n_points=100, random_state=0)
-    rng = np.random.default_rng(0)
-    keep = np.zeros(len(df), dtype=bool)
-    for idx in df.groupby("unique_id", sort=False).indices.values():
-        keep[rng.choice(idx, size=len(idx) // 2, replace=False)] = True
-    est = LatentODEForecaster(
-        max_epochs=epochs, early_stopping=False, device=device, n_threads=1, random_state=0
-    )
-    est.fit(df[keep])
+    est = periodic_fit(device, epochs)
     seconds = [float(h["seconds"]) for h in est.history_]
     return {
         "s_per_epoch": statistics.median(seconds[2:]),

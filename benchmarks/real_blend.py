@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -29,20 +30,13 @@ import torch
 from latentode import LatentODEForecaster
 from latentode.baselines import GPBaseline, GradientBoostingBaseline
 from latentode.datasets import REAL_SETS
-from latentode.evaluation import crps_ensemble, holdout_tasks, interval_coverage
+from latentode.evaluation import holdout_tasks
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_ensemble import _scores  # MSE, CRPS and coverage of draws
 
 RESULTS = Path(__file__).resolve().parent / "results"
 N_DRAWS = 100
-
-
-def _score(draws: np.ndarray, mean: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    lo, hi = np.quantile(draws, [0.1, 0.9], axis=0)
-    ok = np.isfinite(y)
-    return {
-        "mse": float(np.mean((mean - y)[ok] ** 2)),
-        "crps": crps_ensemble(draws, y),
-        "coverage": interval_coverage(lo, hi, y),
-    }
 
 
 def main() -> None:
@@ -85,15 +79,15 @@ def main() -> None:
             )
             means[name] = np.concatenate([np.asarray(p[f], float) / scale[f] for f in scored])
         y = np.concatenate([target[f].to_numpy(float) / scale[f] for f in scored])
-        rows = {name: _score(draws[name], means[name], y) for name in models}
+        rows = {name: _scores(means[name], draws[name], y) for name in models}
         for base in ("gp", "gb"):
             for w in (0.25, 0.5, 0.75):
                 n = round(N_DRAWS * w)
                 mixed = np.concatenate([draws["lode"][: N_DRAWS - n], draws[base][:n]])
                 mean = (1 - w) * means["lode"] + w * means[base]
-                rows[f"lode+{base}@{w}"] = _score(mixed, mean, y)
+                rows[f"lode+{base}@{w}"] = _scores(mean, mixed, y)
                 shifted = draws["lode"] - means["lode"] + mean
-                rows[f"lode_shift{base}@{w}"] = _score(shifted, mean, y)
+                rows[f"lode_shift{base}@{w}"] = _scores(mean, shifted, y)
         out["tasks"][task] = rows
         for name, row in rows.items():
             print(args.set, task, f"{name:18s}", " ".join(f"{k}={v:.4f}" for k, v in row.items()))

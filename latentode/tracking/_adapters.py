@@ -249,11 +249,7 @@ class DensityAdapter:
     ) -> pd.DataFrame:
         """``meta`` keeps the feature names, which a saved density model does not."""
         frame = to_pandas(frame)
-        extra = sorted(k for k, v in dict(params or {}).items() if v is not None)
-        if extra:
-            raise ParameterError(
-                f"Unknown inference parameter(s) {extra}; a density model accepts none."
-            )
+        _no_params(params, "a density model")
         cols = list((meta or {}).get("feature_cols") or density_columns(est))
         _check_columns(frame, cols, "request")
         values = frame[cols]
@@ -317,11 +313,7 @@ class AnomalyAdapter:
         meta: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         frame = to_pandas(frame)
-        extra = sorted(k for k, v in dict(params or {}).items() if v is not None)
-        if extra:
-            raise ParameterError(
-                f"Unknown inference parameter(s) {extra}; an anomaly detector accepts none."
-            )
+        _no_params(params, "an anomaly detector")
         id_col, time_col = est.forecaster_.id_col, est.forecaster_.time_col
         _check_columns(frame, [id_col, time_col], "request")
         parts = est.score_components(frame)  # rows in order of first appearance
@@ -424,6 +416,13 @@ def _id_type(example: pd.DataFrame | None, id_col: str) -> str:
         if pd.api.types.is_integer_dtype(example[id_col]):
             return "long"
     return "string"
+
+
+def _no_params(params: Mapping[str, Any] | None, what: str) -> None:
+    """Refuse inference parameters a model without any was sent."""
+    extra = sorted(k for k, v in dict(params or {}).items() if v is not None)
+    if extra:
+        raise ParameterError(f"Unknown inference parameter(s) {extra}; {what} accepts none.")
 
 
 def _check_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:

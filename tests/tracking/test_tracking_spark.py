@@ -84,19 +84,13 @@ def test_spark_scores_series_with_an_anomaly_detector(
 ) -> None:
     from latentode import FFJORDDensity, SeriesAnomalyDetector
     from latentode.tracking import log_model
+    from latentode.tracking._adapters import ANOMALY_COLS  # the names: test_tracking_estimators
 
     density = FFJORDDensity(hidden_dims=(8,), max_epochs=1, random_state=0, device="cpu")
     est = SeriesAnomalyDetector(forecaster(), density, random_state=0).fit(series)
     info = log_model(est, input_example=series)
     scored = score_spark(spark.createDataFrame(series), info.model_uri)
-    assert scored.columns == [
-        "unique_id",
-        "score",
-        "decision",
-        "is_anomaly",
-        "predictive",
-        "latent",
-    ]
+    assert scored.columns == ["unique_id", *ANOMALY_COLS]
     got = scored.toPandas().set_index("unique_id").loc[pd.unique(series["unique_id"])]
     # each series scored alone on its group: as the estimator scores it among the others,
     # to float32 rounding (the batches are padded to other lengths)
