@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from latentode.nn.vector_field import MLPVectorField
 
@@ -71,11 +72,11 @@ class _FusedEuler(torch.autograd.Function):
         return states
 
     @staticmethod
+    @once_differentiable  # a second derivative through the loop raises, never silently 0
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         sizes, *params = ctx.saved_tensors
         n_linear = ctx.n_linear
         flat, acts = ctx.buffers
-        ctx.buffers = None
         weights = params[0::2]
         n_steps, n_rows, dim = flat.shape[0] - 1, flat.shape[1], flat.shape[2]
         grad = grad.reshape(n_steps + 1, n_rows, dim)

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from latentode.nn.vector_field import MLPVectorField
 
@@ -139,11 +140,11 @@ class _FusedODERNN(torch.autograd.Function):
         return state[i].clone()
 
     @staticmethod
+    @once_differentiable  # a second derivative through the loop raises, never silently 0
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         inputs, valid, sizes, *params = ctx.saved_tensors
         n_linear, steps_before, all_valid = ctx.n_linear, ctx.steps_before, ctx.all_valid
         states, acts, rz, n, gh, euler_at, gru_at = ctx.buffers
-        ctx.buffers = None
         weights, biases = params[0 : 2 * n_linear : 2], params[1 : 2 * n_linear : 2]
         w_ih, w_hh = params[2 * n_linear], params[2 * n_linear + 1]
         n_rows, n_steps, n_in = inputs.shape

@@ -64,3 +64,17 @@ def test_fixed_steps_uses_it_for_euler_with_gradients_only(monkeypatch):
         torch.testing.assert_close(a.detach(), b, rtol=1e-5, atol=1e-6)
     assert not fusable_field(MLPVectorField(4, 8, 1, activation="relu"))
     assert not fusable_field(MLPVectorField(4, 8, 1, n_controls=2))
+
+
+def test_retain_graph_backs_up_twice_and_a_second_derivative_raises():
+    torch.manual_seed(0)
+    field = MLPVectorField(4, 8, 1).double()
+    z0 = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    size = torch.full((5, 3), 0.1, dtype=torch.float64)
+    loss = fused_euler(field, z0, size).square().sum()
+    (once,) = torch.autograd.grad(loss, z0, retain_graph=True)
+    (again,) = torch.autograd.grad(loss, z0)
+    torch.testing.assert_close(again, once, rtol=0, atol=0)
+    (g,) = torch.autograd.grad(fused_euler(field, z0, size).sum(), z0, create_graph=True)
+    with pytest.raises(RuntimeError, match=r"does not require grad|once_differentiable"):
+        torch.autograd.grad(g.sum(), z0)

@@ -123,3 +123,13 @@ def test_the_fused_loops_on_cuda_equal_the_step_loops_there():
     (g_ref,) = torch.autograd.grad(torch.stack(loop).square().sum(), z0)
     torch.testing.assert_close(states, torch.stack(loop), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-5)
+
+
+def test_the_fused_encoder_backs_up_twice_with_retain_graph():
+    torch.manual_seed(0)
+    encoder = ODERNNEncoder(2, 8, solver=SolverConfig(method="euler", step_size=0.5)).double()
+    h = encoder(_batch(torch.float64))
+    first = torch.autograd.grad(h.sum(), list(encoder.parameters()), retain_graph=True)
+    second = torch.autograd.grad(h.sum(), list(encoder.parameters()))
+    for a, b in zip(first, second):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
