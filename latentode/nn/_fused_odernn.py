@@ -28,25 +28,17 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from latentode.nn._fused_euler import fusable_field
 from latentode.nn.vector_field import MLPVectorField
 
 __all__ = ["fusable", "fused_odernn"]
 
 
 def fusable(field: nn.Module, cell: nn.Module) -> bool:
-    """Whether :func:`fused_odernn` computes this field and cell: an autonomous ``tanh``
-    :class:`MLPVectorField` (no time input, no controls) and an ``nn.GRUCell`` with
-    biases."""
-    if not isinstance(field, MLPVectorField) or field.time_dependent or field.n_controls:
-        return False
-    layers = list(field.net)
-    linears, acts = layers[0::2], layers[1::2]
-    return (
-        all(isinstance(m, nn.Linear) and m.bias is not None for m in linears)
-        and all(isinstance(m, nn.Tanh) for m in acts)
-        and type(cell) is nn.GRUCell
-        and cell.bias
-    )
+    """Whether :func:`fused_odernn` computes this field and cell: a field the fused Euler
+    steps take (:func:`~latentode.nn._fused_euler.fusable_field`) and an ``nn.GRUCell``
+    with biases."""
+    return fusable_field(field) and type(cell) is nn.GRUCell and bool(cell.bias)
 
 
 def fused_odernn(
