@@ -20,7 +20,10 @@ from torch.autograd.function import once_differentiable
 
 from latentode.nn.vector_field import MLPVectorField
 
-__all__ = ["fusable_field", "fused_euler"]
+__all__ = ["GRAD_CHUNK", "fusable_field", "fused_euler"]
+
+#: Steps whose upstream gradients the backward pass holds at once (see its comment).
+GRAD_CHUNK = 64
 
 
 def fusable_field(field: nn.Module) -> bool:
@@ -83,24 +86,36 @@ class _FusedEuler(torch.autograd.Function):
         shape = sizes.shape[1:]  # (B, 1)
         lead = n_rows // shape[0]  # rows per series' step size (the leading dimensions)
         one = grad.new_ones(())
-        d_layer = [grad.new_empty(n_steps, n_rows, w.shape[0]) for w in weights]
+        # The weights' gradients are summed over chunks of GRAD_CHUNK steps: one product
+        # per chunk, and the upstream gradients of one chunk held at a time (all steps'
+        # at once made memory="low" grow by 15 % instead of 8 % per 10x length).
+        chunk = min(n_steps, GRAD_CHUNK)
+        d_layer = [grad.new_empty(chunk, n_rows, w.shape[0]) for w in weights]
         d_layer_j = [d.unbind(0) for d in d_layer]
         act = [a.unbind(0) for a in acts]
         # each row's step size, as the flat rows see it: (N, rows, 1)
         size = sizes.unsqueeze(1).expand(n_steps, lead, *shape).reshape(n_steps, n_rows, 1)
         size_j = size.unbind(0)
+        grads = [torch.zeros_like(p) for p in params]
         delta = grad[n_steps]
-        for j in range(n_steps - 1, -1, -1):
-            back = torch.mul(size_j[j], delta, out=d_layer_j[-1][j])  # dL/df
-            for k in range(n_linear - 1, 0, -1):
-                a = act[k - 1][j]
-                back = torch.mul(
-                    back @ weights[k], torch.addcmul(one, a, a, value=-1.0), out=d_layer_j[k - 1][j]
-                )
-            delta = torch.addmm(delta + grad[j], back, weights[0])
-        grads: list[torch.Tensor] = []
-        for k in range(n_linear):
-            into = flat[:n_steps] if k == 0 else acts[k - 1]
-            d = d_layer[k].reshape(-1, weights[k].shape[0])
-            grads += [d.t() @ into.reshape(-1, weights[k].shape[1]), d.sum(0)]
+        stop = n_steps
+        while stop > 0:
+            start = max(0, stop - chunk)
+            for j in range(stop - 1, start - 1, -1):
+                c = j - start
+                back = torch.mul(size_j[j], delta, out=d_layer_j[-1][c])  # dL/df
+                for k in range(n_linear - 1, 0, -1):
+                    a = act[k - 1][j]
+                    back = torch.mul(
+                        back @ weights[k],
+                        torch.addcmul(one, a, a, value=-1.0),
+                        out=d_layer_j[k - 1][c],
+                    )
+                delta = torch.addmm(delta + grad[j], back, weights[0])
+            for k in range(n_linear):
+                into = flat[start:stop] if k == 0 else acts[k - 1][start:stop]
+                d = d_layer[k][: stop - start].reshape(-1, weights[k].shape[0])
+                grads[2 * k].addmm_(d.t(), into.reshape(-1, weights[k].shape[1]))
+                grads[2 * k + 1].add_(d.sum(0))
+            stop = start
         return (delta.view(ctx.z_shape), None, None, *grads)

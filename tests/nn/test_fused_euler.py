@@ -78,3 +78,19 @@ def test_retain_graph_backs_up_twice_and_a_second_derivative_raises():
     (g,) = torch.autograd.grad(fused_euler(field, z0, size).sum(), z0, create_graph=True)
     with pytest.raises(RuntimeError, match=r"does not require grad|once_differentiable"):
         torch.autograd.grad(g.sum(), z0)
+
+
+def test_the_weights_gradients_summed_over_chunks_equal_the_step_loops(monkeypatch):
+    from latentode.nn import _fused_euler
+
+    monkeypatch.setattr(_fused_euler, "GRAD_CHUNK", 4)  # 9 steps: chunks of 4, 4 and 1
+    g = torch.Generator().manual_seed(2)
+    torch.manual_seed(0)
+    field = MLPVectorField(4, 7, 2).double()
+    z0 = torch.randn(3, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    size = torch.rand(5, 9, generator=g, dtype=torch.float64) * 0.3
+    weights = torch.randn(10, 3, 5, 4, generator=g, dtype=torch.float64)
+    fused = _grads(field, z0, fused_euler(field, z0, size), weights)
+    loop = _grads(field, z0, _loop(field, z0, size), weights)
+    for a, b in zip(fused, loop):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-12)
