@@ -214,7 +214,10 @@ class LatentODE(nn.Module):
             field = ControlledField(self.field, context.cov_times, context.cov_values)
             z = solve_on_grids(field, field.augment(z0), t0, times, self.solver, self.counter)
             return field.strip(z)
-        return solve_on_grids(self.field, z0, t0, times, self.solver, self.counter)
+        # memory="low": the Euler steps with gradients go step by step, not fused
+        # (latentode.nn._fixed_steps.fixed_steps), whose buffers cost ~15 MB at 10,000 points
+        with low_memory(self.memory == "low"):
+            return solve_on_grids(self.field, z0, t0, times, self.solver, self.counter)
 
     def bound_terms(
         self,
