@@ -94,3 +94,17 @@ def test_the_weights_gradients_summed_over_chunks_equal_the_step_loops(monkeypat
     loop = _grads(field, z0, _loop(field, z0, size), weights)
     for a, b in zip(fused, loop):
         torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("memory, fused", [("auto", True), ("low", False)])
+def test_memory_low_trains_the_decoder_step_by_step(monkeypatch, memory, fused):
+    # memory="low" keeps the step loop: the fused steps' buffers raised its 10,000-point peak
+    from latentode import LatentODEForecaster
+    from latentode.datasets import make_periodic
+
+    calls = []
+    real = _fixed_steps.fused_euler
+    monkeypatch.setattr(_fixed_steps, "fused_euler", lambda *a: calls.append(1) or real(*a))
+    data = make_periodic(n_series=12, n_points=20, random_state=0)
+    LatentODEForecaster(max_epochs=1, memory=memory, random_state=0).fit(data)
+    assert bool(calls) is fused
